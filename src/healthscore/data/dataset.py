@@ -1,0 +1,92 @@
+"""Open validated input data: the single entry point later stages use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from healthscore.data.loaders import (
+    fetch_row,
+    RawTable,
+    fingerprint_frames,
+    fingerprint_sources,
+    register_frames,
+    register_sources,
+    resolve_sources,
+)
+from healthscore.data.schema import TABLES
+from healthscore.data.settings import DataConfig
+from healthscore.data.validate import create_typed_views, validate_raw
+from healthscore.errors import DataSourceError, DataValidationError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Dataset:
+    """Validated input tables as typed DuckDB views named after the contract tables."""
+
+    con: duckdb.DuckDBPyConnection
+    tables: tuple[str, ...]
+    end_date: dt.date
+    fingerprint: str
+
+    def has(self, table: str) -> bool:
+        """Whether ``table`` was given (optional tables may be absent)."""
+        return table in self.tables
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """Return a typed table as a pandas DataFrame (for small tables and tests)."""
+        return self.con.sql(f"SELECT * FROM {table}").df()
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per present table."""
+        counts = {}
+        for table in self.tables:
+            counts[table] = int(fetch_row(self.con, f"SELECT count(*) FROM {table}")[0])
+        return counts
+
+
+def default_end_date() -> dt.date:
+    """The day before today: data dated today is still arriving."""
+    return dt.date.today() - dt.timedelta(days=1)
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTable], end_date: dt.date, fp: str
+) -> Dataset:
+    missing = [n for n, spec in TABLES.items() if spec.required and n not in raws]
+    if missing:
+        raise DataSourceError(f"required table(s) {missing} were not given")
+    violations = validate_raw(con, raws, end_date)
+    if violations:
+        raise DataValidationError(violations)
+    create_typed_views(con, raws)
+    present = tuple(n for n in TABLES if n in raws)
+    log.info("validated %d tables (%s) up to %s", len(present), ", ".join(present), end_date)
+    return Dataset(con=con, tables=present, end_date=end_date, fingerprint=fp)
+
+
+def open_dataset(data: DataConfig, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
+    """Find, load and validate every table in ``data``; raise one error listing all problems."""
+    con = con or duckdb.connect()
+    sources = resolve_sources(data)
+    raws = register_sources(con, sources)
+    end_date = data.end_date or default_end_date()
+    return _finish(con, raws, end_date, fingerprint_sources(sources))
+
+
+def dataset_from_frames(
+    frames: Mapping[str, pd.DataFrame],
+    end_date: dt.date,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Dataset:
+    """Validate in-memory tables (contract column names) into a :class:`Dataset`."""
+    con = con or duckdb.connect()
+    raws = register_frames(con, frames)
+    return _finish(con, raws, end_date, fingerprint_frames(frames))

@@ -1,0 +1,230 @@
+"""Load input tables into one DuckDB connection under their contract names.
+
+Each table becomes a view ``raw_<table>`` over its source (Parquet/CSV file, folder or glob;
+a DuckDB database; a SQL query through SQLAlchemy) with the user's columns renamed to the
+contract's. :func:`healthscore.data.validate.validate_dataset` then checks the raw views and
+creates typed views named after the tables, which every later stage queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from healthscore.data.schema import TABLES
+from healthscore.data.settings import DataConfig, TableSource
+from healthscore.errors import DataSourceError
+
+log = logging.getLogger(__name__)
+
+_FILE_FORMATS = ("parquet", "csv")
+
+
+@dataclass
+class RawTable:
+    """A registered raw view: the contract columns it has and where it came from."""
+
+    name: str
+    columns: tuple[str, ...]
+    origin: str
+    missing_mapped: dict[str, str]  # contract column -> user column the mapping named but absent
+
+
+def fetch_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple:
+    """Run ``sql`` and return its single result row, fully fetched."""
+    rows = con.execute(sql).fetchall()
+    if len(rows) != 1:
+        raise RuntimeError(f"expected one row, got {len(rows)} from: {sql[:200]}")
+    return rows[0]
+
+
+def quote(identifier: str) -> str:
+    """Quote a SQL identifier for DuckDB."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def sql_literal(value: str) -> str:
+    """Quote a SQL string literal for DuckDB."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _file_format(path: Path, declared: str) -> str:
+    if declared != "auto":
+        return declared
+    suffixes = "".join(path.suffixes).lower()
+    for fmt in _FILE_FORMATS:
+        if f".{fmt}" in suffixes:
+            return fmt
+    if path.is_dir():
+        for fmt in _FILE_FORMATS:
+            if any(path.rglob(f"*.{fmt}")):
+                return fmt
+    raise DataSourceError(
+        f"cannot tell the format of {path}: name it *.parquet or *.csv, or set `format:`"
+    )
+
+
+def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """Return (SQL relation text, human-readable origin) for a source."""
+    if source.path is not None:
+        path = source.path
+        if not any(ch in str(path) for ch in "*?[") and not path.exists():
+            raise DataSourceError(f"table {table!r}: {path} does not exist")
+        fmt = _file_format(path, source.format)
+        pattern = str(path / "**" / f"*.{fmt}") if path.is_dir() else str(path)
+        reader = "read_parquet" if fmt == "parquet" else "read_csv"
+        extra = "" if fmt == "parquet" else ", header = true"
+        return f"{reader}({sql_literal(pattern)}{extra})", str(path)
+    if source.duckdb is not None:
+        if not source.duckdb.exists():
+            raise DataSourceError(f"table {table!r}: DuckDB file {source.duckdb} does not exist")
+        alias = f"src_{table}"
+        con.execute(f"ATTACH {sql_literal(str(source.duckdb))} AS {alias} (READ_ONLY)")
+        return f"{alias}.{quote(source.table or table)}", f"{source.duckdb}:{source.table}"
+    frame = read_sql_source(source.url or "", source.query or "", table)
+    con.register(f"df_{table}", frame)
+    return f"df_{table}", f"query on {_redact(source.url or '')}"
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def read_sql_source(url: str, query: str, table: str) -> pd.DataFrame:
+    """Run ``query`` against a SQLAlchemy ``url`` and return the result."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect() as conn:
+            return pd.read_sql(sqlalchemy.text(query), conn)
+    except Exception as exc:  # driver errors have no common base class
+        raise DataSourceError(
+            f"table {table!r}: query against {_redact(url)} failed: {exc}"
+        ) from exc
+
+
+def register_raw_view(
+    con: duckdb.DuckDBPyConnection, table: str, relation: str, source: TableSource, origin: str
+) -> RawTable:
+    """Create ``raw_<table>`` selecting the contract columns (renamed) present in ``relation``."""
+    spec = TABLES[table]
+    try:
+        available = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    except duckdb.Error as exc:
+        raise DataSourceError(f"table {table!r}: cannot read {origin}: {exc}") from exc
+    lookup = {c.lower(): c for c in available}
+    selected: list[str] = []
+    present: list[str] = []
+    missing_mapped: dict[str, str] = {}
+    for col in spec.column_names:
+        user_col = source.columns.get(col, col)
+        actual = lookup.get(user_col.lower())
+        if actual is None:
+            if col in source.columns:
+                missing_mapped[col] = user_col
+            continue
+        expr = quote(actual)
+        if table == "subscriptions" and col == "arr" and source.mrr:
+            expr = f"TRY_CAST({expr} AS DOUBLE) * 12"
+        selected.append(f"{expr} AS {quote(col)}")
+        present.append(col)
+    body = ", ".join(selected) if selected else "NULL AS __no_contract_columns"
+    con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT {body} FROM {relation}")
+    return RawTable(table, tuple(present), origin, missing_mapped)
+
+
+def resolve_sources(data: DataConfig) -> dict[str, TableSource]:
+    """Find a source for every table: explicit ``tables`` entries first, then ``dir``.
+
+    Raises :class:`DataSourceError` naming every required table that has no source.
+    """
+    sources: dict[str, TableSource] = dict(data.tables)
+    looked: list[str] = []
+    if data.dir is not None:
+        for name in TABLES:
+            if name in sources:
+                continue
+            for candidate in (data.dir / f"{name}.parquet", data.dir / f"{name}.csv",
+                              data.dir / name):
+                if candidate.exists():
+                    sources[name] = TableSource(path=candidate)
+                    break
+        looked.append(f"{data.dir}/<table>.parquet|.csv|/")
+    missing = [name for name, spec in TABLES.items() if spec.required and name not in sources]
+    if missing:
+        where = "; looked in " + ", ".join(looked) if looked else ""
+        raise DataSourceError(
+            f"required table(s) {missing} have no source{where}. Give them under data.tables "
+            "(path, duckdb or url) or put them in data.dir; run `healthscore synth` for demo data."
+        )
+    for name in TABLES:
+        if name not in sources:
+            log.info("optional table %r is absent: its features are switched off", name)
+    return sources
+
+
+def register_sources(
+    con: duckdb.DuckDBPyConnection, sources: Mapping[str, TableSource]
+) -> dict[str, RawTable]:
+    """Register every source as a raw view; return what each one provided."""
+    raws: dict[str, RawTable] = {}
+    for name, source in sources.items():
+        relation, origin = _scan_sql(source, name, con)
+        raws[name] = register_raw_view(con, name, relation, source, origin)
+    return raws
+
+
+def register_frames(
+    con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]
+) -> dict[str, RawTable]:
+    """Register in-memory DataFrames (already using contract names) as raw views."""
+    unknown = sorted(set(frames) - set(TABLES))
+    if unknown:
+        raise DataSourceError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
+    raws: dict[str, RawTable] = {}
+    for name, frame in frames.items():
+        con.register(f"df_{name}", frame)
+        raws[name] = register_raw_view(con, name, f"df_{name}", TableSource(path=Path(name)),
+                                       f"frame {name}")
+    return raws
+
+
+def fingerprint_sources(sources: Mapping[str, TableSource]) -> str:
+    """Hash the bytes of every file source (and the text of query sources)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(sources):
+        source = sources[name]
+        digest.update(name.encode())
+        digest.update(source.model_dump_json().encode())
+        path = source.path or source.duckdb
+        if path is None or not path.exists():
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+            with file.open("rb") as handle:
+                while chunk := handle.read(1 << 22):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint_frames(frames: Mapping[str, pd.DataFrame]) -> str:
+    """Hash in-memory tables by content."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(frames):
+        digest.update(name.encode())
+        frame = frames[name]
+        digest.update(",".join(map(str, frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

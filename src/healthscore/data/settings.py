@@ -1,0 +1,151 @@
+"""Configuration of the data layer: where each table comes from, and the synthetic world."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from healthscore.data.schema import SEGMENTS, TABLES
+from healthscore.settings import Section
+
+
+class TableSource(Section):
+    """Where one table comes from. Give exactly one of ``path``, ``duckdb`` or ``url``.
+
+    ``path``: a Parquet or CSV file, a folder of them, or a glob. ``duckdb`` + ``table``: a
+    table in a DuckDB database file. ``url`` + ``query``: a SQL query run through SQLAlchemy.
+    ``columns`` maps contract column -> your column name (only the ones that differ).
+    ``mrr``: the subscriptions' ``arr`` column holds monthly revenue; it is multiplied by 12.
+    """
+
+    path: Path | None = None
+    format: Literal["auto", "parquet", "csv"] = "auto"
+    duckdb: Path | None = None
+    table: str | None = None
+    url: str | None = None
+    query: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    mrr: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> TableSource:
+        given = [k for k in ("path", "duckdb", "url") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of path, duckdb or url; got {given or 'none'}")
+        if self.duckdb is not None and not self.table:
+            raise ValueError("a duckdb source needs `table`")
+        if self.url is not None and not self.query:
+            raise ValueError("a url source needs `query`")
+        return self
+
+
+class DataConfig(Section):
+    """The input tables. ``dir`` holds ``<table>.parquet``/``.csv`` or ``<table>/`` folders;
+    entries in ``tables`` override or add sources table by table."""
+
+    dir: Path | None = Path("healthscore-out/data")
+    tables: dict[str, TableSource] = Field(default_factory=dict)
+    end_date: dt.date | None = Field(
+        default=None,
+        description="Last day covered by the data; default: the day before today. "
+        "Dates after it are errors.",
+    )
+
+    @field_validator("tables")
+    @classmethod
+    def _known_tables(cls, value: dict[str, TableSource]) -> dict[str, TableSource]:
+        unknown = sorted(set(value) - set(TABLES))
+        if unknown:
+            raise ValueError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
+        for name, source in value.items():
+            known_cols = set(TABLES[name].column_names)
+            bad = sorted(set(source.columns) - known_cols)
+            if bad:
+                raise ValueError(
+                    f"{name}.columns maps unknown contract column(s) {bad}; "
+                    f"contract columns: {sorted(known_cols)}"
+                )
+        return value
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class SegmentProfile(Section):
+    """How one segment of the synthetic world looks and behaves."""
+
+    share: Share
+    seats: tuple[int, int] = Field(description="Inclusive range of initial seats.")
+    arr_per_seat: Annotated[float, Field(gt=0)]
+    monthly_plan_share: Share = Field(description="Share of accounts on monthly plans.")
+    annual_churn: tuple[float, float] = Field(
+        description="Target range of yearly logo churn, checked by the realism tests."
+    )
+    base_health: float = Field(description="Mean latent health (log-odds scale).")
+    contacts: tuple[int, int]
+
+    @field_validator("seats", "contacts")
+    @classmethod
+    def _ordered_ints(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= value[0] <= value[1]:
+            raise ValueError(f"must be [low, high] with 1 <= low <= high; got {list(value)}")
+        return value
+
+    @field_validator("annual_churn")
+    @classmethod
+    def _ordered_rates(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] <= value[1] <= 1:
+            raise ValueError(f"must be [low, high] with 0 <= low <= high <= 1; got {list(value)}")
+        return value
+
+
+def _default_segments() -> dict[str, SegmentProfile]:
+    return {
+        "enterprise": SegmentProfile(
+            share=0.1, seats=(40, 120), arr_per_seat=1200, monthly_plan_share=0.0,
+            annual_churn=(0.03, 0.14), base_health=1.6, contacts=(6, 12),
+        ),
+        "mid_market": SegmentProfile(
+            share=0.3, seats=(10, 40), arr_per_seat=900, monthly_plan_share=0.15,
+            annual_churn=(0.07, 0.20), base_health=1.2, contacts=(3, 7),
+        ),
+        "smb": SegmentProfile(
+            share=0.6, seats=(2, 10), arr_per_seat=600, monthly_plan_share=0.5,
+            annual_churn=(0.12, 0.30), base_health=0.9, contacts=(2, 4),
+        ),
+    }
+
+
+class SynthConfig(Section):
+    """The synthetic SaaS world used by the demo, the tests and the benchmarks."""
+
+    accounts: Annotated[int, Field(ge=10, le=5_000_000)] = 5000
+    months: Annotated[int, Field(ge=6, le=120)] = 24
+    seed: int = 7
+    start_date: dt.date = dt.date(2024, 1, 1)
+    existing_share: Share = Field(
+        default=0.6, description="Share of accounts already customers at the start."
+    )
+    format: Literal["parquet", "csv"] = "parquet"
+    segments: dict[str, SegmentProfile] = Field(default_factory=_default_segments)
+    unexplained_churn: Share = Field(
+        default=0.02, description="Yearly churn probability that no signal explains."
+    )
+    shock_rates: dict[Literal["champion_left", "p1_outage", "payment_failure"], Share] = Field(
+        default_factory=lambda: {"champion_left": 0.015, "p1_outage": 0.01, "payment_failure": 0.01},
+        description="Monthly probability of each shock per account.",
+    )
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, value: dict[str, SegmentProfile]) -> dict[str, SegmentProfile]:
+        unknown = sorted(set(value) - set(SEGMENTS))
+        if unknown:
+            raise ValueError(f"unknown segment(s) {unknown}; known: {list(SEGMENTS)}")
+        total = sum(p.share for p in value.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"segment shares must add up to 1; got {total:.3f}")
+        return value

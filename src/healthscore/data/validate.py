@@ -1,0 +1,201 @@
+"""Check raw tables against the data contract, then expose typed views.
+
+Every rule for a table is one ``count(*) FILTER (WHERE ...)`` in a single scan, so 10M event
+rows validate in seconds; samples are fetched only for the rules that fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import duckdb
+
+from healthscore.data.loaders import RawTable, fetch_row, quote, sql_literal
+from healthscore.data.schema import ACCOUNT_ID, DUCKDB_TYPE, TABLES, Column, Kind, Table
+from healthscore.errors import Violation
+
+log = logging.getLogger(__name__)
+
+SAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row-level rule: a SQL condition that is TRUE on offending rows."""
+
+    column: str | None
+    name: str
+    condition: str
+    show: tuple[str, ...]
+
+
+def _cast(col: str, kind: Kind) -> str:
+    target = DUCKDB_TYPE[kind]
+    return quote(col) if target is None else f"TRY_CAST({quote(col)} AS {target})"
+
+
+def _as_date(col: str) -> str:
+    return f"TRY_CAST({quote(col)} AS DATE)"
+
+
+def row_rules(spec: Table, present: set[str], end_date: dt.date) -> list[Rule]:
+    """Every row-level rule that applies to the columns ``present`` in a table."""
+    rules: list[Rule] = []
+    keys = tuple(c for c in (ACCOUNT_ID, *spec.key) if c in present)
+    end = f"DATE {sql_literal(end_date.isoformat())}"
+
+    def show(*cols: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for c in (*keys, *cols) if c in present))
+
+    for col in spec.columns:
+        if col.name not in present:
+            continue
+        q = quote(col.name)
+        target = DUCKDB_TYPE[col.kind]
+        if target is not None:
+            rules.append(Rule(col.name, f"not coercible to {col.kind.value}",
+                              f"{q} IS NOT NULL AND {_cast(col.name, col.kind)} IS NULL",
+                              show(col.name)))
+        if not col.nullable:
+            rules.append(Rule(col.name, "null in a required column", f"{q} IS NULL",
+                              show(col.name)))
+        if col.not_after_end:
+            rules.append(Rule(col.name, f"date after the data's end date {end_date}",
+                              f"{_as_date(col.name)} > {end}", show(col.name)))
+        rules.extend(_range_rules(col, show(col.name)))
+    for order in spec.order_rules:
+        if order.earlier in present and order.later in present:
+            rules.append(Rule(order.later, f"{order.later} before {order.earlier}",
+                              f"{_as_date(order.later)} < {_as_date(order.earlier)}",
+                              show(order.earlier, order.later)))
+    return rules
+
+
+def _range_rules(col: Column, show: tuple[str, ...]) -> list[Rule]:
+    rules = []
+    value = _cast(col.name, col.kind)
+    if col.min is not None:
+        rules.append(Rule(col.name, f"below minimum {col.min:g}", f"{value} < {col.min}", show))
+    if col.max is not None:
+        rules.append(Rule(col.name, f"above maximum {col.max:g}", f"{value} > {col.max}", show))
+    if col.allowed:
+        allowed = ", ".join(sql_literal(v) for v in col.allowed)
+        rules.append(Rule(col.name, f"not one of {list(col.allowed)}",
+                          f"{quote(col.name)} NOT IN ({allowed})", show))
+    return rules
+
+
+def _samples(con: duckdb.DuckDBPyConnection, table: str, condition: str, cols: tuple[str, ...]):
+    select = ", ".join(quote(c) for c in cols) or "*"
+    return con.sql(
+        f"SELECT {select} FROM raw_{table} WHERE {condition} LIMIT {SAMPLE_ROWS}"
+    ).df()
+
+
+def check_table(
+    con: duckdb.DuckDBPyConnection, raw: RawTable, end_date: dt.date, has_accounts: bool
+) -> list[Violation]:
+    """Return every violation of the contract in one raw table."""
+    spec = TABLES[raw.name]
+    present = set(raw.columns)
+    violations: list[Violation] = []
+    for col in spec.columns:
+        if col.required and col.name not in present:
+            mapped = raw.missing_mapped.get(col.name)
+            detail = f" (mapped from {mapped!r}, not found)" if mapped else ""
+            violations.append(Violation(spec.name, col.name, f"required column missing{detail}",
+                                        0))
+    rules = row_rules(spec, present, end_date)
+    total, *broken = fetch_row(
+        con,
+        "SELECT count(*)"
+        + "".join(f", count(*) FILTER (WHERE {r.condition})" for r in rules)
+        + f" FROM raw_{raw.name}",
+    )
+    if total == 0 and spec.required:
+        violations.append(Violation(spec.name, None, "table is empty", 0))
+    for rule, count in zip(rules, broken, strict=True):
+        if count:
+            violations.append(Violation(spec.name, rule.column, rule.name, int(count),
+                                        _samples(con, raw.name, rule.condition, rule.show)))
+    if spec.key and set(spec.key) <= present:
+        violations.extend(_duplicate_keys(con, spec))
+    if spec.name != "accounts" and has_accounts and ACCOUNT_ID in present:
+        violations.extend(_unknown_accounts(con, spec))
+    return violations
+
+
+def _duplicate_keys(con: duckdb.DuckDBPyConnection, spec: Table) -> list[Violation]:
+    key = ", ".join(quote(k) for k in spec.key)
+    dup = f"SELECT {key}, count(*) AS n_rows FROM raw_{spec.name} GROUP BY ALL HAVING count(*) > 1"
+    (count,) = fetch_row(con, f"SELECT count(*) FROM ({dup})")
+    if not count:
+        return []
+    samples = con.sql(f"{dup} ORDER BY n_rows DESC LIMIT {SAMPLE_ROWS}").df()
+    return [Violation(spec.name, ", ".join(spec.key), "duplicate key", int(count), samples)]
+
+
+def _unknown_accounts(con: duckdb.DuckDBPyConnection, spec: Table) -> list[Violation]:
+    anti = (
+        f"FROM raw_{spec.name} t WHERE t.{ACCOUNT_ID} IS NOT NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM raw_accounts a WHERE CAST(a.{ACCOUNT_ID} AS VARCHAR) "
+        f"= CAST(t.{ACCOUNT_ID} AS VARCHAR))"
+    )
+    if _same_id_type(con, spec.name):
+        anti = (f"FROM raw_{spec.name} t ANTI JOIN raw_accounts a "
+                f"ON a.{ACCOUNT_ID} = t.{ACCOUNT_ID} WHERE t.{ACCOUNT_ID} IS NOT NULL")
+    (count,) = fetch_row(con, f"SELECT count(*) {anti}")
+    if not count:
+        return []
+    samples = con.sql(f"SELECT DISTINCT t.{ACCOUNT_ID} {anti} LIMIT {SAMPLE_ROWS}").df()
+    return [Violation(spec.name, ACCOUNT_ID, "account_id not in accounts", int(count), samples)]
+
+
+def _column_type(con: duckdb.DuckDBPyConnection, view: str, column: str) -> str:
+    rows = con.execute(f"DESCRIBE SELECT {quote(column)} FROM {view}").fetchall()
+    return str(rows[0][1])
+
+
+def _same_id_type(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return _column_type(con, f"raw_{table}", ACCOUNT_ID) == _column_type(
+        con, "raw_accounts", ACCOUNT_ID
+    )
+
+
+def validate_raw(
+    con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTable], end_date: dt.date
+) -> list[Violation]:
+    """Check every raw table; return all violations (empty when the data is valid)."""
+    violations: list[Violation] = []
+    has_accounts = "accounts" in raws and ACCOUNT_ID in raws["accounts"].columns
+    for name in TABLES:
+        if name in raws:
+            violations.extend(check_table(con, raws[name], end_date, has_accounts))
+    return violations
+
+
+def create_typed_views(con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTable]) -> None:
+    """Create one view per table with contract types and defaults for absent optional columns.
+
+    Account ids take the type of ``accounts.account_id`` so joins never compare text to numbers.
+    """
+    id_type = _column_type(con, "raw_accounts", ACCOUNT_ID)
+    for name, raw in raws.items():
+        spec = TABLES[name]
+        cols = []
+        for col in spec.columns:
+            if col.name not in raw.columns:
+                value = col.default or "NULL"
+                target = DUCKDB_TYPE[col.kind]
+                cols.append(f"CAST({value} AS {target})" if target else value)
+            elif col.name == ACCOUNT_ID:
+                cols.append(f"CAST({quote(col.name)} AS {id_type})")
+            else:
+                target = DUCKDB_TYPE[col.kind]
+                cols.append(f"CAST({quote(col.name)} AS {target})" if target else quote(col.name))
+        select = ", ".join(f"{expr} AS {quote(col.name)}"
+                           for expr, col in zip(cols, spec.columns, strict=True))
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM raw_{name}")

@@ -1,0 +1,259 @@
+"""Build the point-in-time feature matrix in DuckDB: spine, families, fills, audit, cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from healthscore import __version__
+from healthscore.data.dataset import Dataset
+from healthscore.data.loaders import fetch_row, quote
+from healthscore.errors import ConfigError
+from healthscore.features.families import FAMILIES, SPINE_FAMILY
+from healthscore.features.registry import (
+    FeatureSpec,
+    Kind,
+    all_features,
+    all_templates,
+    known_names,
+    unknown_name_message,
+)
+from healthscore.features.settings import FeatureConfig, FeatureSelection
+from healthscore.features.snapshots import (
+    CONTEXT_COLUMNS,
+    LABEL_COLUMNS,
+    build_spine,
+    data_start,
+    snapshot_dates,
+)
+from healthscore.io import write_parquet, write_text
+
+log = logging.getLogger(__name__)
+
+FEATURE_MODULES = (
+    "usage", "relationship", "billing", "support", "sentiment", "engagement", "commercial",
+)
+MAX_TEMPLATE_VALUES = 12
+KEY_COLUMNS = ("account_id", "snapshot_date")
+Progress = Callable[[str, int, int], None]
+
+
+def load_feature_modules() -> None:
+    """Import every feature module so its features are registered (idempotent)."""
+    for name in FEATURE_MODULES:
+        importlib.import_module(f"healthscore.features.{name}")
+
+
+@dataclass
+class FeatureMatrix:
+    """One row per (account, snapshot): context, labels and feature columns."""
+
+    frame: pd.DataFrame
+    features: list[FeatureSpec]
+    dates: list[dt.date]
+    leakage: pd.DataFrame
+    cache_key: str
+    from_cache: bool = False
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Model input columns, in order."""
+        return [f.name for f in self.features]
+
+    def labelled(self) -> pd.DataFrame:
+        """Rows whose label horizon is fully observed (usable for training and validation)."""
+        return self.frame[self.frame["label_observed"]]
+
+
+def available_families(dataset: Dataset) -> set[str]:
+    """Families whose tables are present (and whose probe, if any, finds data)."""
+    families = {SPINE_FAMILY}
+    for family in FAMILIES.values():
+        if not all(dataset.has(t) for t in family.requires):
+            continue
+        if family.probe and not fetch_row(dataset.con, family.probe)[0]:
+            log.info("feature family %r has no data: switched off", family.name)
+            continue
+        families.add(family.name)
+    return families
+
+
+def template_values(dataset: Dataset, column: str, limit: int = MAX_TEMPLATE_VALUES) -> list[str]:
+    """The most frequent values of an events column, for template expansion."""
+    if column != "event_type" or not dataset.has("events"):
+        return []
+    rows = dataset.con.execute(
+        f"SELECT {quote(column)} FROM events WHERE {quote(column)} IS NOT NULL "
+        f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {limit}"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def candidate_features(dataset: Dataset) -> list[FeatureSpec]:
+    """Every feature that can be built on this dataset, templates expanded."""
+    load_feature_modules()
+    families = available_families(dataset)
+    specs = [f for f in all_features() if f.family in families]
+    for template in all_templates():
+        if template.spec.family in families:
+            specs.extend(template.expand(v) for v in template_values(dataset, template.over))
+    return specs
+
+
+def select_features(candidates: list[FeatureSpec], selection: FeatureSelection) -> list[FeatureSpec]:
+    """Apply the config's selection; unknown names are one error with suggestions."""
+    known = set(known_names()) | {c.name for c in candidates}
+    problems = [
+        f"features.select.{key}[{i}]: {unknown_name_message(name, known)}"
+        for key in ("names", "exclude")
+        for i, name in enumerate(getattr(selection, key))
+        if name not in known
+    ]
+    if problems:
+        raise ConfigError("features.select", problems)
+
+    def named(spec: FeatureSpec, names: Iterable[str]) -> bool:
+        return spec.name in names or (spec.template is not None and spec.template in names)
+
+    chosen = [
+        c for c in candidates
+        if (not selection.dimensions and not selection.names)
+        or c.dimension.value in selection.dimensions
+        or named(c, selection.names)
+    ]
+    chosen = [c for c in chosen if not named(c, selection.exclude)]
+    for name in selection.names:
+        if not any(named(c, [name]) for c in candidates):
+            log.warning("feature %r was selected but its source table is absent: skipped", name)
+    return chosen
+
+
+def _fill(spec: FeatureSpec, expr: str) -> str:
+    if spec.kind is Kind.CATEGORICAL:
+        return f"CAST({expr} AS VARCHAR)"
+    value = f"CAST({expr} AS DOUBLE)"
+    return value if spec.fill is None else f"coalesce({value}, {spec.fill})"
+
+
+def compute_features(
+    dataset: Dataset, specs: list[FeatureSpec], progress: Progress | None = None
+) -> pd.DataFrame:
+    """Compute ``specs`` for every spine row; return context, labels and features."""
+    con = dataset.con
+    by_family: dict[str, list[FeatureSpec]] = {}
+    for spec in specs:
+        by_family.setdefault(spec.family, []).append(spec)
+    joins, outputs = [], {}
+    families = [f for f in by_family if f != SPINE_FAMILY]
+    for i, family_name in enumerate(families):
+        family = FAMILIES[family_name]
+        members = by_family[family_name]
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE feat_{family_name} AS "
+            + family.features_sql({m.name: m.sql for m in members})
+        )
+        joins.append(f"LEFT JOIN feat_{family_name} USING (account_id, snapshot_date)")
+        outputs.update({m.name: _fill(m, f"feat_{family_name}.{m.name}") for m in members})
+        if progress:
+            progress(f"features: {family_name}", i + 1, len(families))
+    outputs.update({m.name: _fill(m, m.sql) for m in by_family.get(SPINE_FAMILY, [])})
+    columns = [f"s.{c}" for c in KEY_COLUMNS]
+    columns += [f"s.{c}" for c in CONTEXT_COLUMNS if c not in outputs]
+    columns += [f"s.{c}" for c in LABEL_COLUMNS]
+    columns += [f"{outputs[s.name]} AS {s.name}" for s in specs]
+    frame = con.sql(
+        f"SELECT {', '.join(columns)} FROM spine s {' '.join(joins)} "
+        "ORDER BY s.snapshot_date, s.account_id"
+    ).df()
+    for family_name in families:
+        con.execute(f"DROP TABLE IF EXISTS feat_{family_name}")
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
+    return frame
+
+
+def leakage_audit(frame: pd.DataFrame, specs: list[FeatureSpec], threshold: float) -> pd.DataFrame:
+    """Single-feature ROC-AUC on labelled rows; features above ``threshold`` are flagged.
+
+    The AUC is direction-free (max of AUC and 1 - AUC): a feature that alone separates
+    churners almost perfectly is more likely leaking the label than predicting it.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    labelled = frame[frame["label_observed"]]
+    y = labelled["label_churn"].astype(int).to_numpy()
+    rows = []
+    for spec in specs:
+        if spec.kind is not Kind.NUMERIC or len(np.unique(y)) < 2:
+            continue
+        x = labelled[spec.name].astype(float)
+        x = x.fillna(x.median() if x.notna().any() else 0.0).to_numpy()
+        auc = float(roc_auc_score(y, x)) if np.ptp(x) > 0 else 0.5
+        rows.append({"feature": spec.name, "auc": max(auc, 1 - auc)})
+    audit = pd.DataFrame(rows, columns=["feature", "auc"])
+    audit["flagged"] = audit["auc"] > threshold
+    return audit.sort_values("auc", ascending=False, ignore_index=True)
+
+
+def cache_key(dataset: Dataset, config: FeatureConfig, dates: list[dt.date],
+              specs: list[FeatureSpec]) -> str:
+    """Hash of everything the matrix depends on: inputs, config, dates and feature SQL."""
+    digest = hashlib.blake2b(digest_size=12)
+    payload = {
+        "version": __version__,
+        "data": dataset.fingerprint,
+        "end_date": dataset.end_date.isoformat(),
+        "config": config.model_dump(mode="json", exclude={"cache_dir"}),
+        "dates": [d.isoformat() for d in dates],
+        "features": [(s.name, s.sql, s.fill, s.kind.value) for s in specs],
+    }
+    digest.update(json.dumps(payload, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path, specs: list[FeatureSpec], dates: list[dt.date], key: str):
+    meta = json.loads(path.with_suffix(".json").read_text())
+    frame = pd.read_parquet(path)
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
+    leakage = pd.DataFrame(meta["leakage"], columns=["feature", "auc", "flagged"])
+    return FeatureMatrix(frame, specs, dates, leakage, key, from_cache=True)
+
+
+def build_feature_matrix(
+    dataset: Dataset,
+    config: FeatureConfig,
+    *,
+    dates: list[dt.date] | None = None,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> FeatureMatrix:
+    """Build (or load from cache) the feature matrix for ``dates`` (default: the schedule)."""
+    if dates is None:
+        dates = snapshot_dates(config.snapshots, data_start(dataset), dataset.end_date)
+    specs = select_features(candidate_features(dataset), config.select)
+    key = cache_key(dataset, config, dates, specs)
+    cache_dir = config.cache_dir or cache_dir
+    cached = cache_dir / f"features-{key}.parquet" if cache_dir else None
+    if cached is not None and cached.exists() and cached.with_suffix(".json").exists():
+        log.info("feature matrix %s loaded from cache %s", key, cached)
+        return _read_cache(cached, specs, dates, key)
+    build_spine(dataset, config, dates)
+    frame = compute_features(dataset, specs, progress)
+    leakage = leakage_audit(frame, specs, config.leakage_auc_threshold)
+    for name in leakage.loc[leakage["flagged"], "feature"]:
+        log.warning("possible leakage: feature %r alone reaches ROC-AUC > %.2f", name,
+                    config.leakage_auc_threshold)
+    matrix = FeatureMatrix(frame, specs, dates, leakage, key)
+    if cached is not None:
+        write_parquet(frame, cached)
+        meta = {"features": matrix.feature_names, "leakage": leakage.to_dict("records")}
+        write_text(json.dumps(meta, indent=1), cached.with_suffix(".json"))
+    return matrix

@@ -1,0 +1,198 @@
+"""The feature registry: every feature is declared once, with what later stages need.
+
+A feature is a function whose name is the column it produces and whose body returns one SQL
+aggregate over its *family* (the source table joined to the snapshot spine). The engine, not
+the feature, applies the point-in-time cut-off: a family only ever sees rows dated strictly
+before the snapshot, with later-known columns masked (see :mod:`healthscore.features.families`).
+
+Features that exist once per value of a column (e.g. per event type) are *templates*; the
+engine expands them into ``<name>__<value>`` columns from the values found in the data.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+
+class Dimension(StrEnum):
+    """The health dimension a feature belongs to; drivers and playbooks group by it."""
+
+    USAGE = "usage"
+    ENGAGEMENT = "engagement"
+    RELATIONSHIP = "relationship"
+    BILLING = "billing"
+    SUPPORT = "support"
+    SENTIMENT = "sentiment"
+    COMMERCIAL = "commercial"
+
+
+class Direction(StrEnum):
+    """Which way is healthy; drives monotone constraints and the scorecard."""
+
+    HIGHER_IS_HEALTHIER = "higher_is_healthier"
+    HIGHER_IS_RISKIER = "higher_is_riskier"
+    NEUTRAL = "neutral"
+
+    @property
+    def sign(self) -> int:
+        """+1 healthier, -1 riskier, 0 unknown."""
+        return {"higher_is_healthier": 1, "higher_is_riskier": -1, "neutral": 0}[self.value]
+
+
+class Kind(StrEnum):
+    """Value type of a feature column."""
+
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything known about one feature column."""
+
+    name: str
+    family: str
+    dimension: Dimension
+    direction: Direction
+    unit: str
+    description: str
+    explain: str
+    sql: str
+    kind: Kind = Kind.NUMERIC
+    fill: float | None = None
+    template: str | None = None  # the template name when expanded from one
+    parameter: str | None = None  # the value it was expanded for
+
+    def sentence(self, value: object) -> str:
+        """The human sentence for this feature's value, used in driver explanations."""
+        if value is None or (isinstance(value, float) and value != value):
+            return f"{self.description.rstrip('.')}: no data"
+        try:
+            return self.explain.format(value=value, param=self.parameter or "")
+        except (ValueError, TypeError):
+            return self.explain.format(value=str(value), param=self.parameter or "")
+
+
+@dataclass(frozen=True)
+class FeatureTemplate:
+    """A feature declared once and expanded per value of ``over`` (e.g. event_type)."""
+
+    spec: FeatureSpec
+    over: str
+    build: Callable[[str], str]
+
+    def expand(self, value: str) -> FeatureSpec:
+        """The concrete feature for one value."""
+        return replace(
+            self.spec,
+            name=f"{self.spec.name}__{slug(value)}",
+            sql=self.build(value),
+            template=self.spec.name,
+            parameter=value,
+        )
+
+
+_FEATURES: dict[str, FeatureSpec] = {}
+_TEMPLATES: dict[str, FeatureTemplate] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def slug(value: str) -> str:
+    """A column-safe version of a data value: lower case, [a-z0-9_] only."""
+    text = re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_")
+    return text or "blank"
+
+
+class RegistryError(Exception):
+    """A feature declaration is invalid (raised at import time: a programming error)."""
+
+
+def _check_declaration(name: str, doc: str | None) -> str:
+    if not _NAME.match(name):
+        raise RegistryError(f"feature name {name!r} must match {_NAME.pattern}")
+    if name in _FEATURES or name in _TEMPLATES:
+        raise RegistryError(f"feature {name!r} is declared twice")
+    if not doc or not doc.strip():
+        raise RegistryError(f"feature {name!r} needs a docstring (its description)")
+    return " ".join(doc.split())
+
+
+def feature(
+    *,
+    family: str,
+    dimension: Dimension,
+    direction: Direction,
+    unit: str,
+    explain: str,
+    kind: Kind = Kind.NUMERIC,
+    fill: float | None = None,
+    over: str | None = None,
+) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Register the decorated function as a feature named after it.
+
+    The function returns the SQL aggregate (referencing ``t.<column>`` of the family and
+    ``s.snapshot_date``); with ``over`` it takes that column's value and is a template.
+    ``fill`` replaces NULL (only where the fill value means the same thing, e.g. 0 events);
+    ``None`` keeps NULL as "unknown" for the models to handle.
+    """
+
+    def register(func: Callable[..., str]) -> Callable[..., str]:
+        description = _check_declaration(func.__name__, func.__doc__)
+        spec = FeatureSpec(
+            name=func.__name__, family=family, dimension=dimension, direction=direction,
+            unit=unit, description=description, explain=explain, sql="" if over else func(),
+            kind=kind, fill=fill,
+        )
+        if over:
+            _TEMPLATES[spec.name] = FeatureTemplate(spec, over, func)
+        else:
+            _FEATURES[spec.name] = spec
+        return func
+
+    return register
+
+
+def all_features() -> list[FeatureSpec]:
+    """Every plain (non-template) feature, in declaration order."""
+    return list(_FEATURES.values())
+
+
+def all_templates() -> list[FeatureTemplate]:
+    """Every feature template, in declaration order."""
+    return list(_TEMPLATES.values())
+
+
+def get_spec(name: str) -> FeatureSpec:
+    """Look up a feature column by name, including expanded template columns."""
+    if name in _FEATURES:
+        return _FEATURES[name]
+    base, sep, _ = name.partition("__")
+    if sep and base in _TEMPLATES:
+        template = _TEMPLATES[base]
+        # The parameter's original spelling is not recoverable from the slug; the slug is shown.
+        return template.expand(name.split("__", 1)[1])
+    raise KeyError(unknown_name_message(name, known_names()))
+
+
+def known_names() -> list[str]:
+    """All feature and template names."""
+    return [*_FEATURES, *_TEMPLATES]
+
+
+def unknown_name_message(name: str, known: Iterable[str]) -> str:
+    """``unknown feature 'x'; did you mean 'y'?``"""
+    close = difflib.get_close_matches(name, list(known), n=3)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown feature {name!r}{hint}"
+
+
+def by_dimension(specs: Iterable[FeatureSpec]) -> dict[Dimension, list[FeatureSpec]]:
+    """Group features by health dimension."""
+    groups: dict[Dimension, list[FeatureSpec]] = {}
+    for spec in specs:
+        groups.setdefault(spec.dimension, []).append(spec)
+    return groups

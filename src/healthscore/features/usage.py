@@ -1,0 +1,138 @@
+"""Usage features: volume, trend, recency, breadth, active users and licence utilisation.
+
+Family ``usage`` sees daily totals per event type over the 90 days before the snapshot;
+family ``users`` sees distinct active users per day over the 60 days before it.
+"""
+
+from __future__ import annotations
+
+from healthscore.features.registry import Dimension, Direction, feature
+
+H = Direction.HIGHER_IS_HEALTHIER
+R = Direction.HIGHER_IS_RISKIER
+USAGE = Dimension.USAGE
+
+DAYS_AGO = "(s.snapshot_date - t.day)"  # 1 = the day before the snapshot
+
+
+def _in_last(days: int) -> str:
+    return f"t.day >= s.snapshot_date - {days}"
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def relative_change(current: str, prior: str, cap: float = 5.0) -> str:
+    """(current - prior) / prior, 0 when both are 0, +100 % when only prior is 0, capped."""
+    return (
+        f"CASE WHEN coalesce({prior}, 0) = 0 THEN "
+        f"CASE WHEN coalesce({current}, 0) = 0 THEN 0.0 ELSE 1.0 END "
+        f"ELSE least((coalesce({current}, 0) - {prior}) / {prior}, {cap}) END"
+    )
+
+
+def _total(window: str) -> str:
+    return f"sum(t.quantity) FILTER (WHERE {window})"
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="events", fill=0,
+         explain="{value:,.0f} usage events in the last 7 days")
+def events_7d() -> str:
+    """Usage events (sum of quantity) in the 7 days before the snapshot."""
+    return _total(_in_last(7))
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="events", fill=0,
+         explain="{value:,.0f} usage events in the last 30 days")
+def events_30d() -> str:
+    """Usage events (sum of quantity) in the 30 days before the snapshot."""
+    return _total(_in_last(30))
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="events", fill=0,
+         explain="{value:,.0f} usage events in the last 90 days")
+def events_90d() -> str:
+    """Usage events (sum of quantity) in the 90 days before the snapshot."""
+    return _total(_in_last(90))
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="ratio", fill=0,
+         explain="Usage {value:+.0%} vs the prior 30 days")
+def events_change_30d() -> str:
+    """Relative change of usage in the last 30 days vs the 30 days before (capped at +500 %)."""
+    prior = f"{_total(f'{DAYS_AGO} > 30 AND {DAYS_AGO} <= 60')}"
+    return relative_change(_total(_in_last(30)), prior)
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="ratio", fill=0,
+         explain="Usage trend {value:+.0%} over the last 90 days")
+def usage_trend_90d() -> str:
+    """Least-squares slope of daily usage over 90 days (zero days included), times 90 days,
+    relative to the 90-day average: -0.5 means the fitted line fell by half its mean level."""
+    # Over x = 1..90 days ago, t = -x has mean -45.5 and sum of squares 90*(90^2-1)/12.
+    slope = f"sum((45.5 - {DAYS_AGO}) * t.quantity) / 60742.5"
+    return f"{slope} * 8100.0 / nullif(sum(t.quantity), 0)"
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="weeks", fill=0,
+         explain="Active in {value:.0f} of the last 12 weeks")
+def weeks_active_12w() -> str:
+    """Weeks with any usage among the 12 weeks before the snapshot."""
+    week = f"CAST(({DAYS_AGO} - 1) // 7 AS INTEGER)"
+    return f"bit_count(bit_or(CAST(1 AS UBIGINT) << {week}) FILTER (WHERE {_in_last(84)}))"
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="event types", fill=0,
+         explain="{value:.0f} different product areas used in the last 30 days")
+def event_types_30d() -> str:
+    """Breadth: distinct event types used in the 30 days before the snapshot."""
+    return f"count(DISTINCT t.event_type) FILTER (WHERE {_in_last(30)})"
+
+
+@feature(family="usage", dimension=USAGE, direction=R, unit="days", fill=91,
+         explain="{value:.0f} days since the last product activity")
+def days_since_last_activity() -> str:
+    """Days since the last usage event, capped: 91 means none in the last 90 days."""
+    return "min(s.snapshot_date - t.day)"
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="events", fill=0, over="event_type",
+         explain="{value:,.0f} '{param}' events in the last 30 days")
+def events_30d_by_type(event_type: str) -> str:
+    """Usage events of one event type in the 30 days before the snapshot."""
+    return _total(f"t.event_type = {_quoted(event_type)} AND {_in_last(30)}")
+
+
+@feature(family="usage", dimension=USAGE, direction=H, unit="ratio", fill=0, over="event_type",
+         explain="'{param}' usage {value:+.0%} vs the prior 30 days")
+def events_change_30d_by_type(event_type: str) -> str:
+    """Relative change of one event type's usage, last 30 days vs the 30 days before."""
+    is_type = f"t.event_type = {_quoted(event_type)}"
+    current = _total(f"{is_type} AND {_in_last(30)}")
+    prior = _total(f"{is_type} AND {DAYS_AGO} > 30 AND {DAYS_AGO} <= 60")
+    return relative_change(current, prior)
+
+
+@feature(family="users", dimension=USAGE, direction=H, unit="users", fill=0,
+         explain="{value:,.0f} active users in the last 30 days")
+def active_users_30d() -> str:
+    """Distinct users active in the 30 days before the snapshot."""
+    return f"count(DISTINCT t.user_id) FILTER (WHERE {_in_last(30)})"
+
+
+@feature(family="users", dimension=USAGE, direction=H, unit="ratio", fill=0,
+         explain="Active users {value:+.0%} vs the prior 30 days")
+def active_users_change_30d() -> str:
+    """Relative change of distinct active users, last 30 days vs the 30 days before."""
+    current = f"count(DISTINCT t.user_id) FILTER (WHERE {_in_last(30)})"
+    prior = f"count(DISTINCT t.user_id) FILTER (WHERE {DAYS_AGO} > 30)"
+    return relative_change(current, prior)
+
+
+@feature(family="users", dimension=USAGE, direction=H, unit="ratio",
+         explain="{value:.0%} of licensed seats active in the last 30 days")
+def license_utilisation_30d() -> str:
+    """Active users in the last 30 days divided by licensed seats (unknown without seats)."""
+    current = f"count(DISTINCT t.user_id) FILTER (WHERE {_in_last(30)})"
+    return f"{current} / nullif(any_value(s.seats), 0)"

@@ -1,0 +1,260 @@
+"""The ``healthscore`` command line. Only this module prints."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from healthscore.errors import HealthscoreError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class Context:
+    """Options shared by every subcommand."""
+
+    config_path: Path | None
+    verbosity: int
+
+    def config(self):
+        """Load the config (lazily, so ``--help`` stays instant)."""
+        from healthscore.pipeline.config import load_config
+
+        return load_config(self.config_path)
+
+
+class HealthscoreGroup(click.Group):
+    """Turns user errors into a one-paragraph message and a non-zero exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HealthscoreError as exc:
+            obj = ctx.find_object(Context)
+            if obj is not None and obj.verbosity > 0:
+                err_console.print(traceback.format_exc(), highlight=False, markup=False)
+            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+            ctx.exit(exc.exit_code)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator:
+    """Yield a ``progress(step, done, total)`` callback drawing a rich progress bar."""
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(step: str, done: int, total: int) -> None:
+            key = step.split(":")[0]
+            if key not in tasks:
+                tasks[key] = bar.add_task(step, total=total)
+            bar.update(tasks[key], completed=done, total=total, description=step)
+
+        yield update
+
+
+def _setup_logging(verbosity: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][
+        min(verbosity, 2)]
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=err_console, show_path=verbosity > 1)],
+                        force=True)
+    for noisy in ("mlflow", "alembic", "urllib3", "git", "numba"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@click.group(cls=HealthscoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
+              help="YAML config (default: the embedded demo config, see configs/demo.yaml).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug); shows tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(package_name="healthscore")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool) -> None:
+    """healthscore: point-in-time churn prediction and explainable customer health scores.
+
+    Typical flow: synth (or your warehouse export) -> validate -> build-features -> train ->
+    score -> report. `healthscore demo` runs it all on a synthetic SaaS world.
+    """
+    _setup_logging(verbose, quiet)
+    ctx.obj = Context(config_path, verbose)
+
+
+def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    return table
+
+
+@cli.command()
+@click.option("--accounts", type=int, help="Number of accounts (default from config).")
+@click.option("--months", type=int, help="Months of history (default from config).")
+@click.option("--seed", type=int, help="Random seed (default from config).")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: data dir).")
+@click.option("--csv", "as_csv", is_flag=True, help="Write CSV instead of Parquet.")
+@click.pass_obj
+def synth(obj: Context, accounts: int | None, months: int | None, seed: int | None,
+          out: Path | None, as_csv: bool) -> None:
+    """Generate a synthetic SaaS world (contract tables + ground truth)."""
+    from healthscore.pipeline.compose import synthesize_world
+
+    config = _with_synth_overrides(obj.config(), accounts, months, seed, as_csv)
+    started = time.perf_counter()
+    with progress_bar() as progress:
+        summary = synthesize_world(config, out, progress)
+    _print_world(summary, time.perf_counter() - started)
+
+
+def _with_synth_overrides(config, accounts, months, seed, as_csv):
+    from healthscore.pipeline.config import config_from_mapping
+
+    raw = config.model_dump(mode="json", exclude_unset=False)
+    overrides = {"accounts": accounts, "months": months, "seed": seed,
+                 "format": "csv" if as_csv else None}
+    raw["synth"].update({k: v for k, v in overrides.items() if v is not None})
+    return config_from_mapping(raw, "command-line options")
+
+
+def _print_world(summary, seconds: float) -> None:
+    rows = [[name, f"{n:,}"] for name, n in summary.row_counts.items()]
+    console.print(_table(f"Synthetic world {summary.start_date} .. {summary.end_date} "
+                         f"written to {summary.out_dir} in {seconds:.1f}s",
+                         ["table", "rows"], rows))
+    churn = [[seg, f"{rate:.1%}"] for seg, rate in summary.churn_rate_by_segment.items()]
+    console.print(_table("Yearly logo churn (ground truth)", ["segment", "churn"], churn))
+
+
+@cli.command()
+@click.pass_obj
+def validate(obj: Context) -> None:
+    """Load every input table and check it against the data contract."""
+    from healthscore.pipeline.compose import open_data
+
+    dataset = open_data(obj.config())
+    _print_dataset(dataset)
+
+
+def _print_dataset(dataset) -> None:
+    from healthscore.data.schema import TABLES
+
+    counts = dataset.row_counts()
+    rows = []
+    for name, spec in TABLES.items():
+        if name not in counts:
+            rows.append([name, "absent", "-", "-", "features off" if not spec.required else ""])
+            continue
+        first, last = dataset.con.execute(
+            f"SELECT min({spec.time_column}), max({spec.time_column}) FROM {name}"
+        ).fetchall()[0]
+        rows.append([name, f"{counts[name]:,}", first, last, "ok"])
+    console.print(_table(f"Input data valid (end date {dataset.end_date})",
+                         ["table", "rows", "first", "last", "status"], rows))
+
+
+@cli.command("build-features")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Where to write the matrix (default: <workdir>/features.parquet).")
+@click.pass_obj
+def build_features_cmd(obj: Context, out: Path | None) -> None:
+    """Build the point-in-time feature matrix (one row per account and snapshot)."""
+    from healthscore.pipeline.compose import build_features, open_data
+
+    config = obj.config()
+    dataset = open_data(config)
+    _build_and_report(config, dataset, out)
+
+
+def _build_and_report(config, dataset, out: Path | None):
+    from healthscore.io import write_parquet
+    from healthscore.pipeline.compose import build_features
+
+    started = time.perf_counter()
+    with progress_bar() as progress:
+        matrix = build_features(config, dataset, progress)
+    seconds = time.perf_counter() - started
+    out = out or config.workdir / "features.parquet"
+    write_parquet(matrix.frame, out)
+    _print_matrix(matrix, seconds, out)
+    return matrix
+
+
+def _print_matrix(matrix, seconds: float, out: Path) -> None:
+    from healthscore.features.registry import by_dimension
+
+    frame = matrix.frame
+    per = frame.groupby("snapshot_date").agg(
+        rows=("account_id", "size"), observed=("label_observed", "mean"),
+        churn=("label_churn", "mean"),
+    )
+    labelled = frame[frame["label_observed"]]
+    rate = labelled.groupby("snapshot_date")["label_churn"].mean()
+    rows = [[d, f"{r.rows:,}", f"{r.observed:.0%}",
+             f"{rate[d]:.1%}" if d in rate.index else "unobserved"] for d, r in per.iterrows()]
+    console.print(_table("Snapshots", ["snapshot", "accounts", "labelled", "churn rate"], rows))
+    dims = [[d.value, len(specs), ", ".join(s.name for s in specs[:4])
+             + (" ..." if len(specs) > 4 else "")] for d, specs in by_dimension(matrix.features).items()]
+    console.print(_table("Features per dimension", ["dimension", "n", "examples"], dims))
+    flagged = matrix.leakage[matrix.leakage["flagged"]]
+    top = matrix.leakage.head(3)
+    audit = ", ".join(f"{r.feature} {r.auc:.2f}" for r in top.itertuples())
+    if flagged.empty:
+        console.print(f"Leakage audit: no feature above the threshold (top: {audit})")
+    else:
+        console.print(f"[bold yellow]Leakage audit flagged[/bold yellow]: "
+                      + ", ".join(f"{r.feature} (AUC {r.auc:.3f})" for r in flagged.itertuples()))
+    source = "cache" if matrix.from_cache else f"built in {seconds:.1f}s"
+    console.print(f"{len(frame):,} rows x {len(matrix.features)} features "
+                  f"({len(labelled):,} labelled, churn {labelled['label_churn'].mean():.1%}); "
+                  f"{source}; written to {out}")
+
+
+@cli.command()
+@click.pass_obj
+def demo(obj: Context) -> None:
+    """Run the whole pipeline on the embedded synthetic world: synth -> validate -> features."""
+    from healthscore.pipeline.compose import open_data, synthesize_world
+
+    config = obj.config()
+    started = time.perf_counter()
+    console.rule("1/3 synthetic world")
+    with progress_bar() as progress:
+        summary = synthesize_world(config, progress=progress)
+    _print_world(summary, time.perf_counter() - started)
+    console.rule("2/3 validate")
+    dataset = open_data(config)
+    _print_dataset(dataset)
+    console.rule("3/3 features")
+    _build_and_report(config, dataset, None)
+    console.print(f"[bold green]demo finished[/bold green] in {time.perf_counter() - started:.0f}s;"
+                  f" outputs in {config.workdir}/")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="healthscore")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
