@@ -20,8 +20,8 @@ demo: $(STAMP)  ## synthetic data -> validate -> features -> train -> score -> r
 test: $(STAMP)  ## the default suite (scale checks excluded)
 	$(BIN)/pytest -q -m "not slow"
 
-test-slow: $(STAMP)  ## scale and end-to-end checks, bounded sizes
-	$(BIN)/pytest -q -m slow
+test-slow: $(STAMP)  ## scale checks (bounded sizes) and 240 point-in-time examples
+	HEALTHSCORE_PIT_EXAMPLES=240 $(BIN)/pytest -q -m "slow or property"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -180,25 +180,32 @@ def compute_features(
     return frame
 
 
+def rank_auc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """ROC-AUC of every column of ``x`` against binary ``y`` (Mann-Whitney, ties averaged)."""
+    from scipy.stats import rankdata
+
+    positives = y.astype(bool)
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    if n_pos == 0 or n_neg == 0:
+        return np.full(x.shape[1], np.nan)
+    ranks = rankdata(x, axis=0)
+    return (ranks[positives].sum(axis=0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
 def leakage_audit(frame: pd.DataFrame, specs: list[FeatureSpec], threshold: float) -> pd.DataFrame:
     """Single-feature ROC-AUC on labelled rows; features above ``threshold`` are flagged.
 
     The AUC is direction-free (max of AUC and 1 - AUC): a feature that alone separates
-    churners almost perfectly is more likely leaking the label than predicting it.
+    churners almost perfectly is more likely leaking the label than predicting it. Missing
+    values take the column median.
     """
-    from sklearn.metrics import roc_auc_score
-
     labelled = frame[frame["label_observed"]]
-    y = labelled["label_churn"].astype(int).to_numpy()
-    rows = []
-    for spec in specs:
-        if spec.kind is not Kind.NUMERIC or len(np.unique(y)) < 2:
-            continue
-        x = labelled[spec.name].astype(float)
-        x = x.fillna(x.median() if x.notna().any() else 0.0).to_numpy()
-        auc = float(roc_auc_score(y, x)) if np.ptp(x) > 0 else 0.5
-        rows.append({"feature": spec.name, "auc": max(auc, 1 - auc)})
-    audit = pd.DataFrame(rows, columns=["feature", "auc"])
+    names = [s.name for s in specs if s.kind is Kind.NUMERIC]
+    x = labelled[names].astype(float)
+    x = x.fillna(x.median()).fillna(0.0).to_numpy()
+    auc = rank_auc(x, labelled["label_churn"].to_numpy()) if len(labelled) else np.array([])
+    audit = pd.DataFrame({"feature": names, "auc": np.fmax(auc, 1 - auc)} if len(auc) else
+                         {"feature": [], "auc": []})
     audit["flagged"] = audit["auc"] > threshold
     return audit.sort_values("auc", ascending=False, ignore_index=True)
 

@@ -1,0 +1,67 @@
+"""A tiny hand-checked world: 3 accounts over 2023-2024, every optional table present."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+END = dt.date(2024, 12, 31)
+
+
+def dates(*values: str | None) -> pd.Series:
+    """Dates (None = missing) as a datetime column."""
+    return pd.Series(pd.to_datetime(list(values)))
+
+
+def tiny_frames() -> dict[str, pd.DataFrame]:
+    """The tiny world. Account 2 changes seats on 2024-03-10 and churns 2024-09-10; account 3
+    is on a monthly plan and churns 2023-11-01; account 1 stays."""
+    return {
+        "accounts": pd.DataFrame({
+            "account_id": [1, 2, 3], "segment": ["smb", "enterprise", "smb"],
+            "created_at": dates("2023-01-01", "2023-01-01", "2023-01-01"),
+        }),
+        "subscriptions": pd.DataFrame({
+            "account_id": [1, 2, 2, 3], "subscription_id": [1, 2, 3, 4],
+            "start_date": dates("2023-01-15", "2023-03-10", "2024-03-10", "2023-06-01"),
+            "end_date": dates(None, "2024-03-10", "2024-09-10", "2023-11-01"),
+            "arr": [100.0, 1000.0, 1500.0, 50.0], "seats": [5, 50, 60, 2],
+            "term_months": [12, 12, 12, 1], "plan": ["pro", "ent", "ent", "basic"],
+        }),
+        "events": pd.DataFrame({
+            "account_id": [1, 1, 1, 2],
+            "occurred_at": dates("2024-03-01", "2024-02-25", "2024-01-15", "2024-02-01"),
+            "event_type": ["login", "report", "login", "login"],
+            "user_id": [10, 11, 10, 20], "quantity": [3.0, 2.0, 1.0, 5.0],
+        }),
+        "contacts": pd.DataFrame({
+            "account_id": [1, 1, 2], "contact_id": [1, 2, 3],
+            "role": ["champion", "user", "executive_sponsor"],
+            "department": ["it", "ops", "exec"],
+            "started_at": dates("2023-01-15", "2023-01-15", "2023-03-10"),
+            "ended_at": dates("2024-02-10", None, None),
+        }),
+        "invoices": pd.DataFrame({
+            "account_id": [1, 1], "invoice_id": [1, 2],
+            "issued_at": dates("2024-01-01", "2024-02-01"),
+            "due_at": dates("2024-01-31", "2024-03-02"),
+            "paid_at": dates("2024-02-10", None), "amount": [10.0, 10.0],
+            "status": ["paid", "failed"],
+        }),
+        "tickets": pd.DataFrame({
+            "account_id": [1, 1], "ticket_id": [1, 2],
+            "opened_at": dates("2024-02-01", "2024-02-20"),
+            "closed_at": dates("2024-02-05", "2024-03-05"),
+            "severity": ["P1", "P3"], "escalated": [True, False], "reopened": [False, True],
+            "csat": [2.0, None],
+        }),
+        "surveys": pd.DataFrame({
+            "account_id": [1, 1], "responded_at": dates("2023-10-01", "2024-02-01"),
+            "nps": [8, 5],
+        }),
+        "touchpoints": pd.DataFrame({
+            "account_id": [1, 2], "occurred_at": dates("2024-01-10", "2023-12-01"),
+            "kind": ["qbr", "meeting"],
+        }),
+    }
