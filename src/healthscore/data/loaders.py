@@ -8,6 +8,7 @@ creates typed views named after the tables, which every later stage queries.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -207,16 +208,24 @@ def fingerprint_sources(sources: Mapping[str, TableSource]) -> str:
         source = sources[name]
         digest.update(name.encode())
         digest.update(source.model_dump_json().encode())
-        path = source.path or source.duckdb
-        if path is None or not path.exists():
-            continue
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        for file, label in _source_files(source.path or source.duckdb):
+            digest.update(label.encode())
             with file.open("rb") as handle:
                 while chunk := handle.read(1 << 22):
                     digest.update(chunk)
     return digest.hexdigest()
+
+
+def _source_files(path: Path | None) -> list[tuple[Path, str]]:
+    """Files behind a path source (file, folder or glob), with stable labels for hashing."""
+    if path is None:
+        return []
+    if path.is_dir():
+        return [(p, str(p.relative_to(path))) for p in sorted(path.rglob("*")) if p.is_file()]
+    if path.exists():
+        return [(path, path.name)]
+    matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
+    return [(m, m.name) for m in matches if m.is_file()]
 
 
 def fingerprint_frames(frames: Mapping[str, pd.DataFrame]) -> str:

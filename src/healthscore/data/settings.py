@@ -12,6 +12,13 @@ from healthscore.data.schema import SEGMENTS, TABLES
 from healthscore.settings import Section
 
 
+TableName = Literal[
+    "accounts", "subscriptions", "events", "contacts", "invoices", "tickets", "surveys",
+    "touchpoints",
+]
+ContractColumn = Literal[tuple(sorted({c for t in TABLES.values() for c in t.column_names}))]
+
+
 class TableSource(Section):
     """Where one table comes from. Give exactly one of ``path``, ``duckdb`` or ``url``.
 
@@ -27,7 +34,7 @@ class TableSource(Section):
     table: str | None = None
     url: str | None = None
     query: str | None = None
-    columns: dict[str, str] = Field(default_factory=dict)
+    columns: dict[ContractColumn, str] = Field(default_factory=dict)
     mrr: bool = False
 
     @model_validator(mode="after")
@@ -47,7 +54,7 @@ class DataConfig(Section):
     entries in ``tables`` override or add sources table by table."""
 
     dir: Path | None = Path("healthscore-out/data")
-    tables: dict[str, TableSource] = Field(default_factory=dict)
+    tables: dict[TableName, TableSource] = Field(default_factory=dict)
     end_date: dt.date | None = Field(
         default=None,
         description="Last day covered by the data; default: the day before today. "
@@ -56,18 +63,17 @@ class DataConfig(Section):
 
     @field_validator("tables")
     @classmethod
-    def _known_tables(cls, value: dict[str, TableSource]) -> dict[str, TableSource]:
-        unknown = sorted(set(value) - set(TABLES))
-        if unknown:
-            raise ValueError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
+    def _columns_of_their_table(cls, value: dict[str, TableSource]) -> dict[str, TableSource]:
+        """A mapping may only name columns of its own table."""
+        problems = []
         for name, source in value.items():
             known_cols = set(TABLES[name].column_names)
             bad = sorted(set(source.columns) - known_cols)
             if bad:
-                raise ValueError(
-                    f"{name}.columns maps unknown contract column(s) {bad}; "
-                    f"contract columns: {sorted(known_cols)}"
-                )
+                problems.append(f"{name}.columns maps column(s) {bad} that {name} does not "
+                                f"have; its columns: {sorted(known_cols)}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
 
@@ -137,6 +143,15 @@ class SynthConfig(Section):
     shock_rates: dict[Literal["champion_left", "p1_outage", "payment_failure"], Share] = Field(
         default_factory=lambda: {"champion_left": 0.015, "p1_outage": 0.01, "payment_failure": 0.01},
         description="Monthly probability of each shock per account.",
+    )
+    churn_health_slope: Annotated[float, Field(ge=0)] = Field(
+        default=1.5,
+        description="Slope of renewal churn log-odds on latent health (higher: churn is "
+        "easier to predict). Segment intercepts are calibrated to hit annual_churn.",
+    )
+    history_years: Annotated[float, Field(gt=0, le=20)] = Field(
+        default=3.0, description="Existing accounts were created over this many years "
+        "before start_date.",
     )
 
     @field_validator("segments")

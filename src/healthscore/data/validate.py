@@ -131,11 +131,11 @@ def check_table(
 def _duplicate_keys(con: duckdb.DuckDBPyConnection, spec: Table) -> list[Violation]:
     key = ", ".join(quote(k) for k in spec.key)
     dup = f"SELECT {key}, count(*) AS n_rows FROM raw_{spec.name} GROUP BY ALL HAVING count(*) > 1"
-    (count,) = fetch_row(con, f"SELECT count(*) FROM ({dup})")
-    if not count:
+    keys, rows = fetch_row(con, f"SELECT count(*), sum(n_rows) FROM ({dup})")
+    if not keys:
         return []
     samples = con.sql(f"{dup} ORDER BY n_rows DESC LIMIT {SAMPLE_ROWS}").df()
-    return [Violation(spec.name, ", ".join(spec.key), "duplicate key", int(count), samples)]
+    return [Violation(spec.name, ", ".join(spec.key), "duplicate key", int(rows), samples)]
 
 
 def _unknown_accounts(con: duckdb.DuckDBPyConnection, spec: Table) -> list[Violation]:

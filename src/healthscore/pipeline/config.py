@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from healthscore.data.settings import DataConfig, SynthConfig
 from healthscore.errors import ConfigError
@@ -39,6 +42,49 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "<root>"
 
 
+def _sibling_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """Field names of the config model found at ``loc`` (for did-you-mean hints)."""
+    annotation: Any = Config
+    for part in loc:
+        model = _model_in(annotation)
+        fields = getattr(model, "model_fields", {})
+        if isinstance(annotation, type) and part in fields:
+            annotation = fields[part].annotation
+        elif get_origin(annotation) in (dict, list) or get_args(annotation):
+            annotation = get_args(_strip_optional(annotation))[-1]  # a key or index: its value
+        else:
+            return []
+    return list(getattr(_model_in(annotation), "model_fields", {}))
+
+
+def _strip_optional(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return args[0] if get_origin(annotation) in (Union, UnionType) and len(args) == 1 else (
+        annotation)
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside an annotation, looking through Optional/list/dict values."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in reversed(get_args(annotation)):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_name(name: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(name, allowed, n=2, cutoff=0.5)
+    if close:
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}?"
+    elif allowed:
+        hint = f"expected one of {allowed}"
+    else:
+        hint = "remove it or check its spelling"
+    return f"unknown name {name!r}; {hint}"
+
+
 def describe_validation_error(error: ValidationError) -> list[str]:
     """Turn pydantic's errors into ``key.path: message; got value`` lines."""
     problems = []
@@ -46,9 +92,14 @@ def describe_validation_error(error: ValidationError) -> list[str]:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = "unknown key (remove it or check its spelling)"
+            message = _unknown_name(str(loc[-1]), _sibling_keys(loc[:-1]))
+        if loc and loc[-1] == "[key]":
+            loc = loc[:-1]
+            message = _unknown_name(str(err.get("input")),
+                                    re.findall(r"'([^']+)'", str(err.get("ctx", {}))))
         got = err.get("input")
-        suffix = "" if err["type"] in ("extra_forbidden", "missing") else f"; got {got!r}"
+        quiet = err["type"] in ("extra_forbidden", "missing") or "[key]" in err["loc"]
+        suffix = "" if quiet else f"; got {got!r}"
         if isinstance(got, dict):
             suffix = ""
         problems.append(f"{_key_path(loc)}: {message}{suffix}")
