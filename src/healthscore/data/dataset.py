@@ -11,8 +11,8 @@ import duckdb
 import pandas as pd
 
 from healthscore.data.loaders import (
-    fetch_row,
     RawTable,
+    fetch_row,
     fingerprint_frames,
     fingerprint_sources,
     register_frames,

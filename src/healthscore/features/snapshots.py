@@ -49,8 +49,9 @@ def snapshot_dates(schedule: SnapshotSchedule, data_start: dt.date, data_end: dt
 ]:
     """Snapshot dates: firsts of months (or Mondays) between the schedule's bounds.
 
-    Default bounds: ``warmup_days`` after the first subscription, up to the day after the data
-    ends (a snapshot then sees every row; its labels are not observed yet).
+    Default bounds: ``warmup_days`` after ``data_start`` (the later of the first subscription
+    and the first event), up to the day after the data ends (a snapshot then sees every row;
+    its labels are not observed yet).
     """
     start = schedule.start or data_start + dt.timedelta(days=schedule.warmup_days)
     end = schedule.end or data_end + dt.timedelta(days=1)
@@ -135,7 +136,7 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
     grace = config.churn.grace_days if config.churn.definition == "contract" else 0
     end = date_sql(dataset.end_date)
     con.execute(f"CREATE OR REPLACE TEMP TABLE sub_blocks AS {subscription_blocks_sql(grace)}")
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE contract_state AS
         WITH active AS (
             SELECT d.snapshot_date, sub.*
@@ -215,8 +216,12 @@ def _qualifying_events(event_types: list[str]) -> str:
 
 
 def data_start(dataset: Dataset) -> dt.date:
-    """First subscription start in the data."""
-    (start,) = fetch_row(dataset.con, "SELECT min(start_date) FROM subscriptions")
-    if start is None:
+    """When the history is complete enough to start taking snapshots: the later of the first
+    subscription start and the first usage event (exports often carry old contracts but only
+    recent usage)."""
+    (first_sub,) = fetch_row(dataset.con, "SELECT min(start_date) FROM subscriptions")
+    (first_event,) = fetch_row(dataset.con, "SELECT min(occurred_at) FROM events")
+    if first_sub is None:
         raise ParameterError("subscriptions", "a non-empty table", "no rows")
-    return pd.Timestamp(start).date()
+    starts = [pd.Timestamp(d).date() for d in (first_sub, first_event) if d is not None]
+    return max(starts)

@@ -179,7 +179,7 @@ def _print_dataset(dataset) -> None:
 @click.pass_obj
 def build_features_cmd(obj: Context, out: Path | None) -> None:
     """Build the point-in-time feature matrix (one row per account and snapshot)."""
-    from healthscore.pipeline.compose import build_features, open_data
+    from healthscore.pipeline.compose import open_data
 
     config = obj.config()
     dataset = open_data(config)
@@ -222,7 +222,7 @@ def _print_matrix(matrix, seconds: float, out: Path) -> None:
     if flagged.empty:
         console.print(f"Leakage audit: no feature above the threshold (top: {audit})")
     else:
-        console.print(f"[bold yellow]Leakage audit flagged[/bold yellow]: "
+        console.print("[bold yellow]Leakage audit flagged[/bold yellow]: "
                       + ", ".join(f"{r.feature} (AUC {r.auc:.3f})" for r in flagged.itertuples()))
     source = "cache" if matrix.from_cache else f"built in {seconds:.1f}s"
     console.print(f"{len(frame):,} rows x {len(matrix.features)} features "

@@ -1,0 +1,1050 @@
+"""A synthetic B2B SaaS world whose churn mechanism is known, vectorised with numpy.
+
+Every account carries a latent health (log-odds scale) that follows an AR(1) process around its
+segment's ``base_health`` plus an account effect, with seasonality and shocks (champion left,
+P1 outage, payment failure) that lower it for a few months. Health drives everything a model
+can see (usage, payments, tickets, surveys, touchpoints, contacts) and, at renewal, churn:
+annual contracts churn only on an anniversary, monthly plans in any month.
+
+The simulation loops over months only; inside a month every step works on arrays over all
+accounts. Usage events are emitted week by week (one row per account, active user and week)
+one month behind the rest, because a week can reach into the next month and its churn.
+Dates are handled as integer days since 1970-01-01 and converted once at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from healthscore.data.schema import (
+    ACCOUNT_ID,
+    INVOICE_STATUSES,
+    ROLES,
+    SEGMENTS,
+    SEVERITIES,
+    TABLES,
+    Kind,
+)
+from healthscore.data.settings import SynthConfig
+from healthscore.io import atomic_path, write_csv, write_text
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+Format = Literal["parquet", "csv"]
+
+GROUND_TRUTH = "ground_truth"
+MANIFEST = "world.json"
+GROUND_TRUTH_COLUMNS = (ACCOUNT_ID, "month", "latent_health", "champion_left", "p1_outage",
+                        "payment_failure", "churned", "segment")
+
+EVENT_TYPES = ("login", "dashboard_view", "report_run", "export", "api_call")
+TOUCHPOINT_KINDS = ("qbr", "meeting", "training", "check_in")
+DEPARTMENTS = ("engineering", "operations", "finance", "sales", "marketing", "it", "product",
+               "customer_success")
+INDUSTRIES = ("software", "fintech", "healthcare", "retail", "manufacturing", "media",
+              "education", "logistics")
+_NAME_WORDS = (("Blue", "North", "Bright", "Iron", "Silver", "Rapid", "Green", "Summit", "Clear",
+                "Atlas"),
+               ("Labs", "Systems", "Works", "Analytics", "Logistics", "Health", "Retail", "Media",
+                "Capital", "Cloud"))
+_TIERS = {"enterprise": "enterprise", "mid_market": "business", "smb": "starter"}
+
+_NO_DATE = np.iinfo(np.int64).min  # becomes NaT
+_NEVER = np.iinfo(np.int64).max // 4  # churn day of accounts that have not churned
+_MAX_SEATS = 9_999  # user_id = account_id * 10000 + k
+
+# Health dynamics (log-odds scale). Observables are functions of the absolute health around
+# _H_REF, so a segment with a lower base health also looks worse.
+_H_REF = 1.2
+_ACCOUNT_SD = 0.3
+_SLOW_PHI, _SLOW_SD = 0.93, 0.22
+_FAST_PHI, _FAST_SD = 0.6, 0.25
+_SHOCK_DECAY = 0.7
+_SHOCK_SIZE = {"champion_left": 1.2, "p1_outage": 0.8, "payment_failure": 0.9}
+_NO_CHAMPION_PENALTY = 0.5
+_SEASON_HEALTH = np.array([-0.05, 0.05, 0.05, 0.05, 0.0, 0.0, -0.05, -0.1, 0.0, 0.05, 0.0, -0.1])
+_SEASON_USAGE = np.array([0.95, 1.0, 1.0, 1.0, 1.0, 0.97, 0.9, 0.85, 1.0, 1.0, 1.0, 0.8])
+
+# Per-segment behaviour, keyed by segment name.
+_SPONSOR_SHARE = {"enterprise": 0.9, "mid_market": 0.8, "smb": 0.5}
+_TICKETS_PER_MONTH = {"enterprise": 1.2, "mid_market": 0.5, "smb": 0.2}
+_SURVEYS_PER_MONTH = {"enterprise": 0.35, "mid_market": 0.2, "smb": 0.12}
+_TOUCHPOINT_P = {  # monthly probability per kind (qbr: per quarter month), at full engagement
+    "enterprise": (0.9, 0.9, 0.15, 0.3),
+    "mid_market": (0.6, 0.25, 0.08, 0.35),
+    "smb": (0.03, 0.03, 0.05, 0.12),
+}
+_SEVERITY_P = np.array([0.02, 0.15, 0.45, 0.38])
+_RESOLUTION_MEDIAN_DAYS = np.array([0.7, 2.0, 4.0, 6.0])
+_TERM_24_SHARE = 0.05
+_HISTORY_DAYS = 3 * 365
+
+
+@dataclass(frozen=True)
+class World:
+    """A generated world: the contract tables, the per account-month ground truth, the period."""
+
+    tables: dict[str, pd.DataFrame]
+    ground_truth: pd.DataFrame
+    start_date: dt.date
+    end_date: dt.date  # last day covered (inclusive)
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class WorldSummary:
+    """What :func:`synthesize` wrote: row counts, yearly churn per segment, period, paths."""
+
+    row_counts: dict[str, int]
+    churn_rate_by_segment: dict[str, float]
+    start_date: dt.date
+    end_date: dt.date
+    out_dir: Path
+    paths: dict[str, Path]
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _day(date: dt.date) -> int:
+    return int(np.datetime64(date, "D").astype(np.int64))
+
+
+def _date(day: int) -> dt.date:
+    return np.datetime64(int(day), "D").astype(dt.date)
+
+
+def _month_of(day: int | np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of integer days."""
+    return np.asarray(day, dtype=np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(
+        np.int64)
+
+
+def _month_day(month: int | np.ndarray, dom: np.ndarray | int) -> np.ndarray:
+    """Day number of day-of-month ``dom`` (clipped to the month's length) in ``month``."""
+    month = np.asarray(month, dtype=np.int64)
+    first = month.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    nxt = (month + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return first + np.minimum(dom, nxt - first) - 1
+
+
+def period_starts(start_date: dt.date, months: int) -> np.ndarray:
+    """Day numbers of the ``months + 1`` period boundaries ``start_date + m months``."""
+    start = _day(start_date)
+    dom = int(start - _month_day(_month_of(start), 1)) + 1
+    return _month_day(_month_of(start) + np.arange(months + 1), dom)
+
+
+def world_end_date(config: SynthConfig) -> dt.date:
+    """Last day covered by the world: ``start_date + months - 1 day``."""
+    return _date(int(period_starts(config.start_date, config.months)[-1]) - 1)
+
+
+def _dates(days: np.ndarray) -> np.ndarray:
+    """Integer days (``_NO_DATE`` for null) as ``datetime64[ms]``."""
+    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ms]")
+
+
+def _within(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A uniform random day in ``[lo, hi)`` per row (``lo`` when the range is empty)."""
+    span = np.maximum(hi - lo, 1)
+    return lo + np.floor(rng.random(len(lo)) * span).astype(np.int64)
+
+
+def _positions(counts: np.ndarray) -> np.ndarray:
+    """0..c-1 for each count c, concatenated (the position of a row within its group)."""
+    total = int(counts.sum())
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total, dtype=np.int64) - starts
+
+
+def _scheduled(anchor_month: np.ndarray, anchor_dom: np.ndarray, every: np.ndarray, k_min: int,
+               p0: int, p1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whether a date ``anchor + k months`` (k >= k_min, k % every == 0) lies in [p0, p1)."""
+    has = np.zeros(len(anchor_month), dtype=bool)
+    day = np.zeros(len(anchor_month), dtype=np.int64)
+    for month in sorted({int(_month_of(p0)), int(_month_of(p1 - 1))}):
+        k = month - anchor_month
+        candidate = _month_day(month, anchor_dom)
+        ok = (k >= k_min) & (k % every == 0) & (candidate >= p0) & (candidate < p1) & ~has
+        day = np.where(ok, candidate, day)
+        has |= ok
+    return has, day
+
+
+# --------------------------------------------------------------------------- churn calibration
+
+
+def _expected_churn_per_year(intercept: float, slope: float, renewals_per_year: float,
+                             unexplained: float, mu: float, sd: float) -> float:
+    """Churn events per customer-year: renewals a year x mean churn probability per renewal."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    health = mu + sd * nodes
+    per_renewal_u = 1 - (1 - unexplained) ** (1 / renewals_per_year)
+    churn = 1 - (1 - _sigmoid(intercept - slope * health)) * (1 - per_renewal_u)
+    return renewals_per_year * float(np.sum(weights * churn) / weights.sum())
+
+
+def churn_intercept(target: float, slope: float, renewals_per_year: float, unexplained: float,
+                    mu: float, sd: float) -> float:
+    """Intercept ``c`` such that renewals churning with p = sigmoid(c - slope*h) (+ the
+    unexplained yearly churn) give ``target`` churn events per customer-year, for health
+    h ~ Normal(mu, sd); found by bisection."""
+    lo, hi = -20.0, 20.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        rate = _expected_churn_per_year(mid, slope, renewals_per_year, unexplained, mu, sd)
+        if rate < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _health_moments(config: SynthConfig, base: float) -> tuple[float, float]:
+    """Approximate mean and sd of an account-month's health in a segment."""
+    rates = config.shock_rates
+    load = sum(rates.get(k, 0.0) * size for k, size in _SHOCK_SIZE.items()) / (1 - _SHOCK_DECAY)
+    no_champion = rates.get("champion_left", 0.0) * 4.0
+    mu = base - load - _NO_CHAMPION_PENALTY * no_champion
+    sd = np.sqrt(_ACCOUNT_SD**2 + _SLOW_SD**2 / (1 - _SLOW_PHI**2)
+                 + _FAST_SD**2 / (1 - _FAST_PHI**2))
+    return mu, float(sd)
+
+
+# --------------------------------------------------------------------------- world set-up
+
+
+@dataclass(frozen=True)
+class _Accounts:
+    """Static per-account attributes (index i is account_id i + 1)."""
+
+    segment: np.ndarray  # int index into _Segments.names
+    created: np.ndarray
+    sub_start: np.ndarray
+    anchor_month: np.ndarray
+    anchor_dom: np.ndarray
+    term: np.ndarray
+    bill_every: np.ndarray
+    plan: np.ndarray  # index into plan names
+    price: np.ndarray  # ARR per seat
+    effect: np.ndarray
+    base: np.ndarray
+    intercept: np.ndarray
+    unexplained: np.ndarray  # churn probability per renewal that no signal explains
+    survey_propensity: np.ndarray
+    initial_seats: np.ndarray
+    industry: np.ndarray
+    name_words: np.ndarray  # (2, n) indexes into _NAME_WORDS
+
+
+@dataclass(frozen=True)
+class _Segments:
+    names: tuple[str, ...]
+    share: np.ndarray
+    seats_lo: np.ndarray
+    seats_hi: np.ndarray
+    arr_per_seat: np.ndarray
+    monthly_share: np.ndarray
+    base: np.ndarray
+    contacts_lo: np.ndarray
+    contacts_hi: np.ndarray
+    churn_target: np.ndarray
+
+    def table(self, values: dict[str, float | tuple[float, ...]]) -> np.ndarray:
+        """A per-segment array of a behaviour constant keyed by segment name."""
+        return np.array([values[name] for name in self.names], dtype=np.float64)
+
+
+def _segments(config: SynthConfig) -> _Segments:
+    names = tuple(s for s in SEGMENTS if s in config.segments)
+    prof = [config.segments[s] for s in names]
+    return _Segments(
+        names=names,
+        share=np.array([p.share for p in prof]),
+        seats_lo=np.array([p.seats[0] for p in prof]),
+        seats_hi=np.array([p.seats[1] for p in prof]),
+        arr_per_seat=np.array([p.arr_per_seat for p in prof]),
+        monthly_share=np.array([p.monthly_plan_share for p in prof]),
+        base=np.array([p.base_health for p in prof]),
+        contacts_lo=np.array([p.contacts[0] for p in prof]),
+        contacts_hi=np.array([p.contacts[1] for p in prof]),
+        churn_target=np.array([sum(p.annual_churn) / 2 for p in prof]),
+    )
+
+
+def plan_names(segments: _Segments) -> tuple[str, ...]:
+    """Plan names: ``<tier>_monthly`` / ``<tier>_annual`` per segment, in segment order."""
+    return tuple(f"{_TIERS[s]}_{b}" for s in segments.names for b in ("monthly", "annual"))
+
+
+def _intercepts(config: SynthConfig, segs: _Segments) -> np.ndarray:
+    """Churn intercept per (segment, renewals-per-year index: monthly, annual, biennial)."""
+    out = np.zeros((len(segs.names), 3))
+    for s in range(len(segs.names)):
+        mu, sd = _health_moments(config, float(segs.base[s]))
+        for t, per_year in enumerate((12.0, 1.0, 0.5)):
+            out[s, t] = churn_intercept(float(segs.churn_target[s]), config.churn_health_slope,
+                                        per_year, config.unexplained_churn, mu, sd)
+    return out
+
+
+def _init_accounts(config: SynthConfig, segs: _Segments, rng: np.random.Generator,
+                   start: int, end: int) -> _Accounts:
+    n = config.accounts
+    existing = rng.random(n) < config.existing_share
+    history = int(config.history_years * 365)
+    created = np.where(existing, start - rng.integers(1, history + 1, n),
+                       start + rng.integers(0, end - start + 1, n))
+    created = np.sort(created, kind="stable")  # account ids follow creation order
+    existing = created < start
+    delay = np.where(existing, 0, rng.integers(0, 8, n))
+    sub_start = np.minimum(created + delay, end)
+    seg = rng.choice(len(segs.names), size=n, p=segs.share / segs.share.sum())
+    monthly = rng.random(n) < segs.monthly_share[seg]
+    biennial = ~monthly & (rng.random(n) < _TERM_24_SHARE)
+    term = np.where(monthly, 1, np.where(biennial, 24, 12))
+    price = segs.arr_per_seat[seg] * rng.lognormal(0.0, 0.15, n) * np.where(monthly, 1.2, 1.0)
+    seats = rng.integers(segs.seats_lo[seg], segs.seats_hi[seg] + 1)
+    t_index = np.where(monthly, 0, np.where(biennial, 2, 1))
+    intercepts = _intercepts(config, segs)
+    per_year = np.array([12.0, 1.0, 0.5])[t_index]
+    unexplained = 1 - (1 - config.unexplained_churn) ** (1 / per_year)
+    anchor_month = _month_of(sub_start)
+    propensity = np.where(rng.random(n) < 0.35, 0.0, rng.uniform(0.5, 1.5, n))
+    return _Accounts(
+        segment=seg, created=created, sub_start=sub_start, anchor_month=anchor_month,
+        anchor_dom=sub_start - _month_day(anchor_month, 1) + 1, term=term,
+        bill_every=np.where(monthly, 1, 3), plan=2 * seg + (~monthly).astype(np.int64),
+        price=price, effect=rng.normal(0.0, _ACCOUNT_SD, n), base=segs.base[seg],
+        intercept=intercepts[seg, t_index], unexplained=unexplained,
+        survey_propensity=propensity, initial_seats=seats,
+        industry=rng.integers(0, len(INDUSTRIES), n),
+        name_words=rng.integers(0, len(_NAME_WORDS[0]), (2, n)),
+    )
+
+
+@dataclass
+class _Contacts:
+    """Growing contact arrays; ``end`` holds ``_NO_DATE`` while the contact is still there."""
+
+    account: np.ndarray
+    role: np.ndarray
+    department: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def add(self, account: np.ndarray, role: np.ndarray, department: np.ndarray,
+            start: np.ndarray) -> np.ndarray:
+        """Append contacts; return their indexes."""
+        first = len(self.account)
+        self.account = np.concatenate([self.account, account])
+        self.role = np.concatenate([self.role, role])
+        self.department = np.concatenate([self.department, department])
+        self.start = np.concatenate([self.start, start])
+        self.end = np.concatenate([self.end, np.full(len(account), _NO_DATE)])
+        return np.arange(first, len(self.account))
+
+
+_CHAMPION, _SPONSOR, _ADMIN, _USER = (ROLES.index(r) for r in
+                                      ("champion", "executive_sponsor", "admin", "user"))
+
+
+def _initial_contacts(acc: _Accounts, segs: _Segments, rng: np.random.Generator, start: int,
+                      end: int) -> tuple[_Contacts, np.ndarray]:
+    """Every account's first contacts; returns them and each account's champion index."""
+    n = len(acc.created)
+    seg = acc.segment
+    counts = rng.integers(segs.contacts_lo[seg], segs.contacts_hi[seg] + 1)
+    owner = np.repeat(np.arange(n), counts)
+    pos = _positions(counts)
+    sponsor = rng.random(n) < segs.table(_SPONSOR_SHARE)[seg]
+    role = np.where(rng.random(len(owner)) < 0.3, _ADMIN, _USER)
+    role = np.where((pos == 1) & sponsor[owner], _SPONSOR, role)
+    role = np.where(pos == 0, _CHAMPION, role)
+    created = acc.created[owner]
+    # existing accounts: contacts joined at some point of their history; new ones: soon after
+    span = np.where(created < start, (start - created) // 2, 30)
+    started = created + np.floor(rng.random(len(owner)) * span).astype(np.int64)
+    started = np.where(pos == 0, created, np.minimum(started, end))
+    department = rng.integers(0, len(DEPARTMENTS), len(owner))
+    contacts = _Contacts(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                         np.zeros(0, np.int64), np.zeros(0, np.int64))
+    index = contacts.add(owner, role, department, started)
+    champion = np.full(n, -1, dtype=np.int64)
+    champion[owner[pos == 0]] = index[pos == 0]
+    return contacts, champion
+
+
+@dataclass
+class _State:
+    """Mutable per-account state carried from month to month."""
+
+    seats: np.ndarray
+    arr: np.ndarray
+    row_start: np.ndarray
+    slow: np.ndarray
+    fast: np.ndarray
+    load: np.ndarray
+    churned: np.ndarray
+    churn_day: np.ndarray
+    champion: np.ndarray
+    replace_at: np.ndarray  # month index of a scheduled champion replacement, -1 if none
+    contacts: _Contacts
+
+
+def _init_state(acc: _Accounts, contacts: _Contacts, champion: np.ndarray,
+                rng: np.random.Generator) -> _State:
+    n = len(acc.created)
+    seats = acc.initial_seats.astype(np.int64)
+    return _State(
+        seats=seats, arr=np.round(seats * acc.price, 2), row_start=acc.sub_start.copy(),
+        slow=rng.normal(0.0, _SLOW_SD / np.sqrt(1 - _SLOW_PHI**2), n),
+        fast=rng.normal(0.0, _FAST_SD / np.sqrt(1 - _FAST_PHI**2), n),
+        load=np.zeros(n), churned=np.zeros(n, dtype=bool), churn_day=np.full(n, _NEVER),
+        champion=champion, replace_at=np.full(n, -1, dtype=np.int64), contacts=contacts,
+    )
+
+
+# --------------------------------------------------------------------------- one month
+
+
+@dataclass(frozen=True)
+class _Month:
+    index: int
+    p0: int  # first day of the period
+    p1: int  # first day of the next period
+    end: int  # last day of the world
+    calendar_month: int  # 0..11
+
+    @property
+    def days(self) -> int:
+        """Length of the period in days."""
+        return self.p1 - self.p0
+
+
+Batch = dict[str, np.ndarray]
+
+
+@dataclass
+class _Collector:
+    """Per-table lists of array batches, concatenated once at the end."""
+
+    batches: dict[str, list[Batch]] = field(default_factory=dict)
+
+    def add(self, table: str, batch: Batch) -> None:
+        """Keep one batch of rows for ``table``."""
+        self.batches.setdefault(table, []).append(batch)
+
+    def concat(self, table: str) -> Batch:
+        """All batches of ``table`` as one dict of arrays."""
+        parts = self.batches.get(table, [])
+        if not parts:
+            return {}
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _update_health(acc: _Accounts, st: _State, month: _Month, shocks: dict[str, np.ndarray],
+                   rng: np.random.Generator) -> np.ndarray:
+    """Advance the AR processes, add this month's shocks; return every account's health."""
+    eps = rng.standard_normal((2, len(st.slow)))
+    st.slow = _SLOW_PHI * st.slow + _SLOW_SD * eps[0]
+    st.fast = _FAST_PHI * st.fast + _FAST_SD * eps[1]
+    st.load = _SHOCK_DECAY * st.load
+    for name, happened in shocks.items():
+        st.load = st.load + _SHOCK_SIZE[name] * happened
+    penalty = _NO_CHAMPION_PENALTY * (st.champion < 0)
+    return (acc.base + acc.effect + st.slow + st.fast + _SEASON_HEALTH[month.calendar_month]
+            - st.load - penalty)
+
+
+@dataclass(frozen=True)
+class _Rates:
+    """Config-derived constants the monthly steps need."""
+
+    champion_left: float
+    p1_outage: float
+    payment_failure: float
+    churn_slope: float
+
+
+def _champion_changes(acc: _Accounts, st: _State, month: _Month, alive: np.ndarray,
+                      lo: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Champion departures (a shock) and replacements; returns who lost their champion."""
+    n = len(alive)
+    u = rng.random((3, n))
+    left = alive & (st.champion >= 0) & (u[0] < rate)
+    gone = st.champion[left]
+    st.contacts.end[gone] = _within(rng, np.maximum(lo[left], st.contacts.start[gone]),
+                                    np.full(len(gone), month.p1))
+    st.champion[left] = -1
+    # the new champion arrives 1-4 months later, less likely when the account is unhealthy
+    health_proxy = acc.base + acc.effect + st.slow
+    replaced = u[1] < 0.35 + 0.55 * _sigmoid(1.5 * (health_proxy - _H_REF))
+    delay = rng.integers(1, 5, n)
+    st.replace_at = np.where(left, np.where(replaced, month.index + delay, -1), st.replace_at)
+    arrive = alive & (st.champion < 0) & ~left & (
+        (st.replace_at == month.index) | ((st.replace_at < 0) & (u[2] < 0.04)))
+    owners = np.flatnonzero(arrive)
+    index = st.contacts.add(owners, np.full(len(owners), _CHAMPION),
+                            rng.integers(0, len(DEPARTMENTS), len(owners)),
+                            _within(rng, lo[owners], np.full(len(owners), month.p1)))
+    st.champion[owners] = index
+    st.replace_at[owners] = -1
+    return left
+
+
+def _subscription_rows(acc: _Accounts, st: _State, mask: np.ndarray, end: np.ndarray) -> Batch:
+    idx = np.flatnonzero(mask)
+    return {"account": idx, "start": st.row_start[idx], "end": end[idx], "arr": st.arr[idx],
+            "seats": st.seats[idx], "plan": acc.plan[idx], "term": acc.term[idx]}
+
+
+def _renewals(acc: _Accounts, st: _State, due: np.ndarray, day: np.ndarray, health: np.ndarray,
+              slope: float, rng: np.random.Generator, out: _Collector) -> np.ndarray:
+    """Churn or renew accounts whose renewal falls in this month; some change seats.
+
+    A churn or a seat change ends the current subscription row on the renewal day; a change
+    starts the next row the same day. Returns who churned.
+    """
+    u = rng.random((3, len(due)))
+    p_churn = 1 - (1 - _sigmoid(acc.intercept - slope * health)) * (1 - acc.unexplained)
+    churn = due & (u[0] < p_churn)
+    st.churned |= churn
+    st.churn_day = np.where(churn, day, st.churn_day)
+    rel = health - acc.base
+    scale = np.where(acc.term == 1, 1 / 6, 1.0)  # monthly plans renew twelve times a year
+    p_up = scale * 0.35 * _sigmoid(2.0 * (rel - 0.3))
+    p_down = scale * 0.3 * _sigmoid(-2.0 * (rel + 0.5))
+    stay = due & ~churn
+    up = stay & (u[1] < p_up)
+    down = stay & ~up & (u[1] < p_up + p_down)
+    # ARR moves by the drawn factor; seats follow, rounded (at least one seat more or less)
+    factor = np.where(up, 1.1 + 0.4 * u[2], 0.9 - 0.3 * u[2])
+    grown = np.maximum(np.rint(st.seats * factor), st.seats + 1)
+    shrunk = np.minimum(np.rint(st.seats * factor), st.seats - 1)
+    new_seats = np.clip(np.where(up, grown, shrunk), 1, _MAX_SEATS).astype(np.int64)
+    change = (up | down) & (new_seats != st.seats)
+    out.add("subscriptions", _subscription_rows(acc, st, churn | change, day))
+    st.row_start = np.where(change, day, st.row_start)
+    st.seats = np.where(change, new_seats, st.seats)
+    st.arr = np.where(change, np.round(st.arr * factor, 2), st.arr)
+    return churn
+
+
+_PAID, _OPEN, _FAILED, _VOID = range(4)  # order of schema.INVOICE_STATUSES
+
+
+def _payments(issued: np.ndarray, health: np.ndarray, end: int,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Payment day and status of invoices: mostly on time when healthy, later when not."""
+    n = len(issued)
+    due = issued + 30
+    on_time = rng.random(n) < _sigmoid(2.0 + 1.5 * (health - _H_REF))
+    early = rng.integers(0, 16, n)
+    late = np.ceil(rng.lognormal(np.log(6.0) + 0.5 * np.maximum(0.0, _H_REF - health), 0.8, n))
+    paid = np.where(on_time, due - early, due + late.astype(np.int64))
+    void = rng.random(n) < 0.003
+    status = np.where(void, _VOID, np.where(paid <= end, _PAID, _OPEN))
+    paid = np.where(void | (paid > end), _NO_DATE, paid)
+    return paid, status
+
+
+def _invoices(acc: _Accounts, st: _State, month: _Month, issue: np.ndarray, day: np.ndarray,
+              failed: np.ndarray, health: np.ndarray, rng: np.random.Generator) -> Batch:
+    """This month's invoices; a payment failure fails one and maybe retries it later."""
+    idx = np.flatnonzero(issue)
+    issued = day[idx]
+    amount = np.round(st.arr[idx] * acc.bill_every[idx] / 12, 2)
+    h = health[idx]
+    paid, status = _payments(issued, h, month.end, rng)
+    fail = failed[idx]
+    status = np.where(fail, np.where(issued + 30 <= month.end, _FAILED, _OPEN), status)
+    paid = np.where(fail, _NO_DATE, paid)
+    retry_day = issued + 30 + rng.integers(3, 16, len(idx))
+    retry = fail & (rng.random(len(idx)) < 0.85 * _sigmoid(1.0 + h - _H_REF))
+    r = np.flatnonzero(retry & (retry_day <= month.end))
+    r_paid, r_status = _payments(retry_day[r], h[r] - 1.0, month.end, rng)
+    return {"account": np.concatenate([idx, idx[r]]),
+            "issued": np.concatenate([issued, retry_day[r]]),
+            "paid": np.concatenate([paid, r_paid]),
+            "amount": np.concatenate([amount, amount[r]]),
+            "status": np.concatenate([status, r_status])}
+
+
+def _contact_turnover(st: _State, month: _Month, alive: np.ndarray, lo: np.ndarray,
+                      health: np.ndarray, rng: np.random.Generator) -> None:
+    """Non-champion contacts leave (more when unhealthy); a few new ones join."""
+    c = st.contacts
+    candidates = np.flatnonzero((c.end == _NO_DATE) & (c.role != _CHAMPION)
+                                & alive[c.account] & (c.start < month.p0))
+    h = health[c.account[candidates]]
+    p_leave = 0.004 + 0.03 * _sigmoid(-1.5 * (h - _H_REF) - 1.5)
+    leave = candidates[rng.random(len(candidates)) < p_leave]
+    c.end[leave] = _within(rng, lo[c.account[leave]], np.full(len(leave), month.p1))
+    hires = np.flatnonzero(alive & (rng.random(len(alive)) < 0.012))
+    role = rng.choice(np.array([_SPONSOR, _ADMIN, _USER]), size=len(hires), p=[0.1, 0.25, 0.65])
+    c.add(hires, role, rng.integers(0, len(DEPARTMENTS), len(hires)),
+          _within(rng, lo[hires], np.full(len(hires), month.p1)))
+
+
+def _tickets(acc: _Accounts, segs: _Segments, month: _Month, active: np.ndarray,
+             outage: np.ndarray, lo: np.ndarray, hi: np.ndarray, health: np.ndarray,
+             rng: np.random.Generator) -> Batch:
+    """Support tickets: Poisson per account-month, more when unhealthy, plus outage P1s."""
+    frac = np.where(active, (hi - lo) / month.days, 0.0)
+    rate = segs.table(_TICKETS_PER_MONTH)[acc.segment] * np.exp(-0.6 * (health - _H_REF)) * frac
+    counts = rng.poisson(rate)
+    organic = np.repeat(np.arange(len(counts)), counts)
+    owner = np.concatenate([organic, np.flatnonzero(outage)])
+    severity = np.concatenate([rng.choice(4, size=len(organic), p=_SEVERITY_P),
+                               np.zeros(int(outage.sum()), dtype=np.int64)])
+    m = len(owner)
+    h = health[owner]
+    opened = _within(rng, lo[owner], np.maximum(hi[owner], lo[owner] + 1))
+    days = rng.lognormal(np.log(_RESOLUTION_MEDIAN_DAYS[severity]) - 0.3 * (h - _H_REF), 0.9)
+    closed = opened + np.floor(days).astype(np.int64)
+    is_closed = closed <= month.end
+    escalated = rng.random(m) < np.where(severity == 0, 0.45, _sigmoid(-2.6 - 0.9 * (h - _H_REF)))
+    reopened = is_closed & (rng.random(m) < _sigmoid(-2.8 - 0.7 * (h - _H_REF)))
+    score = (3.9 + 0.8 * (h - _H_REF) - 0.6 * escalated - 0.4 * reopened
+             + rng.normal(0.0, 0.8, m))
+    rated = is_closed & (rng.random(m) >= 0.4)
+    return {"account": owner, "opened": opened, "closed": np.where(is_closed, closed, _NO_DATE),
+            "severity": severity, "escalated": escalated, "reopened": reopened,
+            "csat": np.where(rated, np.clip(np.rint(score), 1, 5), np.nan)}
+
+
+def _surveys(acc: _Accounts, segs: _Segments, month: _Month, active: np.ndarray,
+             lo: np.ndarray, hi: np.ndarray, health: np.ndarray,
+             rng: np.random.Generator) -> Batch:
+    """NPS responses: a few a year from accounts that answer surveys at all."""
+    frac = np.where(active, (hi - lo) / month.days, 0.0)
+    lam = (acc.survey_propensity * segs.table(_SURVEYS_PER_MONTH)[acc.segment] * frac
+           * (0.6 + 0.4 * _sigmoid(health - _H_REF)))
+    owner = np.repeat(np.arange(len(lam)), rng.poisson(lam))
+    score = 7.3 + 1.7 * (health[owner] - _H_REF) + rng.normal(0.0, 1.6, len(owner))
+    return {"account": owner, "responded": _within(rng, lo[owner], hi[owner]),
+            "nps": np.clip(np.rint(score), 0, 10).astype(np.int64)}
+
+
+def _touchpoints(acc: _Accounts, segs: _Segments, month: _Month, active: np.ndarray,
+                 lo: np.ndarray, hi: np.ndarray, health: np.ndarray,
+                 rng: np.random.Generator) -> Batch:
+    """Customer-success touchpoints: fewer when the account is unhealthy."""
+    frac = np.where(active, (hi - lo) / month.days, 0.0)
+    base = np.array([_TOUCHPOINT_P[s] for s in segs.names])[acc.segment]
+    engagement = _sigmoid(1.0 + 1.5 * (health - _H_REF)) * frac
+    quarter = (_month_of(month.p0) - acc.anchor_month) % 3 == 0
+    p = base * engagement[:, None]
+    p[:, TOUCHPOINT_KINDS.index("qbr")] *= quarter
+    owner, kind = np.nonzero(rng.random(p.shape) < p)
+    return {"account": owner, "occurred": _within(rng, lo[owner], hi[owner]), "kind": kind}
+
+
+def _utilisation(health: np.ndarray, calendar_month: int) -> np.ndarray:
+    """Share of seats active in a week."""
+    return _SEASON_USAGE[calendar_month] * (0.08 + 0.5 * _sigmoid(1.5 * (health - _H_REF)))
+
+
+def _week_events(acc: _Accounts, week_start: int, end: int, alive: np.ndarray,
+                 churn_day: np.ndarray, health: np.ndarray, seats: np.ndarray,
+                 calendar_month: int, rng: np.random.Generator) -> Batch:
+    """One row per (account, active user) in the week starting ``week_start``."""
+    a = np.maximum(week_start, acc.sub_start)
+    b = np.minimum(np.minimum(week_start + 7, churn_day), end + 1)
+    idx = np.flatnonzero(alive & (b > a))
+    p = _utilisation(health[idx], calendar_month) * (b[idx] - a[idx]) / 7
+    s = seats[idx]
+    keep = rng.random(int(s.sum())) < np.repeat(p, s)
+    owner = np.repeat(idx, s)[keep]
+    user = _positions(s)[keep] + 1
+    m = len(owner)
+    h = health[owner]
+    day = a[owner] + np.floor(rng.random(m) * (b[owner] - a[owner])).astype(np.int64)
+    gamma = 1.8 * np.exp(-0.6 * (h - _H_REF))  # low health: mostly logins
+    etype = np.minimum(np.floor(len(EVENT_TYPES) * rng.random(m) ** gamma), len(EVENT_TYPES) - 1)
+    quantity = 1.0 + rng.poisson(1.0 + 5.0 * _sigmoid(h - _H_REF))
+    return {"account": owner, "day": day, "type": etype.astype(np.int8),
+            "user": (owner + 1) * 10_000 + user, "quantity": quantity.astype(np.float64)}
+
+
+# --------------------------------------------------------------------------- the simulation
+
+
+@dataclass
+class _Result:
+    acc: _Accounts
+    segs: _Segments
+    st: _State
+    out: _Collector
+    bounds: np.ndarray
+
+
+def _month_step(acc: _Accounts, segs: _Segments, st: _State, month: _Month, rates: _Rates,
+                rng: np.random.Generator, out: _Collector) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate one month for every account; returns (customer this month, health)."""
+    alive = ~st.churned & (acc.sub_start < month.p1)
+    lo = np.maximum(month.p0, acc.sub_start)
+    renew_has, renew_day = _scheduled(acc.anchor_month, acc.anchor_dom, acc.term, 1,
+                                      month.p0, month.p1)
+    bill_has, bill_day = _scheduled(acc.anchor_month, acc.anchor_dom, acc.bill_every, 0,
+                                    month.p0, month.p1)
+    bill = alive & bill_has
+    left = _champion_changes(acc, st, month, alive, lo, rates.champion_left, rng)
+    u = rng.random((2, len(alive)))
+    outage = alive & (u[0] < rates.p1_outage)
+    # quarterly payers can only fail on invoice months: scale so the monthly rate holds
+    failed = bill & (u[1] < np.minimum(1.0, rates.payment_failure * acc.bill_every))
+    shocks = {"champion_left": left, "p1_outage": outage, "payment_failure": failed}
+    health = _update_health(acc, st, month, shocks, rng)
+    churn = _renewals(acc, st, alive & renew_has, renew_day, health, rates.churn_slope, rng, out)
+    issue = bill & ((bill_day < st.churn_day) | failed)
+    out.add("invoices", _invoices(acc, st, month, issue, bill_day, failed, health, rng))
+    idx = np.flatnonzero(alive)
+    out.add(GROUND_TRUTH, {"account": idx, "month": np.full(len(idx), month.p0),
+                           "health": health[idx], "champion_left": left[idx],
+                           "p1_outage": outage[idx], "payment_failure": failed[idx],
+                           "churned": churn[idx]})
+    _contact_turnover(st, month, alive, lo, health, rng)
+    hi = np.minimum(month.p1, st.churn_day)
+    active = alive & (hi > lo)
+    out.add("tickets", _tickets(acc, segs, month, active, outage, lo, hi, health, rng))
+    out.add("surveys", _surveys(acc, segs, month, active, lo, hi, health, rng))
+    out.add("touchpoints", _touchpoints(acc, segs, month, active, lo, hi, health, rng))
+    return alive, health
+
+
+def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
+              progress: Progress | None = None) -> _Result:
+    """Run the monthly simulation; hand each month's usage events to ``on_events``."""
+    world_seed, event_seed = np.random.SeedSequence(config.seed).spawn(2)
+    rng = np.random.default_rng(world_seed)
+    event_rng = np.random.default_rng(event_seed)
+    bounds = period_starts(config.start_date, config.months)
+    start, end = int(bounds[0]), int(bounds[-1]) - 1
+    segs = _segments(config)
+    acc = _init_accounts(config, segs, rng, start, end)
+    contacts, champion = _initial_contacts(acc, segs, rng, start, end)
+    st = _init_state(acc, contacts, champion, rng)
+    rates = _Rates(champion_left=config.shock_rates.get("champion_left", 0.0),
+                   p1_outage=config.shock_rates.get("p1_outage", 0.0),
+                   payment_failure=config.shock_rates.get("payment_failure", 0.0),
+                   churn_slope=config.churn_health_slope)
+    weeks = start + 7 * np.arange(-(-(end - start + 1) // 7))
+    week_period = np.searchsorted(bounds, weeks, side="right") - 1
+    out = _Collector()
+
+    def emit(period: int, alive: np.ndarray, health: np.ndarray, seats: np.ndarray) -> None:
+        calendar_month = int(_month_of(int(bounds[period])) % 12)
+        batches = [_week_events(acc, int(w), end, alive, st.churn_day, health, seats,
+                                calendar_month, event_rng)
+                   for w in weeks[week_period == period]]
+        on_events(period, {k: np.concatenate([b[k] for b in batches]) for k in batches[0]})
+
+    previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    for m in range(config.months):
+        p0 = int(bounds[m])
+        month = _Month(index=m, p0=p0, p1=int(bounds[m + 1]), end=end,
+                       calendar_month=int(_month_of(p0) % 12))
+        alive, health = _month_step(acc, segs, st, month, rates, rng, out)
+        if previous is not None:  # weeks of last month may reach into this month's churn
+            emit(m - 1, *previous)
+        previous = (alive, health, st.seats.copy())
+        log.debug("month %d/%d: %d customers", m + 1, config.months, int(alive.sum()))
+        if progress is not None:
+            progress("simulate", m + 1, config.months)
+    assert previous is not None
+    emit(config.months - 1, *previous)
+    return _Result(acc=acc, segs=segs, st=st, out=out, bounds=bounds)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _ids(idx: np.ndarray) -> np.ndarray:
+    return idx.astype(np.int64) + 1
+
+
+def _accounts_frame(acc: _Accounts, segs: _Segments) -> pd.DataFrame:
+    n = len(acc.created)
+    first = np.array(_NAME_WORDS[0])[acc.name_words[0]]
+    second = np.array(_NAME_WORDS[1])[acc.name_words[1]]
+    name = pd.Series(first) + " " + pd.Series(second) + " " + pd.Series(np.arange(1, n + 1)).map(
+        "{:06d}".format)
+    return pd.DataFrame({
+        ACCOUNT_ID: _ids(np.arange(n)), "name": name.to_numpy(),
+        "segment": np.array(segs.names)[acc.segment],
+        "industry": np.array(INDUSTRIES)[acc.industry], "created_at": _dates(acc.created),
+    })
+
+
+def _subscriptions_frame(res: _Result) -> pd.DataFrame:
+    acc, st = res.acc, res.st
+    closed = res.out.concat("subscriptions")
+    still = _subscription_rows(acc, st, ~st.churned, np.full(len(st.churned), _NO_DATE))
+    rows = {k: np.concatenate([closed[k], still[k]]) if closed else still[k] for k in still}
+    order = np.lexsort((rows["start"], rows["account"]))
+    rows = {k: v[order] for k, v in rows.items()}
+    return pd.DataFrame({
+        ACCOUNT_ID: _ids(rows["account"]),
+        "subscription_id": np.arange(1, len(order) + 1, dtype=np.int64),
+        "start_date": _dates(rows["start"]), "end_date": _dates(rows["end"]),
+        "arr": rows["arr"].astype(np.float64), "seats": rows["seats"].astype(np.int64),
+        "plan": np.array(plan_names(res.segs))[rows["plan"]],
+        "term_months": rows["term"].astype(np.int64),
+    })
+
+
+def _contacts_frame(c: _Contacts) -> pd.DataFrame:
+    return pd.DataFrame({
+        ACCOUNT_ID: _ids(c.account), "contact_id": np.arange(1, len(c.account) + 1,
+                                                             dtype=np.int64),
+        "role": np.array(ROLES)[c.role], "department": np.array(DEPARTMENTS)[c.department],
+        "started_at": _dates(c.start), "ended_at": _dates(c.end),
+    })
+
+
+def _invoices_frame(b: Batch) -> pd.DataFrame:
+    return pd.DataFrame({
+        ACCOUNT_ID: _ids(b["account"]),
+        "invoice_id": np.arange(1, len(b["account"]) + 1, dtype=np.int64),
+        "issued_at": _dates(b["issued"]), "due_at": _dates(b["issued"] + 30),
+        "paid_at": _dates(b["paid"]), "amount": b["amount"].astype(np.float64),
+        "status": np.array(INVOICE_STATUSES)[b["status"]],
+    })
+
+
+def _tickets_frame(b: Batch) -> pd.DataFrame:
+    return pd.DataFrame({
+        ACCOUNT_ID: _ids(b["account"]),
+        "ticket_id": np.arange(1, len(b["account"]) + 1, dtype=np.int64),
+        "opened_at": _dates(b["opened"]), "closed_at": _dates(b["closed"]),
+        "severity": np.array(SEVERITIES)[b["severity"]],
+        "escalated": b["escalated"].astype(bool), "reopened": b["reopened"].astype(bool),
+        "csat": b["csat"].astype(np.float64),
+    })
+
+
+def _events_frame(b: Batch) -> pd.DataFrame:
+    return pd.DataFrame({
+        ACCOUNT_ID: _ids(b["account"]), "occurred_at": _dates(b["day"]),
+        "event_type": np.array(EVENT_TYPES)[b["type"]], "user_id": b["user"].astype(np.int64),
+        "quantity": b["quantity"],
+    })
+
+
+def _events_arrow(b: Batch) -> pa.Table:
+    """A month of events as an Arrow table (dates as date32) without a pandas detour."""
+    types = pa.DictionaryArray.from_arrays(pa.array(b["type"], pa.int8()),
+                                           pa.array(EVENT_TYPES)).dictionary_decode()
+    return pa.table({
+        ACCOUNT_ID: pa.array(_ids(b["account"])),
+        "occurred_at": pa.array(b["day"].astype(np.int32), pa.date32()),
+        "event_type": types, "user_id": pa.array(b["user"].astype(np.int64)),
+        "quantity": pa.array(b["quantity"]),
+    })
+
+
+def _ground_truth_frame(b: Batch, segs: _Segments, acc: _Accounts) -> pd.DataFrame:
+    return pd.DataFrame({
+        ACCOUNT_ID: _ids(b["account"]), "month": _dates(b["month"]),
+        "latent_health": b["health"].astype(np.float64),
+        "champion_left": b["champion_left"].astype(bool),
+        "p1_outage": b["p1_outage"].astype(bool),
+        "payment_failure": b["payment_failure"].astype(bool),
+        "churned": b["churned"].astype(bool),
+        "segment": np.array(segs.names)[acc.segment[b["account"]]],
+    })
+
+
+def _tables(res: _Result) -> dict[str, pd.DataFrame]:
+    """Every contract table except events, in contract column order."""
+    out = res.out
+    surveys, touch = out.concat("surveys"), out.concat("touchpoints")
+    frames = {
+        "accounts": _accounts_frame(res.acc, res.segs),
+        "subscriptions": _subscriptions_frame(res),
+        "contacts": _contacts_frame(res.st.contacts),
+        "invoices": _invoices_frame(out.concat("invoices")),
+        "tickets": _tickets_frame(out.concat("tickets")),
+        "surveys": pd.DataFrame({ACCOUNT_ID: _ids(surveys["account"]),
+                                 "responded_at": _dates(surveys["responded"]),
+                                 "nps": surveys["nps"].astype(np.int64)}),
+        "touchpoints": pd.DataFrame({ACCOUNT_ID: _ids(touch["account"]),
+                                     "occurred_at": _dates(touch["occurred"]),
+                                     "kind": np.array(TOUCHPOINT_KINDS)[touch["kind"]]}),
+    }
+    return {name: frame[list(TABLES[name].column_names)] for name, frame in frames.items()}
+
+
+def generate_world(config: SynthConfig) -> World:
+    """Generate the whole world in memory (fine for the small worlds of tests and demos).
+
+    The same ``config`` (seed included) gives identical tables.
+    """
+    events: list[Batch] = []
+    res = _simulate(config, lambda _period, batch: events.append(batch))
+    tables = _tables(res)
+    tables["events"] = _events_frame(
+        {k: np.concatenate([b[k] for b in events]) for k in events[0]})
+    ordered = {name: tables[name] for name in TABLES}
+    truth = _ground_truth_frame(res.out.concat(GROUND_TRUTH), res.segs, res.acc)
+    return World(tables=ordered, ground_truth=truth, start_date=_date(int(res.bounds[0])),
+                 end_date=_date(int(res.bounds[-1]) - 1), seed=config.seed)
+
+
+def annual_churn_rates(ground_truth: pd.DataFrame) -> dict[str, float]:
+    """Yearly logo churn per segment (and ``all``): churn events / customer-years exposed.
+
+    Exposure counts every account-month in which the account was a customer.
+    """
+    rates: dict[str, float] = {}
+    groups = ground_truth.groupby("segment", sort=True)["churned"]
+    for segment, churned in groups:
+        rates[str(segment)] = float(churned.sum()) / (len(churned) / 12)
+    total = len(ground_truth)
+    rates["all"] = float(ground_truth["churned"].sum()) / (total / 12) if total else 0.0
+    return rates
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _date_columns(table: str) -> list[str]:
+    if table == GROUND_TRUTH:
+        return ["month"]
+    return [c.name for c in TABLES[table].columns if c.kind in (Kind.DATE, Kind.TIMESTAMP)]
+
+
+def _arrow(frame: pd.DataFrame, table: str) -> pa.Table:
+    """``frame`` as Arrow with date columns as date32 and no pandas metadata."""
+    data = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    for name in _date_columns(table):
+        i = data.schema.get_field_index(name)
+        data = data.set_column(i, name, data.column(name).cast(pa.date32()))
+    return data
+
+
+def _clear_alternatives(out_dir: Path, table: str, keep: Path) -> None:
+    """Remove an older copy of ``table`` in another layout so loaders see only the new one."""
+    for candidate in (out_dir / f"{table}.parquet", out_dir / f"{table}.csv", out_dir / table):
+        if candidate == keep or not candidate.exists():
+            continue
+        log.info("removing stale %s", candidate)
+        if candidate.is_dir():
+            shutil.rmtree(candidate)
+        else:
+            candidate.unlink()
+
+
+def _write_frame(frame: pd.DataFrame, table: str, out_dir: Path, fmt: Format) -> Path:
+    target = out_dir / f"{table}.{fmt}"
+    _clear_alternatives(out_dir, table, target)
+    if fmt == "csv":
+        return write_csv(frame, target)
+    with atomic_path(target) as tmp:
+        pq.write_table(_arrow(frame, table), tmp)
+    return target
+
+
+def _write_manifest(config_like: dict[str, object], out_dir: Path) -> Path:
+    return write_text(json.dumps(config_like, indent=2, sort_keys=True) + "\n",
+                      out_dir / MANIFEST)
+
+
+def _manifest(seed: int | None, accounts: int, months: int, start: dt.date, end: dt.date,
+              rows: dict[str, int], fmt: Format) -> dict[str, object]:
+    return {"seed": seed, "accounts": accounts, "months": months,
+            "start_date": start.isoformat(), "end_date": end.isoformat(),
+            "format": fmt, "row_counts": rows}
+
+
+def write_world(world: World, out_dir: Path, fmt: Format = "parquet") -> dict[str, Path]:
+    """Write every contract table as ``<out_dir>/<table>.<fmt>``, the ground truth as
+    ``ground_truth.parquet`` (always Parquet, kept apart from the model inputs by name) and a
+    ``world.json`` manifest; return table -> path (ground truth included)."""
+    out_dir = Path(out_dir)
+    paths = {name: _write_frame(frame, name, out_dir, fmt) for name, frame in world.tables.items()}
+    paths[GROUND_TRUTH] = _write_frame(world.ground_truth, GROUND_TRUTH, out_dir, "parquet")
+    rows = {name: len(frame) for name, frame in world.tables.items()}
+    after = world.end_date + dt.timedelta(days=1)
+    months = (after.year - world.start_date.year) * 12 + after.month - world.start_date.month
+    _write_manifest(_manifest(world.seed, len(world.tables["accounts"]), months,
+                              world.start_date, world.end_date, rows, fmt), out_dir)
+    return paths
+
+
+class _EventParts:
+    """Writes each month's events as ``part-NNNN.<fmt>`` into a folder."""
+
+    def __init__(self, folder: Path, fmt: Format) -> None:
+        self.folder = folder
+        self.fmt = fmt
+        self.rows = 0
+
+    def __call__(self, period: int, batch: Batch) -> None:
+        data = _events_arrow(batch)
+        path = self.folder / f"part-{period:04d}.{self.fmt}"
+        if self.fmt == "csv":
+            pacsv.write_csv(data, path)
+        else:
+            pq.write_table(data, path)
+        self.rows += data.num_rows
+
+
+def synthesize(config: SynthConfig, out_dir: Path,
+               progress: Progress | None = None) -> WorldSummary:
+    """Generate the world and write it to ``out_dir``, streaming events month by month.
+
+    Events go to ``<out_dir>/events/part-NNNN.<fmt>`` (one file per month) so memory stays
+    bounded; the other tables, ``ground_truth.parquet`` and ``world.json`` as in
+    :func:`write_world`. ``progress(step, done, total)`` is called as the work advances.
+    """
+    out_dir = Path(out_dir)
+    fmt: Format = config.format
+    events_dir = out_dir / "events"
+    _clear_alternatives(out_dir, "events", events_dir)
+    with atomic_path(events_dir) as tmp:
+        tmp.mkdir()
+        parts = _EventParts(tmp, fmt)
+        res = _simulate(config, parts, progress)
+    tables = _tables(res)
+    truth = _ground_truth_frame(res.out.concat(GROUND_TRUTH), res.segs, res.acc)
+    paths: dict[str, Path] = {}
+    for i, (name, frame) in enumerate(tables.items()):
+        paths[name] = _write_frame(frame, name, out_dir, fmt)
+        if progress is not None:
+            progress("write", i + 1, len(tables) + 1)
+    paths["events"] = events_dir
+    paths[GROUND_TRUTH] = _write_frame(truth, GROUND_TRUTH, out_dir, "parquet")
+    if progress is not None:
+        progress("write", len(tables) + 1, len(tables) + 1)
+    rows = {name: len(tables[name]) if name in tables else parts.rows for name in TABLES}
+    start, end = _date(int(res.bounds[0])), _date(int(res.bounds[-1]) - 1)
+    _write_manifest(_manifest(config.seed, config.accounts, config.months, start, end, rows,
+                              fmt), out_dir)
+    churn = annual_churn_rates(truth)
+    log.info("synthetic world %s..%s: %s rows of events, churn %s", start, end,
+             f"{parts.rows:,}", {k: round(v, 3) for k, v in churn.items()})
+    return WorldSummary(row_counts=rows, churn_rate_by_segment=churn, start_date=start,
+                        end_date=end, out_dir=out_dir,
+                        paths={name: paths[name] for name in (*TABLES, GROUND_TRUTH)})
