@@ -193,8 +193,8 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
                coalesce(c.renewal_date - p.snapshot_date <= {RENEWAL_WINDOW_DAYS}, FALSE)
                    AS in_renewal_window,
                {churn} AS label_churn,
-               NOT ({churn}) AND coalesce(l.arr, 0)
-                   >= c.arr * {1 + config.expansion_pct} AS label_expansion,
+               coalesce(NOT ({churn}) AND coalesce(l.arr, 0)
+                   >= c.arr * {1 + config.expansion_pct}, FALSE) AS label_expansion,
                {observed} AS label_observed
         FROM population p
         JOIN accounts a ON a.account_id = p.account_id

@@ -15,9 +15,14 @@ from healthscore.features.settings import FeatureConfig
 SNAP = dt.date(2024, 3, 1)
 
 
+def config(**overrides) -> FeatureConfig:
+    """Snapshots from April 2023: the tiny world's events begin later than its contracts."""
+    return FeatureConfig(snapshots={"start": dt.date(2023, 4, 1)}, **overrides)
+
+
 @pytest.fixture
 def matrix(tiny):
-    return build_feature_matrix(dataset_from_frames(tiny, END), FeatureConfig())
+    return build_feature_matrix(dataset_from_frames(tiny, END), config())
 
 
 def row(matrix, account: int, day: dt.date = SNAP) -> pd.Series:
@@ -130,18 +135,18 @@ def test_label_is_unobserved_when_the_horizon_and_grace_pass_the_data_end(matrix
 def test_grace_days_merge_a_short_gap(tiny):
     subs = tiny["subscriptions"]
     subs.loc[subs.subscription_id == 3, "start_date"] = pd.Timestamp("2024-03-25")
-    frame = build_feature_matrix(dataset_from_frames(tiny, END), FeatureConfig()).frame
+    frame = build_feature_matrix(dataset_from_frames(tiny, END), config()).frame
     before_gap = frame[(frame.account_id == 2) & (frame.snapshot_date == dt.date(2024, 1, 1))]
     assert not before_gap.label_churn.iloc[0], "a 15-day gap is within the 30-day grace"
-    strict = FeatureConfig(churn={"grace_days": 0})
+    strict = config(churn={"grace_days": 0})
     frame = build_feature_matrix(dataset_from_frames(tiny, END), strict).frame
     before_gap = frame[(frame.account_id == 2) & (frame.snapshot_date == dt.date(2024, 1, 1))]
     assert before_gap.label_churn.iloc[0]
 
 
 def test_inactivity_churn_definition(tiny):
-    config = FeatureConfig(churn={"definition": "inactivity"}, horizon_days=30)
-    frame = build_feature_matrix(dataset_from_frames(tiny, END), config).frame
+    inactivity = config(churn={"definition": "inactivity"}, horizon_days=30)
+    frame = build_feature_matrix(dataset_from_frames(tiny, END), inactivity).frame
     # account 1 events: 01-15, 02-25, 03-01 -> active at 02-01 (01-15 within 30 days)
     at = frame[(frame.account_id == 1)].set_index("snapshot_date")
     assert not at.loc[dt.date(2024, 2, 1), "label_churn"]  # 02-25 falls in [02-01, 03-02)
