@@ -7,20 +7,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from common import peak_rss_mb
+
 from healthscore.data.settings import SynthConfig
 from healthscore.data.synth import synthesize
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (ru_maxrss is KB on Linux, B on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def run(accounts: int, months: int, seed: int, out: Path) -> None:

@@ -1,0 +1,27 @@
+"""Helpers shared by the benchmark scripts (run them as `python bench/<name>.py`)."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).parent
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB (ru_maxrss is KB on Linux, B on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def ensure_world(accounts: int, months: int, seed: int = 7) -> Path:
+    """A synthetic world under bench/out/, generated once in a separate process so that
+    its memory does not count towards the caller's peak RSS."""
+    out = BENCH_DIR / "out" / f"world-{accounts}x{months}-s{seed}"
+    if not (out / "world.json").exists():
+        subprocess.run([sys.executable, str(BENCH_DIR / "synth.py"), "--accounts", str(accounts),
+                        "--months", str(months), "--seed", str(seed), "--out", str(out)],
+                       check=True, stdout=subprocess.DEVNULL)
+    return out

@@ -1,0 +1,94 @@
+"""The health model artifact: a fitted churn model, its calibrator and feature metadata.
+
+Built by training, saved inside the MLflow model, loaded by serving. It never imports
+training code directly; the pickled model object carries its own class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+
+class RawModel(Protocol):
+    """What the artifact needs from a fitted model (see healthscore.training.models)."""
+
+    name: str
+    feature_names: list[str]
+
+    def raw_score(self, x: pd.DataFrame) -> np.ndarray: ...
+
+    def raw_to_proba(self, z: np.ndarray) -> np.ndarray: ...
+
+    def contributions(self, x: pd.DataFrame) -> tuple[float, np.ndarray]: ...
+
+
+class ProbabilityMap(Protocol):
+    """A fitted calibrator."""
+
+    def transform(self, p_raw: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class FeatureMeta:
+    """Registry facts about one model input, frozen into the artifact."""
+
+    name: str
+    dimension: str
+    direction: str
+    unit: str
+    description: str
+    explain: str
+    categorical: bool
+    parameter: str | None = None
+
+    def sentence(self, value: Any) -> str:
+        """The human sentence for a value of this feature."""
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return f"{self.description.rstrip('.')}: no data"
+        try:
+            return self.explain.format(value=value, param=self.parameter or "")
+        except (ValueError, TypeError):
+            return self.explain.format(value=str(value), param=self.parameter or "")
+
+
+@dataclass
+class HealthModel:
+    """Churn probability p, calibrated; health = 100 (1 - p)."""
+
+    model: RawModel
+    calibrator: ProbabilityMap
+    features: list[FeatureMeta]
+    label: str = "label_churn"
+    horizon_days: int = 90
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Input columns the model needs, in order."""
+        return [f.name for f in self.features]
+
+    @property
+    def kind(self) -> str:
+        """scorecard, logistic or lightgbm."""
+        return self.model.name
+
+    def calibrated(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated churn probability for raw scores."""
+        return self.calibrator.transform(self.model.raw_to_proba(np.asarray(z, dtype=float)))
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability per row."""
+        return self.calibrated(self.model.raw_score(frame))
+
+    def health(self, frame: pd.DataFrame) -> np.ndarray:
+        """Health 0-100 per row, one decimal."""
+        return health_from_probability(self.predict_proba(frame))
+
+
+def health_from_probability(p: np.ndarray) -> np.ndarray:
+    """health = 100 x (1 - p), rounded to one decimal."""
+    return np.round(100.0 * (1.0 - np.asarray(p, dtype=float)), 1)

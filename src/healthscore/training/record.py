@@ -1,0 +1,149 @@
+"""Record a training session in MLflow: one parent run, one nested run per model.
+
+Each model run holds its params, every metric (overall, per segment, intervals, bands) under
+names that line up across runs, the band and segment tables, the test predictions (so later
+comparisons can re-evaluate on identical rows), the plots, the feature list, the pyfunc model
+and its validation report. The best model by validation PR-AUC is registered as
+``challenger``; with no ``champion`` yet it becomes the champion too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from healthscore.training import plots, tracking
+from healthscore.training.settings import TrainingConfig
+from healthscore.training.train import ModelResult, TrainingRun
+
+log = logging.getLogger(__name__)
+SAMPLE_FOR_DRIVERS = 2000
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """Content hash of a feature matrix."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class RecordedSession:
+    """Run ids of a recorded training session."""
+
+    session_run_id: str
+    runs: dict[str, tracking.LoggedRun]
+    best: str
+    registered_version: str | None
+    champion_set: bool
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def model_artifacts(result: ModelResult, test_frame: pd.DataFrame) -> dict[str, bytes | str]:
+    """Tables and plots of one model's held-out evaluation."""
+    ev = result.test
+    y, p = result.test_rows["y"].to_numpy(), result.test_rows["p"].to_numpy()
+    scores = {result.name: (y, p)}
+    files: dict[str, bytes | str] = {
+        "tables/band_table.csv": ev.bands.to_csv(index=False),
+        "tables/segment_metrics.csv": ev.by_segment.to_csv(index=False),
+        "tables/intervals.csv": ev.intervals.to_csv(index=False),
+        "tables/test_predictions.parquet": _parquet_bytes(result.test_rows),
+        "plots/roc.png": plots.figure_png(plots.roc_figure(scores)),
+        "plots/pr.png": plots.figure_png(plots.pr_figure(scores)),
+        "plots/calibration.png": plots.figure_png(plots.calibration_figure(scores)),
+        "plots/band_churn.png": plots.figure_png(plots.band_churn_figure({result.name: ev.bands})),
+        "plots/score_distribution.png": plots.figure_png(plots.score_distribution_figure(y, p)),
+    }
+    model = result.health_model
+    sample = test_frame.sample(n=min(SAMPLE_FOR_DRIVERS, len(test_frame)), random_state=0)
+    _, phi = model.model.contributions(sample)
+    names = model.model.feature_names
+    files["tables/global_drivers.csv"] = plots.global_drivers(phi, names).to_csv(index=False)
+    files["plots/shap_summary.png"] = plots.figure_png(
+        plots.drivers_figure(phi, sample[names].reset_index(drop=True)))
+    files["features.json"] = json.dumps([m.__dict__ for m in model.features], indent=1)
+    return files
+
+
+def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: TrainingConfig,
+                   settings: dict[str, Any], fingerprints: dict[str, str],
+                   artifact_root: Path) -> RecordedSession:
+    """Log the whole session; ``frames[name]`` is the test feature frame of each model."""
+    from healthscore.serving.pyfunc import HealthScorePyfunc
+
+    tracking.configure(config.tracking, artifact_root)
+    session = uuid.uuid4().hex[:12]
+    common = {tracking.TAG_SESSION: session, "healthscore.split": run.split_kind}
+    best = run.best.name
+    runs: dict[str, tracking.LoggedRun] = {}
+    with tracking.start_run(f"train-{session}", common | {tracking.TAG_KIND: "session"}):
+        session_id = tracking.active_run_id()
+        tracking.log_params({"models": ",".join(run.results), "best_model": best,
+                             **{f"data_{k}": v for k, v in fingerprints.items()}})
+        tracking.write_json("config.json", settings)
+        for name, result in run.results.items():
+            tags = common | {tracking.TAG_KIND: "model", tracking.TAG_MODEL: name}
+            with tracking.start_run(name, tags, nested=True):
+                run_id = tracking.active_run_id()
+                tracking.log_params(_model_params(result, run, config, fingerprints))
+                tracking.log_metrics(result.test.flat_metrics("test")
+                                     | {"validation_pr_auc": result.validation_pr_auc,
+                                        "fit_seconds": result.seconds})
+                tracking.log_artifacts(model_artifacts(result, frames[name]))
+                tracking.write_json("config.json", settings)
+                example = frames[name][result.health_model.feature_names].head(5)
+                wrapped = HealthScorePyfunc(result.health_model)
+                info = tracking.log_health_model(
+                    wrapped, example, wrapped.predict(None, example),
+                    registered_name=config.tracking.model_name if name == best else None)
+                tracking.set_tags({"healthscore.model_uri": info.model_uri})
+                version = getattr(info, "registered_model_version", None)
+                runs[name] = tracking.LoggedRun(run_id, info.model_uri,
+                                                str(version) if version else None)
+    version = runs[best].version
+    champion_set = False
+    if version is not None:
+        tracking.set_alias(config.tracking.model_name, tracking.CHALLENGER, version)
+        if tracking.alias_version(config.tracking.model_name, tracking.CHAMPION) is None:
+            tracking.set_alias(config.tracking.model_name, tracking.CHAMPION, version)
+            champion_set = True
+    return RecordedSession(session_id, runs, best, version, champion_set)
+
+
+def _model_params(result: ModelResult, run: TrainingRun, config: TrainingConfig,
+                  fingerprints: dict[str, str]) -> dict[str, Any]:
+    model = result.health_model
+    split = run.split.describe() if run.split else {"kind": "random 60/20/20"}
+    return {
+        "model": result.name, "calibration": config.calibration, "label": config.label,
+        "n_features": len(model.feature_names), "seed": model.info.get("seed"),
+        **{f"split_{k}": v for k, v in split.items()},
+        **{f"rows_{k}": v for k, v in run.sizes.items()},
+        **{f"positive_rate_{k}": round(v, 5) for k, v in run.positives.items()},
+        **{f"param_{k}": v for k, v in result.params.items()},
+        **{f"data_{k}": v for k, v in fingerprints.items()},
+    }
+
+
+def test_frame_for(frame: pd.DataFrame, run: TrainingRun, result: ModelResult) -> pd.DataFrame:
+    """The feature rows of the test period, aligned with ``result.test_rows``."""
+    keys = ["account_id", "snapshot_date"]
+    if all(k in frame.columns for k in keys) and all(k in result.test_rows for k in keys):
+        return result.test_rows[keys].merge(frame, on=keys, how="left")
+    return frame.iloc[np.arange(len(result.test_rows))]

@@ -1,0 +1,142 @@
+"""Configuration of splits, models, calibration, validation and tracking."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from healthscore.settings import Section
+
+ModelName = Literal["scorecard", "logistic", "lightgbm"]
+DimensionName = Literal[
+    "usage", "engagement", "relationship", "billing", "support", "sentiment", "commercial"
+]
+
+
+class SplitConfig(Section):
+    """Time-based split of the labelled snapshots: train | gap | validation | gap | test.
+
+    The test period is the last ``test_days`` of labelled snapshots; validation the
+    ``validation_days`` before it; each gap defaults to one label horizon so that no label
+    window of an earlier period overlaps a later period's snapshots.
+    """
+
+    test_days: Annotated[int, Field(ge=7, le=730)] = 90
+    validation_days: Annotated[int, Field(ge=7, le=730)] = 90
+    gap_days: Annotated[int, Field(ge=0, le=730)] | None = None
+
+
+class BacktestConfig(Section):
+    """Rolling-origin backtest: refit at each origin, evaluate on the following period."""
+
+    folds: Annotated[int, Field(ge=1, le=12)] = 4
+    fold_days: Annotated[int, Field(ge=7, le=366)] = 91
+
+
+class ScorecardConfig(Section):
+    """The rule-based baseline: per-feature subscores clamp((v - low)/(high - low), 0, 1),
+    averaged per dimension, weighted into health = 100 x sum(w_d x subscore_d)."""
+
+    bounds: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Per-feature [low, high]; features not listed use training quantiles.",
+    )
+    quantiles: tuple[float, float] = (0.05, 0.95)
+    weights: Literal["learned", "equal"] | dict[DimensionName, float] = "learned"
+
+    @field_validator("quantiles")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] < value[1] <= 1:
+            raise ValueError(f"must be [low, high] with 0 <= low < high <= 1; got {list(value)}")
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _bounds(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        bad = [k for k, (lo, hi) in value.items() if not lo < hi]
+        if bad:
+            raise ValueError(f"low must be below high for {bad}")
+        return value
+
+
+class LogisticConfig(Section):
+    """L2 logistic regression; C is chosen on the validation period by log loss."""
+
+    c_grid: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0]
+    )
+    class_weight: Literal["none", "balanced"] = "none"
+
+
+class LightGBMConfig(Section):
+    """Gradient-boosted trees; modest defaults, early stopping on the validation period."""
+
+    num_leaves: Annotated[int, Field(ge=2, le=4096)] = 15
+    max_depth: Annotated[int, Field(ge=-1, le=64)] = 6
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    n_estimators: Annotated[int, Field(ge=1, le=20000)] = 400
+    min_child_samples: Annotated[int, Field(ge=1)] = 50
+    subsample: Annotated[float, Field(gt=0, le=1)] = 0.8
+    colsample_bytree: Annotated[float, Field(gt=0, le=1)] = 0.8
+    reg_lambda: Annotated[float, Field(ge=0)] = 1.0
+    early_stopping_rounds: Annotated[int, Field(ge=1)] = 30
+    monotone: bool = Field(default=True, description="Monotone constraints from `direction`.")
+    num_threads: Annotated[int, Field(ge=1, le=256)] = 2
+
+
+class BandConfig(Section):
+    """A health band [low, high) on the 0-100 scale (the top band includes 100)."""
+
+    name: str
+    low: Annotated[float, Field(ge=0, le=100)]
+    high: Annotated[float, Field(ge=0, le=100)]
+
+
+def _default_bands() -> list[BandConfig]:
+    return [
+        BandConfig(name="Critical", low=0, high=25),
+        BandConfig(name="At risk", low=25, high=50),
+        BandConfig(name="Moderate", low=50, high=75),
+        BandConfig(name="Healthy", low=75, high=100),
+    ]
+
+
+class TrackingConfig(Section):
+    """MLflow: ``uri`` (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the
+    working directory), experiment and registered model names."""
+
+    uri: str | None = None
+    experiment: str = "healthscore"
+    model_name: str = "healthscore"
+
+
+class TrainingConfig(Section):
+    """Which models to fit and how they are validated."""
+
+    models: list[ModelName] = Field(default_factory=lambda: ["scorecard", "logistic", "lightgbm"])
+    label: Literal["label_churn", "label_expansion"] = "label_churn"
+    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    scorecard: ScorecardConfig = Field(default_factory=ScorecardConfig)
+    logistic: LogisticConfig = Field(default_factory=LogisticConfig)
+    lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
+    at_risk_threshold: Annotated[float, Field(gt=0, lt=100)] = 50.0
+    bands: list[BandConfig] = Field(default_factory=_default_bands)
+    bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @model_validator(mode="after")
+    def _checks(self) -> TrainingConfig:
+        if not self.models:
+            raise ValueError("models: list at least one of scorecard, logistic, lightgbm")
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"models: listed twice in {self.models}")
+        edges = sorted((b.low, b.high) for b in self.bands)
+        if edges[0][0] != 0 or edges[-1][1] != 100 or any(
+            a[1] != b[0] for a, b in zip(edges, edges[1:], strict=False)
+        ):
+            raise ValueError(f"bands must tile 0-100 without gaps or overlaps; got {edges}")
+        return self

@@ -1,0 +1,289 @@
+"""Every MLflow call of the project lives here.
+
+Tracking URI: ``$MLFLOW_TRACKING_URI`` if set, else ``training.tracking.uri``, else
+``sqlite:///mlflow.db`` in the working directory (MLflow's own default; the model registry
+and aliases work on it without a server). Artifacts go to ``<workdir>/mlartifacts``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from healthscore.errors import ModelError
+from healthscore.training.settings import TrackingConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+CHALLENGER, CHAMPION = "challenger", "champion"
+TAG_SESSION = "healthscore.session"
+TAG_MODEL = "healthscore.model"
+TAG_KIND = "healthscore.kind"
+
+
+def tracking_uri(config: TrackingConfig) -> str:
+    """The tracking URI in force (environment first)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or config.uri or DEFAULT_URI
+
+
+def configure(config: TrackingConfig, artifact_root: Path) -> str:
+    """Point MLflow at the tracking store and make sure the experiment exists."""
+    import mlflow
+
+    uri = tracking_uri(config)
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(config.experiment) is None:
+        location = artifact_root.resolve().as_uri() if "://" not in str(artifact_root) else str(
+            artifact_root)
+        mlflow.create_experiment(config.experiment, artifact_location=location)
+    mlflow.set_experiment(config.experiment)
+    return uri
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    pins = ["mlflow", "pandas", "numpy", "scikit-learn", "lightgbm", "pyarrow", "duckdb",
+            "pydantic", "pyyaml", "scipy"]
+    return [f"{name}=={version(name)}" for name in pins]
+
+
+def _package_dir() -> str:
+    import healthscore
+
+    return str(Path(healthscore.__file__).parent)
+
+
+def log_health_model(python_model: Any, input_example: pd.DataFrame,
+                     output_example: pd.DataFrame, registered_name: str | None = None):
+    """Log the pyfunc health model (with its own copy of the package) in the active run."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(input_example, output_example)
+    return mlflow.pyfunc.log_model(
+        name="model", python_model=python_model, signature=signature,
+        input_example=input_example, pip_requirements=_pip_requirements(),
+        code_paths=[_package_dir()], registered_model_name=registered_name,
+    )
+
+
+@dataclass
+class LoggedRun:
+    """What a model run wrote, for later steps (alias, report)."""
+
+    run_id: str
+    model_uri: str
+    version: str | None = None
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log params (stringified, truncated to MLflow's limit)."""
+    import mlflow
+
+    flat = {k: (str(v)[:6000]) for k, v in params.items()}
+    for chunk in _chunks(list(flat.items()), 90):
+        mlflow.log_params(dict(chunk))
+
+
+def log_metrics(metrics: dict[str, float]) -> None:
+    """Log finite metrics in batches."""
+    import math
+
+    import mlflow
+
+    clean = {k: float(v) for k, v in metrics.items()
+             if v is not None and math.isfinite(float(v))}
+    for chunk in _chunks(list(clean.items()), 900):
+        mlflow.log_metrics(dict(chunk))
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def log_artifacts(files: dict[str, bytes | str]) -> None:
+    """Log in-memory artifacts under their relative names."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in files.items():
+            path = Path(tmp) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+        mlflow.log_artifacts(tmp)
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    """Tag the active run."""
+    import mlflow
+
+    mlflow.set_tags(tags)
+
+
+def start_run(name: str, tags: dict[str, str], nested: bool = False):
+    """Start a (possibly nested) run; use as a context manager."""
+    import mlflow
+
+    return mlflow.start_run(run_name=name, tags=tags, nested=nested)
+
+
+def active_run_id() -> str:
+    """Id of the active run."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        raise ModelError("no active MLflow run")
+    return run.info.run_id
+
+
+def set_alias(model_name: str, alias: str, version: str) -> None:
+    """Point ``alias`` of the registered model at ``version``."""
+    from mlflow import MlflowClient
+
+    MlflowClient().set_registered_model_alias(model_name, alias, version)
+
+
+def version_of_run(model_name: str, run_id: str) -> str:
+    """The registered version created from ``run_id`` (registering it when needed)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for mv in client.search_model_versions(f"name = '{model_name}'"):
+        if mv.run_id == run_id:
+            return str(mv.version)
+    run = _get_run(run_id)
+    uri = run.data.tags.get("healthscore.model_uri")
+    if not uri:
+        raise ModelError(f"run {run_id} has no logged health model to register")
+    return str(mlflow.register_model(uri, model_name).version)
+
+
+def promote(model_name: str, run_id: str, alias: str = CHAMPION) -> str:
+    """Move ``alias`` (default champion) to the version built by ``run_id``."""
+    version = version_of_run(model_name, run_id)
+    set_alias(model_name, alias, version)
+    log.info("%s@%s -> version %s (run %s)", model_name, alias, version, run_id)
+    return version
+
+
+def alias_version(model_name: str, alias: str) -> tuple[str, str] | None:
+    """(version, run_id) behind an alias, or None when it is not set."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = MlflowClient().get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+    return str(mv.version), str(mv.run_id)
+
+
+def _get_run(run_id: str):
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient().get_run(run_id)
+    except MlflowException as exc:
+        raise ModelError(f"no MLflow run {run_id!r} at {os_uri()}: {exc}") from None
+
+
+def os_uri() -> str:
+    """The tracking URI MLflow is using."""
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+def resolve_run_id(ref: str, model_name: str) -> str:
+    """A run id from a run id or an alias reference such as ``@champion``."""
+    if ref.startswith("@"):
+        found = alias_version(model_name, ref[1:])
+        if found is None:
+            raise ModelError(f"alias {ref} of model {model_name!r} is not set")
+        return found[1]
+    return ref
+
+
+@dataclass
+class RunRecord:
+    """A finished run as read back from MLflow."""
+
+    run_id: str
+    name: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    artifact_dir: Path
+
+
+def read_run(run_id: str, into: Path | None = None) -> RunRecord:
+    """Read a run's params, metrics, tags and download its artifacts (except the model)."""
+    import mlflow
+
+    run = _get_run(run_id)
+    target = into or Path(tempfile.mkdtemp(prefix=f"run-{run_id[:8]}-"))
+    target.mkdir(parents=True, exist_ok=True)
+    from mlflow import MlflowClient
+
+    for item in MlflowClient().list_artifacts(run_id):
+        if item.path != "model":
+            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=item.path,
+                                                dst_path=str(target))
+    return RunRecord(run_id, run.info.run_name or run_id, dict(run.data.params),
+                     dict(run.data.metrics), dict(run.data.tags), target)
+
+
+def sibling_runs(run: RunRecord) -> list[RunRecord]:
+    """Other model runs of the same training session (metrics only, no artifacts)."""
+    import mlflow
+
+    session = run.tags.get(TAG_SESSION)
+    if not session:
+        return []
+    frame = mlflow.search_runs(
+        experiment_ids=[_get_run(run.run_id).info.experiment_id],
+        filter_string=f"tags.`{TAG_SESSION}` = '{session}' and tags.`{TAG_KIND}` = 'model'",
+    )
+    out = []
+    for _, row in frame.iterrows():
+        if row["run_id"] == run.run_id:
+            continue
+        metrics = {k[len("metrics."):]: v for k, v in row.items()
+                   if k.startswith("metrics.") and pd.notna(v)}
+        tags = {k[len("tags."):]: v for k, v in row.items() if k.startswith("tags.")}
+        out.append(RunRecord(row["run_id"], tags.get("mlflow.runName", ""), {}, metrics, tags,
+                             Path()))
+    return out
+
+
+def load_health_model(model_uri: str):
+    """Load the HealthModel inside a logged pyfunc (``runs:/...`` or ``models:/name@alias``)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        pyfunc = mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as exc:
+        raise ModelError(f"cannot load model {model_uri!r} from {os_uri()}: {exc}") from None
+    return pyfunc.unwrap_python_model().health_model
+
+
+def write_json(name: str, payload: Any) -> None:
+    """Log a JSON artifact in the active run."""
+    log_artifacts({name: json.dumps(payload, indent=1, default=str)})
