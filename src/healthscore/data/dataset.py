@@ -20,7 +20,7 @@ from healthscore.data.loaders import (
     resolve_sources,
 )
 from healthscore.data.schema import TABLES
-from healthscore.data.settings import DataConfig
+from healthscore.data.settings import DataConfig, EngineConfig
 from healthscore.data.validate import create_typed_views, validate_raw
 from healthscore.errors import DataSourceError, DataValidationError
 
@@ -52,6 +52,21 @@ class Dataset:
         return counts
 
 
+def connect(engine: EngineConfig | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the project's settings: no progress bar on stdout (the CLI
+    draws its own), bounded memory with spilling, insertion order not preserved."""
+    engine = engine or EngineConfig()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{engine.memory_limit}'")
+    if engine.threads:
+        con.execute(f"SET threads = {engine.threads}")
+    if engine.temp_directory:
+        con.execute(f"SET temp_directory = '{engine.temp_directory}'")
+    return con
+
+
 def default_end_date() -> dt.date:
     """The day before today: data dated today is still arriving."""
     return dt.date.today() - dt.timedelta(days=1)
@@ -74,7 +89,7 @@ def _finish(
 
 def open_dataset(data: DataConfig, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
     """Find, load and validate every table in ``data``; raise one error listing all problems."""
-    con = con or duckdb.connect()
+    con = con or connect(data.engine)
     sources = resolve_sources(data)
     raws = register_sources(con, sources)
     end_date = data.end_date or default_end_date()
@@ -87,6 +102,6 @@ def dataset_from_frames(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> Dataset:
     """Validate in-memory tables (contract column names) into a :class:`Dataset`."""
-    con = con or duckdb.connect()
+    con = con or connect()
     raws = register_frames(con, frames)
     return _finish(con, raws, end_date, fingerprint_frames(frames))

@@ -49,12 +49,22 @@ class TableSource(Section):
         return self
 
 
+class EngineConfig(Section):
+    """DuckDB settings. Past ``memory_limit`` DuckDB spills to ``temp_directory`` instead of
+    growing; ``threads`` defaults to every core."""
+
+    memory_limit: str = Field(default="2GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB)$")
+    threads: Annotated[int, Field(ge=1, le=256)] | None = None
+    temp_directory: Path | None = None
+
+
 class DataConfig(Section):
     """The input tables. ``dir`` holds ``<table>.parquet``/``.csv`` or ``<table>/`` folders;
     entries in ``tables`` override or add sources table by table."""
 
     dir: Path | None = Path("healthscore-out/data")
     tables: dict[TableName, TableSource] = Field(default_factory=dict)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     end_date: dt.date | None = Field(
         default=None,
         description="Last day covered by the data; default: the day before today. "

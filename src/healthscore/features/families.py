@@ -11,8 +11,10 @@ Feature SQL only ever sees ``t`` (the masked rows) and ``s`` (the spine row).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from healthscore.features.registry import slug
 from healthscore.features.snapshots import SPINE
 
 
@@ -23,7 +25,12 @@ class Family:
     ``source``: a table or a SQL relation (pre-aggregation) with ``account_id`` and
     ``time_column``. ``lookback_days``: rows older than this never matter (None = all
     history). ``known_at``: column -> the column holding the date it becomes known.
-    ``requires``: tables that must be present for the family to exist.
+    ``requires``: tables that must be present for the family to exist. ``columns`` empty:
+    every column of the source. ``prepare``: SQL (given the template values found in the
+    data) creating a temp table the source reads, run once before the family's features.
+    ``per``: first reduce the joined rows to one row per (account, snapshot, key) with the
+    given aggregate columns (e.g. one row per user with window flags), so that features
+    count those rows instead of needing count(DISTINCT ...) over every raw row.
     """
 
     name: str
@@ -34,34 +41,59 @@ class Family:
     lookback_days: int | None = None
     known_at: dict[str, str] = field(default_factory=dict)
     probe: str | None = None  # SQL returning a count; 0 switches the family off
+    prepare: Callable[[list[str]], str] | None = None
+    per: tuple[str, dict[str, str]] | None = None  # (key, columns): regroup rows by key first
 
     def joined_rows_sql(self) -> str:
-        """Rows of the family joined to the spine, cut off and masked as of each snapshot."""
-        selected = []
+        """Rows of the family joined to the spine, cut off and masked as of each snapshot.
+
+        Rows meet snapshots through a small map from each day to the snapshots that see it
+        (day < snapshot, within the look-back): an equality join. Rows of accounts that are
+        not in the spine drop out in :meth:`features_sql`'s join to the spine.
+        """
+        selected = [] if self.columns else [f"x.* EXCLUDE (account_id, {self.time_column})",
+                                            f"x.{self.time_column}"]
         for col in self.columns:
             gate = self.known_at.get(col)
             if gate is None:
                 selected.append(f"x.{col}")
             else:
                 selected.append(
-                    f"CASE WHEN x.{gate} < sp.snapshot_date THEN x.{col} END AS {col}"
+                    f"CASE WHEN x.{gate} < dm.snapshot_date THEN x.{col} END AS {col}"
                 )
-        window = (
-            f" AND x.{self.time_column} >= sp.snapshot_date - {self.lookback_days}"
-            if self.lookback_days is not None else ""
-        )
+        if self.lookback_days is None:
+            days = f"SELECT DISTINCT {self.time_column} AS day FROM ({self.source})"
+            window = "m.day < d.snapshot_date"
+        else:
+            days = (
+                "SELECT CAST(unnest(generate_series(min(snapshot_date) - "
+                f"{self.lookback_days}, max(snapshot_date), INTERVAL 1 DAY)) AS DATE) AS day "
+                "FROM snapshot_dates"
+            )
+            window = (f"m.day < d.snapshot_date "
+                      f"AND m.day >= d.snapshot_date - {self.lookback_days}")
         return f"""
-            SELECT sp.account_id, sp.snapshot_date, {", ".join(selected)}
-            FROM {SPINE} sp JOIN ({self.source}) x
-              ON x.account_id = sp.account_id
-             AND x.{self.time_column} < sp.snapshot_date{window}
+            WITH day_map AS (
+                SELECT m.day, d.snapshot_date FROM ({days}) m JOIN snapshot_dates d
+                  ON {window}
+            )
+            SELECT x.account_id, dm.snapshot_date, {", ".join(selected)}
+            FROM ({self.source}) x
+            JOIN day_map dm ON dm.day = x.{self.time_column}
         """
 
     def features_sql(self, expressions: dict[str, str]) -> str:
         """One row per spine row with every feature expression of this family."""
         exprs = ",\n               ".join(f"{sql} AS {name}" for name, sql in expressions.items())
+        rows = self.joined_rows_sql()
+        if self.per is not None:
+            key, columns = self.per
+            aggregates = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
+            rows = f"""
+                SELECT t.account_id, t.snapshot_date, t.{key}, {aggregates}
+                FROM ({rows}) t GROUP BY t.account_id, t.snapshot_date, t.{key}"""
         return f"""
-            WITH t AS ({self.joined_rows_sql()})
+            WITH t AS ({rows})
             SELECT s.account_id, s.snapshot_date,
                {exprs}
             FROM {SPINE} s LEFT JOIN t
@@ -70,11 +102,37 @@ class Family:
         """
 
 
-# Events pre-aggregated per account, day and type: the usage features never need finer rows.
-EVENTS_DAILY = """
-    SELECT account_id, occurred_at AS day, event_type, sum(quantity) AS quantity
-    FROM events GROUP BY ALL
-"""
+MAX_TYPE_BITS = 64
+
+
+def type_column(event_type: str) -> str:
+    """Column of the daily usage table holding one event type's quantity."""
+    return f"q__{slug(event_type)}"
+
+
+def usage_daily_sql(event_types: list[str]) -> str:
+    """Usage per account and day: total quantity, a bitmask of the event types used (breadth
+    without count(DISTINCT); types beyond the 64th share bits) and one quantity column per
+    event type that has per-type features."""
+    columns = "".join(
+        f", sum(e.quantity) FILTER (WHERE e.event_type = '{value.replace(chr(39), chr(39) * 2)}')"
+        f" AS {type_column(value)}" for value in event_types
+    )
+    return f"""
+        CREATE OR REPLACE TEMP TABLE usage_daily AS
+        WITH types AS (
+            SELECT event_type,
+                   CAST((dense_rank() OVER (ORDER BY event_type) - 1) % {MAX_TYPE_BITS}
+                        AS INTEGER) AS bit
+            FROM (SELECT DISTINCT event_type FROM events)
+        )
+        SELECT e.account_id, e.occurred_at AS day, sum(e.quantity) AS quantity,
+               bit_or(CAST(1 AS UBIGINT) << t.bit) AS type_mask{columns}
+        FROM events e JOIN types t USING (event_type)
+        GROUP BY ALL
+    """
+
+
 # Distinct active users per account and day (for active-user counts and utilisation).
 USERS_DAILY = """
     SELECT DISTINCT account_id, occurred_at AS day, user_id
@@ -84,12 +142,16 @@ USERS_DAILY = """
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("usage", EVENTS_DAILY, "day", ("day", "event_type", "quantity"),
-               requires=("events",), lookback_days=90),
+        Family("usage", "SELECT * FROM usage_daily", "day", (), requires=("events",),
+               lookback_days=90, prepare=usage_daily_sql),
         Family("users", USERS_DAILY, "day", ("day", "user_id"), requires=("events",),
                lookback_days=60,
                probe="SELECT count(*) FROM (SELECT 1 FROM events WHERE user_id IS NOT NULL "
-                     "LIMIT 1)"),
+                     "LIMIT 1)",
+               per=("user_id", {
+                   "active_30d": "bool_or(t.day >= t.snapshot_date - 30)",
+                   "active_prior_30d": "bool_or(t.day < t.snapshot_date - 30)",
+               })),
         Family("contacts", "SELECT * FROM contacts", "started_at",
                ("started_at", "ended_at", "role", "department", "contact_id"),
                requires=("contacts",), known_at={"ended_at": "ended_at"}),

@@ -1,11 +1,14 @@
 """Usage features: volume, trend, recency, breadth, active users and licence utilisation.
 
-Family ``usage`` sees daily totals per event type over the 90 days before the snapshot;
-family ``users`` sees distinct active users per day over the 60 days before it.
+Family ``usage`` sees daily usage per account (total, event-type bitmask and one column per
+event type) over the 90 days before the snapshot;
+family ``users`` sees one row per user active in the 60 days before it, with flags for the
+last 30 days and the 30 days before (see ``families.FAMILIES["users"]``).
 """
 
 from __future__ import annotations
 
+from healthscore.features.families import type_column
 from healthscore.features.registry import Dimension, Direction, feature
 
 H = Direction.HIGHER_IS_HEALTHIER
@@ -19,10 +22,6 @@ def _in_last(days: int) -> str:
     return f"t.day >= s.snapshot_date - {days}"
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def relative_change(current: str, prior: str, cap: float = 5.0) -> str:
     """(current - prior) / prior, 0 when both are 0, +100 % when only prior is 0, capped."""
     return (
@@ -32,8 +31,8 @@ def relative_change(current: str, prior: str, cap: float = 5.0) -> str:
     )
 
 
-def _total(window: str) -> str:
-    return f"sum(t.quantity) FILTER (WHERE {window})"
+def _total(window: str, column: str = "quantity") -> str:
+    return f"sum(t.{column}) FILTER (WHERE {window})"
 
 
 @feature(family="usage", dimension=USAGE, direction=H, unit="events", fill=0,
@@ -87,7 +86,7 @@ def weeks_active_12w() -> str:
          explain="{value:.0f} different product areas used in the last 30 days")
 def event_types_30d() -> str:
     """Breadth: distinct event types used in the 30 days before the snapshot."""
-    return f"count(DISTINCT t.event_type) FILTER (WHERE {_in_last(30)})"
+    return f"bit_count(bit_or(t.type_mask) FILTER (WHERE {_in_last(30)}))"
 
 
 @feature(family="usage", dimension=USAGE, direction=R, unit="days", fill=91,
@@ -101,16 +100,16 @@ def days_since_last_activity() -> str:
          explain="{value:,.0f} '{param}' events in the last 30 days")
 def events_30d_by_type(event_type: str) -> str:
     """Usage events of one event type in the 30 days before the snapshot."""
-    return _total(f"t.event_type = {_quoted(event_type)} AND {_in_last(30)}")
+    return _total(_in_last(30), type_column(event_type))
 
 
 @feature(family="usage", dimension=USAGE, direction=H, unit="ratio", fill=0, over="event_type",
          explain="'{param}' usage {value:+.0%} vs the prior 30 days")
 def events_change_30d_by_type(event_type: str) -> str:
     """Relative change of one event type's usage, last 30 days vs the 30 days before."""
-    is_type = f"t.event_type = {_quoted(event_type)}"
-    current = _total(f"{is_type} AND {_in_last(30)}")
-    prior = _total(f"{is_type} AND {DAYS_AGO} > 30 AND {DAYS_AGO} <= 60")
+    column = type_column(event_type)
+    current = _total(_in_last(30), column)
+    prior = _total(f"{DAYS_AGO} > 30 AND {DAYS_AGO} <= 60", column)
     return relative_change(current, prior)
 
 
@@ -118,21 +117,18 @@ def events_change_30d_by_type(event_type: str) -> str:
          explain="{value:,.0f} active users in the last 30 days")
 def active_users_30d() -> str:
     """Distinct users active in the 30 days before the snapshot."""
-    return f"count(DISTINCT t.user_id) FILTER (WHERE {_in_last(30)})"
+    return "count_if(t.active_30d)"
 
 
 @feature(family="users", dimension=USAGE, direction=H, unit="ratio", fill=0,
          explain="Active users {value:+.0%} vs the prior 30 days")
 def active_users_change_30d() -> str:
     """Relative change of distinct active users, last 30 days vs the 30 days before."""
-    current = f"count(DISTINCT t.user_id) FILTER (WHERE {_in_last(30)})"
-    prior = f"count(DISTINCT t.user_id) FILTER (WHERE {DAYS_AGO} > 30)"
-    return relative_change(current, prior)
+    return relative_change("count_if(t.active_30d)", "count_if(t.active_prior_30d)")
 
 
 @feature(family="users", dimension=USAGE, direction=H, unit="ratio",
          explain="{value:.0%} of licensed seats active in the last 30 days")
 def license_utilisation_30d() -> str:
     """Active users in the last 30 days divided by licensed seats (unknown without seats)."""
-    current = f"count(DISTINCT t.user_id) FILTER (WHERE {_in_last(30)})"
-    return f"{current} / nullif(any_value(s.seats), 0)"
+    return "count_if(t.active_30d) / nullif(any_value(s.seats), 0)"
