@@ -19,8 +19,9 @@ from rich.table import Table
 
 from healthscore.errors import HealthscoreError
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (cron logs, CI) gets wide tables instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
 @dataclass
@@ -58,8 +59,9 @@ def progress_bar(enabled: bool = True) -> Iterator:
         yield None
         return
     with Progress(
-        TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=True,
+        TextColumn("{task.description:<28}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console,
+        transient=True,
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -210,11 +212,12 @@ def _print_matrix(matrix, seconds: float, out: Path) -> None:
     )
     labelled = frame[frame["label_observed"]]
     rate = labelled.groupby("snapshot_date")["label_churn"].mean()
-    rows = [[d, f"{r.rows:,}", f"{r.observed:.0%}",
+    rows = [[d, f"{int(r.rows):,}", f"{r.observed:.0%}",
              f"{rate[d]:.1%}" if d in rate.index else "unobserved"] for d, r in per.iterrows()]
     console.print(_table("Snapshots", ["snapshot", "accounts", "labelled", "churn rate"], rows))
     dims = [[d.value, len(specs), ", ".join(s.name for s in specs[:4])
-             + (" ..." if len(specs) > 4 else "")] for d, specs in by_dimension(matrix.features).items()]
+             + (" ..." if len(specs) > 4 else "")]
+            for d, specs in by_dimension(matrix.features).items()]
     console.print(_table("Features per dimension", ["dimension", "n", "examples"], dims))
     flagged = matrix.leakage[matrix.leakage["flagged"]]
     top = matrix.leakage.head(3)
@@ -249,6 +252,116 @@ def demo(obj: Context) -> None:
     _build_and_report(config, dataset, None)
     console.print(f"[bold green]demo finished[/bold green] in {time.perf_counter() - started:.0f}s;"
                   f" outputs in {config.workdir}/")
+
+
+def _training_inputs(obj: Context, config, features: Path | None, id_column: str,
+                     label_column: str, date_column: str | None):
+    """(frame, metas, fingerprint) from a feature table or from the configured data."""
+    from healthscore.pipeline.compose import matrix_inputs, open_data
+
+    if features is not None:
+        from healthscore.data.loaders import fingerprint_sources
+        from healthscore.data.settings import TableSource
+        from healthscore.training.feature_table import prepare_feature_table, read_table
+
+        frame, metas = prepare_feature_table(read_table(features), id_column, label_column,
+                                             date_column, str(features))
+        if date_column is None:
+            console.print("[yellow]No --date-column: rows are split at random (stratified); "
+                          "the report says so.[/yellow]")
+        return frame, metas, fingerprint_sources({"features": TableSource(path=features)})
+    dataset = open_data(config)
+    matrix = _build_and_report(config, dataset, None)
+    frame, metas = matrix_inputs(matrix)
+    return frame, metas, dataset.fingerprint
+
+
+def _print_training(run, session, reports) -> None:
+    keys = ("roc_auc", "pr_auc", "recall", "precision", "lift_top_10pct", "ece", "brier")
+    rows = []
+    for name, result in run.results.items():
+        o = result.test.overall
+        ci = result.test.intervals.set_index("metric")
+        auc = f"{o['roc_auc']:.3f}"
+        if "roc_auc" in ci.index and ci.loc["roc_auc", "low"] == ci.loc["roc_auc", "low"]:
+            auc += f" [{ci.loc['roc_auc', 'low']:.3f}-{ci.loc['roc_auc', 'high']:.3f}]"
+        marker = " *" if name == session.best else ""
+        rows.append([name + marker, auc] + [f"{o[k]:.3f}" for k in keys[1:]]
+                    + [session.runs[name].run_id[:12]])
+    split = run.split.describe() if run.split else {"split": "random 60/20/20"}
+    title = " · ".join(f"{k} {v} ({run.sizes.get(k, 0):,} rows)" for k, v in split.items())
+    console.print(_table(f"Test-period metrics; {title}", ["model", *keys, "run"], rows))
+    alias = f"registered version {session.registered_version} as @challenger"
+    if session.champion_set:
+        alias += " and @champion (no champion yet)"
+    console.print(f"* best by validation PR-AUC: [bold]{session.best}[/bold]; {alias}")
+    for name, path in reports.items():
+        console.print(f"  report {name}: {path}")
+
+
+@cli.command()
+@click.option("--features", type=click.Path(path_type=Path),
+              help="Train on a ready-made feature table (Parquet/CSV) instead of building one.")
+@click.option("--id-column", default="account_id", show_default=True)
+@click.option("--label-column", default="label_churn", show_default=True)
+@click.option("--date-column", default=None,
+              help="Snapshot date column of --features (without it: stratified random split).")
+@click.pass_obj
+def train(obj: Context, features: Path | None, id_column: str, label_column: str,
+          date_column: str | None) -> None:
+    """Train the configured models, validate on an unseen period, track them in MLflow."""
+    from healthscore.pipeline import compose
+
+    config = obj.config()
+    frame, metas, fingerprint = _training_inputs(obj, config, features, id_column,
+                                                 label_column, date_column)
+    with progress_bar() as progress:
+        run, session, reports = compose.train(config, frame, metas, fingerprint, progress)
+    _print_training(run, session, reports)
+
+
+@cli.command()
+@click.pass_obj
+def backtest(obj: Context) -> None:
+    """Rolling-origin backtest: refit at each of the last K quarters, score the next one."""
+    from healthscore.pipeline import compose
+
+    config = obj.config()
+    frame, metas, _ = _training_inputs(obj, config, None, "", "", None)
+    with progress_bar() as progress:
+        folds = compose.backtest(config, frame, metas, progress)
+    keys = ("roc_auc", "pr_auc", "recall", "precision", "ece")
+    rows = [[r.fold, r.model, f"{r.test_start} .. {r.test_end}", f"{r.test_rows:,}"]
+            + [f"{getattr(r, k):.3f}" for k in keys] for r in folds.itertuples()]
+    console.print(_table("Backtest: would this have predicted past churn?",
+                         ["fold", "model", "test period", "rows", *keys], rows))
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--alias", default="champion", show_default=True)
+@click.pass_obj
+def promote(obj: Context, run_id: str, alias: str) -> None:
+    """Point the registered model's alias (default champion) at RUN_ID's model."""
+    from healthscore.training import tracking
+
+    config = obj.config()
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    name = config.training.tracking.model_name
+    version = tracking.promote(name, tracking.resolve_run_id(run_id, name), alias)
+    console.print(f"{name}@{alias} -> version {version} (run {run_id})")
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--out", type=click.Path(path_type=Path), help="HTML file to write.")
+@click.pass_obj
+def report(obj: Context, run_id: str, out: Path | None) -> None:
+    """Write the validation report of a model run (a run id or @alias) as one HTML file."""
+    from healthscore.pipeline.compose import write_validation_report
+
+    path = write_validation_report(obj.config(), run_id, out)
+    console.print(f"validation report: {path}")
 
 
 def main() -> None:

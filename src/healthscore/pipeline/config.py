@@ -15,6 +15,7 @@ from healthscore.data.settings import DataConfig, SynthConfig
 from healthscore.errors import ConfigError
 from healthscore.features.settings import FeatureConfig
 from healthscore.settings import Section
+from healthscore.training.settings import TrainingConfig
 
 
 class Config(Section):
@@ -28,6 +29,7 @@ class Config(Section):
     data: DataConfig = Field(default_factory=DataConfig)
     synth: SynthConfig = Field(default_factory=SynthConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

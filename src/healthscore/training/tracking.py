@@ -116,14 +116,18 @@ def log_artifacts(files: dict[str, bytes | str]) -> None:
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name, content in files.items():
-            path = Path(tmp) / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
+        _materialise(files, Path(tmp))
         mlflow.log_artifacts(tmp)
+
+
+def _materialise(files: dict[str, bytes | str], root: Path) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
 
 
 def set_tags(tags: dict[str, str]) -> None:
@@ -287,3 +291,12 @@ def load_health_model(model_uri: str):
 def write_json(name: str, payload: Any) -> None:
     """Log a JSON artifact in the active run."""
     log_artifacts({name: json.dumps(payload, indent=1, default=str)})
+
+
+def log_artifacts_to_run(run_id: str, files: dict[str, bytes | str]) -> None:
+    """Add in-memory artifacts to a finished run."""
+    from mlflow import MlflowClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _materialise(files, Path(tmp))
+        MlflowClient().log_artifacts(run_id, tmp)

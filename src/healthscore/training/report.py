@@ -1,0 +1,148 @@
+"""The validation report of a model run: one self-contained HTML page (plots embedded) a
+customer-success leader can read, rendered from what the run stored in MLflow."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from healthscore.training.tracking import RunRecord
+
+PLOTS = (
+    ("band_churn.png", "Does the score separate churners? Observed churn rate per health band"),
+    ("calibration.png", "Is the probability honest? Predicted vs observed churn"),
+    ("roc.png", "Ranking quality (ROC)"),
+    ("pr.png", "Precision vs recall"),
+    ("score_distribution.png", "Health of accounts that churned vs stayed"),
+    ("shap_summary.png", "What drives the score (SHAP)"),
+)
+HEADLINE = (
+    ("roc_auc", "ROC-AUC", "{:.3f}", "ranking quality; 0.5 = coin flip"),
+    ("pr_auc", "PR-AUC", "{:.3f}", "precision averaged over recall; base rate = no skill"),
+    ("recall", "Churners caught", "{:.0%}", "share of churners flagged at risk"),
+    ("precision", "Precision", "{:.0%}", "share of flagged accounts that churned"),
+    ("recall_top_10pct", "Caught in top 10 %", "{:.0%}", "churners among the riskiest tenth"),
+    ("lift_top_10pct", "Lift top 10 %", "{:.1f}x", "churn rate there vs overall"),
+    ("ece", "Calibration error", "{:.3f}", "mean gap predicted vs observed (ECE)"),
+    ("brier", "Brier score", "{:.4f}", "mean squared error of p"),
+)
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;
+color:#222;line-height:1.45}h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{padding:.3rem .7rem;
+border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}
+th{background:#f5f5f5}.better{color:#1a7f37;font-weight:600}.worse{color:#b42318;font-weight:600}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}figure{margin:0}
+figcaption{font-weight:600;margin-bottom:.3rem}img{max-width:100%;border:1px solid #eee}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem}
+"""
+
+
+def _fmt(template: str, value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    return template.format(value)
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            if pd.isna(value):
+                return "–"
+            if value.is_integer() or abs(value) >= 1000:
+                return f"{value:,.0f}"
+            return floats.format(value)
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def headline_table(run: RunRecord, baseline: RunRecord | None) -> str:
+    """Headline metrics of the run next to the scorecard baseline."""
+    rows = []
+    for key, label, template, meaning in HEADLINE:
+        mine = run.metrics.get(f"test_{key}")
+        base = baseline.metrics.get(f"test_{key}") if baseline else None
+        low, high = (run.metrics.get(f"test_{key}_ci_low"), run.metrics.get(f"test_{key}_ci_high"))
+        interval = f" ({_fmt(template, low)}–{_fmt(template, high)})" if low is not None else ""
+        verdict = ""
+        if base is not None and mine is not None and round(mine, 6) != round(base, 6):
+            lower_is_better = key in ("ece", "brier")
+            better = mine < base if lower_is_better else mine > base
+            verdict = f'<span class="{"better" if better else "worse"}">' \
+                      f'{"better" if better else "worse"}</span>'
+        rows.append(f"<tr><td>{label}</td><td>{_fmt(template, mine)}{interval}</td>"
+                    f"<td>{_fmt(template, base)}</td><td>{verdict}</td>"
+                    f"<td>{html.escape(meaning)}</td></tr>")
+    base_name = "scorecard baseline" if baseline else "baseline (not in this session)"
+    return ("<table><tr><th>Metric (test period)</th><th>This model (95 % CI)</th>"
+            f"<th>{base_name}</th><th></th><th>What it means</th></tr>{''.join(rows)}</table>")
+
+
+def drivers_table(run: RunRecord, top: int = 12) -> str:
+    """Top global drivers with dimension and description."""
+    path = run.artifact_dir / "tables" / "global_drivers.csv"
+    if not path.exists():
+        return "<p>No driver table stored.</p>"
+    drivers = pd.read_csv(path).head(top)
+    meta_path = run.artifact_dir / "features.json"
+    meta = {m["name"]: m for m in json.loads(meta_path.read_text())} if meta_path.exists() else {}
+    drivers["dimension"] = drivers["feature"].map(lambda f: meta.get(f, {}).get("dimension", ""))
+    drivers["what it measures"] = drivers["feature"].map(
+        lambda f: meta.get(f, {}).get("description", ""))
+    return _table(drivers[["feature", "dimension", "mean_abs_contribution", "what it measures"]])
+
+
+def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
+    """The whole HTML page."""
+    p = run.params
+    model = p.get("model", run.name)
+    split = " · ".join(f"{k.removeprefix('split_')} {v}" for k, v in p.items()
+                       if k.startswith("split_"))
+    sizes = " · ".join(f"{k.removeprefix('rows_')} {int(float(v)):,} rows" for k, v in
+                       p.items() if k.startswith("rows_"))
+    notes = ""
+    if run.tags.get("healthscore.split") == "random":
+        notes = ('<p class="note">No snapshot dates were given: rows were split at random '
+                 "(60/20/20, stratified). Expect these figures to be optimistic compared with "
+                 "a split in time.</p>")
+    tables = run.artifact_dir / "tables"
+    bands = pd.read_csv(tables / "band_table.csv") if (tables / "band_table.csv").exists() \
+        else pd.DataFrame()
+    segments = pd.read_csv(tables / "segment_metrics.csv") \
+        if (tables / "segment_metrics.csv").exists() else pd.DataFrame()
+    keep = [c for c in ("segment", "n_rows", "n_churners", "churn_rate", "roc_auc", "pr_auc",
+                        "recall", "precision", "ece") if c in segments.columns]
+    folder = run.artifact_dir / "plots"
+    plots = "".join(
+        f"<figure><figcaption>{html.escape(caption)}</figcaption>{_img(folder / name)}</figure>"
+        for name, caption in PLOTS if (folder / name).exists()
+    )
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>healthscore validation: {html.escape(model)} ({run.run_id[:8]})</title>
+<style>{STYLE}</style></head><body>
+<h1>Health score validation: {html.escape(model)}</h1>
+<p class="sub">run {run.run_id} · label {html.escape(p.get("label", ""))} ·
+calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
+{html.escape(sizes)}</p>{notes}
+<h2>Headline: would this score have caught last period's churn?</h2>
+{headline_table(run, baseline)}
+<h2>Health bands</h2>
+<p>Accounts scored on the test period, grouped by health band, with what actually happened.</p>
+{_table(bands) if not bands.empty else "<p>No band table stored.</p>"}
+<div class="grid">{plots}</div>
+<h2>Top global drivers</h2>{drivers_table(run)}
+<h2>By segment</h2>{_table(segments[keep]) if keep else "<p>No segments.</p>"}
+</body></html>"""
