@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import traceback
@@ -80,8 +81,10 @@ def _setup_logging(verbosity: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
                         handlers=[RichHandler(console=err_console, show_path=verbosity > 1)],
                         force=True)
-    for noisy in ("mlflow", "alembic", "urllib3", "git", "numba"):
+    for noisy in ("mlflow", "alembic", "urllib3", "git", "numba", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # MLflow configures its own loggers when first imported (lazily, later): tell it by env.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbosity > 1 else "ERROR")
 
 
 @click.group(cls=HealthscoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -236,22 +239,31 @@ def _print_matrix(matrix, seconds: float, out: Path) -> None:
 @cli.command()
 @click.pass_obj
 def demo(obj: Context) -> None:
-    """Run the whole pipeline on the embedded synthetic world: synth -> validate -> features."""
-    from healthscore.pipeline.compose import open_data, synthesize_world
+    """Run the whole pipeline on the embedded synthetic world:
+    synth -> validate -> features -> train (MLflow) -> report."""
+    from healthscore.pipeline import compose
 
     config = obj.config()
     started = time.perf_counter()
-    console.rule("1/3 synthetic world")
+    console.rule("1/4 synthetic world")
     with progress_bar() as progress:
-        summary = synthesize_world(config, progress=progress)
+        summary = compose.synthesize_world(config, progress=progress)
     _print_world(summary, time.perf_counter() - started)
-    console.rule("2/3 validate")
-    dataset = open_data(config)
+    console.rule("2/4 validate")
+    dataset = compose.open_data(config)
     _print_dataset(dataset)
-    console.rule("3/3 features")
-    _build_and_report(config, dataset, None)
+    console.rule("3/4 features")
+    matrix = _build_and_report(config, dataset, None)
+    console.rule("4/4 train, validate, track")
+    frame, metas = compose.matrix_inputs(matrix)
+    with progress_bar() as progress:
+        run, session, reports = compose.train(config, frame, metas, dataset.fingerprint,
+                                              progress)
+    _print_training(run, session, reports)
     console.print(f"[bold green]demo finished[/bold green] in {time.perf_counter() - started:.0f}s;"
-                  f" outputs in {config.workdir}/")
+                  f" outputs in {config.workdir}/, MLflow runs in "
+                  f"{compose.tracking_uri(config)} (browse: mlflow ui --backend-store-uri "
+                  f"{compose.tracking_uri(config)})")
 
 
 def _training_inputs(obj: Context, config, features: Path | None, id_column: str,

@@ -106,6 +106,13 @@ def backtest(config: Config, frame: pd.DataFrame, metas: list,
     return folds
 
 
+def tracking_uri(config: Config) -> str:
+    """The MLflow tracking URI in force for this config."""
+    from healthscore.training.tracking import tracking_uri as uri
+
+    return uri(config.training.tracking)
+
+
 def write_validation_report(config: Config, run_ref: str, out: Path | None = None) -> Path:
     """Render a model run's validation report to HTML (atomically) and log it to the run."""
     import tempfile

@@ -36,6 +36,7 @@ def tracking_uri(config: TrackingConfig) -> str:
 
 def configure(config: TrackingConfig, artifact_root: Path) -> str:
     """Point MLflow at the tracking store and make sure the experiment exists."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     uri = tracking_uri(config)

@@ -1,0 +1,140 @@
+"""Training end to end with MLflow in a temporary SQLite store: what a run records can be
+read back, aliases move, the report embeds its plots and the pyfunc model round-trips."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from healthscore.data.dataset import dataset_from_frames
+from healthscore.data.settings import SynthConfig
+from healthscore.data.synth import generate_world
+from healthscore.features.engine import build_feature_matrix
+from healthscore.pipeline import compose
+from healthscore.pipeline.config import Config
+from healthscore.training import tracking
+
+MODEL_NAME = "healthscore"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        config = Config.model_validate({"workdir": str(root / "work"), "seed": 5,
+                                        "training": {"bootstrap": 50}})
+        world = generate_world(SynthConfig(accounts=1200, months=24, seed=5))
+        dataset = dataset_from_frames(world.tables, world.end_date)
+        matrix = build_feature_matrix(dataset, config.features)
+        frame, metas = compose.matrix_inputs(matrix)
+        run, session, reports = compose.train(config, frame, metas, dataset.fingerprint)
+        yield {"config": config, "run": run, "session": session, "reports": reports,
+               "frame": frame, "metas": metas, "root": root, "patch": patch}
+
+
+def test_each_model_run_records_params_metrics_and_artifacts(trained):
+    session = trained["session"]
+    assert set(session.runs) == {"scorecard", "logistic", "lightgbm"}
+    best = tracking.read_run(session.runs[session.best].run_id, trained["root"] / "read")
+    assert best.params["model"] == session.best
+    assert {"split_train", "split_validation", "split_test", "rows_test", "data_inputs",
+            "data_features", "calibration"} <= set(best.params)
+    for name in ("test_roc_auc", "test_pr_auc", "test_log_loss", "test_brier", "test_ece",
+                 "test_recall", "test_precision", "test_lift_top_10pct", "test_roc_auc_ci_low",
+                 "test_seg_smb_roc_auc", "test_band_healthy_churn_rate"):
+        assert name in best.metrics, name
+    files = {p.relative_to(best.artifact_dir).as_posix()
+             for p in best.artifact_dir.rglob("*") if p.is_file()}
+    for name in ("tables/band_table.csv", "tables/segment_metrics.csv",
+                 "tables/test_predictions.parquet", "tables/global_drivers.csv",
+                 "plots/roc.png", "plots/pr.png", "plots/calibration.png",
+                 "plots/band_churn.png", "plots/score_distribution.png",
+                 "plots/shap_summary.png", "features.json", "config.json",
+                 "report/validation_report.html"):
+        assert name in files, name
+    recorded = pd.read_parquet(best.artifact_dir / "tables" / "test_predictions.parquet")
+    expected = trained["run"].results[session.best].test_rows
+    np.testing.assert_allclose(recorded["p"], expected["p"])
+
+
+def test_metric_names_line_up_across_runs(trained):
+    runs = trained["session"].runs
+    names = [set(tracking.read_run(r.run_id, trained["root"] / f"m-{n}").metrics)
+             for n, r in runs.items()]
+    shared = set.intersection(*names)
+    assert {"test_roc_auc", "test_pr_auc", "test_ece"} <= shared
+
+
+def test_best_model_is_registered_as_challenger_and_first_champion(trained):
+    session = trained["session"]
+    challenger = tracking.alias_version(MODEL_NAME, tracking.CHALLENGER)
+    champion = tracking.alias_version(MODEL_NAME, tracking.CHAMPION)
+    assert challenger == (session.registered_version, session.runs[session.best].run_id)
+    assert champion == challenger and session.champion_set
+
+
+def test_pyfunc_round_trips_through_mlflow(trained):
+    import mlflow
+
+    session = trained["session"]
+    best = trained["run"].results[session.best]
+    rows = best.test_rows[["account_id", "snapshot_date"]].head(200)
+    features = rows.merge(trained["frame"], on=["account_id", "snapshot_date"])
+    loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@challenger")
+    out = loaded.predict(features[best.health_model.feature_names])
+    expected = best.health_model.predict_proba(features)
+    np.testing.assert_allclose(out["churn_probability"], expected)
+    np.testing.assert_allclose(out["health"], np.round(100 * (1 - expected), 1))
+    assert set(out["band"]) <= {"Critical", "At risk", "Moderate", "Healthy"}
+
+
+def test_report_embeds_its_plots_and_compares_with_the_scorecard(trained):
+    path = trained["reports"][trained["session"].best]
+    page = path.read_text()
+    assert len(re.findall(r'src="data:image/png;base64,', page)) >= 6
+    assert "scorecard baseline" in page and "Health bands" in page
+    assert "<script" not in page  # self-contained and static
+
+
+def test_promote_moves_the_champion_alias(trained):
+    scorecard = trained["session"].runs["scorecard"].run_id
+    version = tracking.promote(MODEL_NAME, scorecard)
+    assert tracking.alias_version(MODEL_NAME, tracking.CHAMPION) == (version, scorecard)
+    assert tracking.alias_version(MODEL_NAME, tracking.CHALLENGER)[1] != scorecard
+
+
+def test_report_command_accepts_an_alias(trained, tmp_path):
+    from healthscore.pipeline.cli import cli
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"workdir: {trained['config'].workdir}\n")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(cli, ["-c", str(config), "report", "@challenger",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "Health score validation" in out.read_text()
+
+
+def test_unknown_run_is_a_clear_error(trained, tmp_path):
+    from healthscore.pipeline.cli import cli
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"workdir: {trained['config'].workdir}\n")
+    result = CliRunner().invoke(cli, ["-c", str(config), "report", "nosuchrun"])
+    assert result.exit_code == 2
+    assert "no MLflow run 'nosuchrun'" in " ".join(result.output.split())
+
+
+def test_training_is_deterministic(trained):
+    from healthscore.training.train import train_and_evaluate
+
+    config = trained["config"].training.model_copy(update={"models": ["lightgbm"],
+                                                           "bootstrap": 0})
+    again = train_and_evaluate(trained["frame"], trained["metas"], config, 90, 5)
+    first = trained["run"].results["lightgbm"].test_rows["p"].to_numpy()
+    np.testing.assert_array_equal(again.results["lightgbm"].test_rows["p"].to_numpy(), first)
