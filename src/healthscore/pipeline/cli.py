@@ -143,12 +143,12 @@ def _with_synth_overrides(config, accounts, months, seed, as_csv):
 
 
 def _print_world(summary, seconds: float) -> None:
+    churn = summary.churn_rate_by_segment
     rows = [[name, f"{n:,}"] for name, n in summary.row_counts.items()]
-    console.print(_table(f"Synthetic world {summary.start_date} .. {summary.end_date} "
-                         f"written to {summary.out_dir} in {seconds:.1f}s",
-                         ["table", "rows"], rows))
-    churn = [[seg, f"{rate:.1%}"] for seg, rate in summary.churn_rate_by_segment.items()]
-    console.print(_table("Yearly logo churn (ground truth)", ["segment", "churn"], churn))
+    console.print(_table("Synthetic world", ["table", "rows"], rows))
+    console.print(f"{summary.start_date} .. {summary.end_date}, written to {summary.out_dir} in "
+                  f"{seconds:.1f}s; yearly logo churn (ground truth): "
+                  + ", ".join(f"{seg} {rate:.1%}" for seg, rate in churn.items()))
 
 
 @cli.command()
