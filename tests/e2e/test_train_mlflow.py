@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from healthscore import tracking
 from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
 from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.pipeline import compose
 from healthscore.pipeline.config import Config
-from healthscore.training import tracking
 
 MODEL_NAME = "healthscore"
 

@@ -355,7 +355,7 @@ def backtest(obj: Context) -> None:
 @click.pass_obj
 def promote(obj: Context, run_id: str, alias: str) -> None:
     """Point the registered model's alias (default champion) at RUN_ID's model."""
-    from healthscore.training import tracking
+    from healthscore import tracking
 
     config = obj.config()
     tracking.configure(config.training.tracking, config.workdir / "mlartifacts")

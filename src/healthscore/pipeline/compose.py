@@ -89,7 +89,7 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
 def backtest(config: Config, frame: pd.DataFrame, metas: list,
              progress: Progress | None = None) -> pd.DataFrame:
     """Rolling-origin backtest; the fold table is also logged to MLflow as its own run."""
-    from healthscore.training import tracking
+    from healthscore import tracking
     from healthscore.training.train import backtest as run_backtest
 
     folds = run_backtest(frame, metas, config.training, config.features.horizon_days,
@@ -108,7 +108,7 @@ def backtest(config: Config, frame: pd.DataFrame, metas: list,
 
 def tracking_uri(config: Config) -> str:
     """The MLflow tracking URI in force for this config."""
-    from healthscore.training.tracking import tracking_uri as uri
+    from healthscore.tracking import tracking_uri as uri
 
     return uri(config.training.tracking)
 
@@ -117,8 +117,8 @@ def write_validation_report(config: Config, run_ref: str, out: Path | None = Non
     """Render a model run's validation report to HTML (atomically) and log it to the run."""
     import tempfile
 
+    from healthscore import tracking
     from healthscore.io import write_text
-    from healthscore.training import tracking
     from healthscore.training.report import render_report
 
     tracking.configure(config.training.tracking, config.workdir / "mlartifacts")

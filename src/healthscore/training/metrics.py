@@ -6,7 +6,7 @@ Every function takes plain arrays: ``y`` (1 = churned within the horizon, 0 = re
 (:func:`healthscore.serving.model.health_from_probability`: ``100 (1 - p)`` rounded to one
 decimal), so the at-risk flag and the health bands count the accounts a user would see in each
 band. Nothing here plots or talks to MLflow; :mod:`healthscore.training.plots` and
-:mod:`healthscore.training.tracking` do.
+:mod:`healthscore.tracking` do.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from healthscore.training import plots, tracking
+from healthscore import tracking
+from healthscore.training import plots
 from healthscore.training.settings import TrainingConfig
 from healthscore.training.train import ModelResult, TrainingRun
 

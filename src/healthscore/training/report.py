@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from healthscore.training.tracking import RunRecord
+from healthscore.tracking import RunRecord
 
 PLOTS = (
     ("band_churn.png", "Does the score separate churners? Observed churn rate per health band"),

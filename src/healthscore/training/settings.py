@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from healthscore.settings import Section
+from healthscore.tracking import TrackingConfig
 
 ModelName = Literal["scorecard", "logistic", "lightgbm"]
 DimensionName = Literal[
@@ -101,15 +102,6 @@ def _default_bands() -> list[BandConfig]:
         BandConfig(name="Moderate", low=50, high=75),
         BandConfig(name="Healthy", low=75, high=100),
     ]
-
-
-class TrackingConfig(Section):
-    """MLflow: ``uri`` (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the
-    working directory), experiment and registered model names."""
-
-    uri: str | None = None
-    experiment: str = "healthscore"
-    model_name: str = "healthscore"
 
 
 class TrainingConfig(Section):

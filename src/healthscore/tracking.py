@@ -1,8 +1,10 @@
 """Every MLflow call of the project lives here.
 
-Tracking URI: ``$MLFLOW_TRACKING_URI`` if set, else ``training.tracking.uri``, else
-``sqlite:///mlflow.db`` in the working directory (MLflow's own default; the model registry
-and aliases work on it without a server). Artifacts go to ``<workdir>/mlartifacts``.
+Both training (logging runs, registering models) and serving (loading models) use it, so it
+sits at the package root. Tracking URI: ``$MLFLOW_TRACKING_URI`` if set, else
+``training.tracking.uri``, else ``sqlite:///mlflow.db`` in the working directory (MLflow's own
+default; the model registry and aliases work on it without a server). Artifacts go to
+``<workdir>/mlartifacts``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ from typing import Any
 import pandas as pd
 
 from healthscore.errors import ModelError
-from healthscore.training.settings import TrackingConfig
+from healthscore.settings import Section
 
 log = logging.getLogger(__name__)
+
+
+class TrackingConfig(Section):
+    """MLflow: ``uri`` (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the
+    working directory), experiment and registered model names."""
+
+    uri: str | None = None
+    experiment: str = "healthscore"
+    model_name: str = "healthscore"
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 CHALLENGER, CHAMPION = "challenger", "champion"
