@@ -115,7 +115,8 @@ def candidate_features(dataset: Dataset) -> list[FeatureSpec]:
     return specs
 
 
-def select_features(candidates: list[FeatureSpec], selection: FeatureSelection) -> list[FeatureSpec]:
+def select_features(candidates: list[FeatureSpec], selection: FeatureSelection,
+                    ) -> list[FeatureSpec]:
     """Apply the config's selection; unknown names are one error with suggestions."""
     known = set(known_names()) | {c.name for c in candidates}
     problems = [
