@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from healthscore.data.settings import DataConfig, SynthConfig
 from healthscore.errors import ConfigError
 from healthscore.features.settings import FeatureConfig
+from healthscore.serving.settings import ScoringConfig
 from healthscore.settings import Section
 from healthscore.training.settings import TrainingConfig
 
@@ -30,6 +31,7 @@ class Config(Section):
     synth: SynthConfig = Field(default_factory=SynthConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

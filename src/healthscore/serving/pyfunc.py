@@ -1,7 +1,10 @@
 """The MLflow pyfunc wrapper of the health model (imports mlflow: load it lazily).
 
 Input: a feature frame (the model's input columns; extra columns are ignored).
-Output per row: churn_probability, health (= 100 (1 - p), one decimal) and band.
+Output per row, all primitive columns so ``spark_udf`` can return them as a struct:
+churn_probability, health (= 100 (1 - p), one decimal), band, base_health, the top risk
+drivers and strengths (feature, dimension, value, points, reason), points per dimension,
+the dominant actionable risk dimension with its playbook, and points_json.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import mlflow.pyfunc
 import pandas as pd
 
-from healthscore.serving.bands import DEFAULT_BANDS, Band, assign_band
+from healthscore.serving.bands import DEFAULT_BANDS, assign_band
+from healthscore.serving.explain import explain
 from healthscore.serving.model import HealthModel
+from healthscore.serving.settings import ScoringConfig
 
 
 class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
@@ -19,16 +24,11 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
     def __init__(self, health_model: HealthModel) -> None:
         self.health_model = health_model
 
-    @property
-    def bands(self) -> list[Band]:
-        """Bands frozen into the model at training time."""
-        stored = self.health_model.info.get("bands")
-        return [Band(*b) for b in stored] if stored else list(DEFAULT_BANDS)  # (name, lo, hi)
-
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        """Score a feature frame."""
-        frame = pd.DataFrame(model_input)
-        p = self.health_model.predict_proba(frame)
-        health = (100.0 * (1.0 - p)).round(1)
-        return pd.DataFrame({"churn_probability": p, "health": health,
-                             "band": assign_band(health, self.bands)}, index=frame.index)
+        """Score and explain a feature frame with the default bands and playbooks."""
+        frame = pd.DataFrame(model_input).reset_index(drop=True)
+        defaults = ScoringConfig()
+        out = explain(self.health_model, frame, playbooks=dict(defaults.playbooks))
+        out.insert(1, "health", out["model_health"])
+        out.insert(2, "band", assign_band(out["health"].to_numpy(), DEFAULT_BANDS))
+        return out.drop(columns=["model_health"])

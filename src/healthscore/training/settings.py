@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from healthscore.serving.settings import BandConfig, check_tiling, default_bands
 from healthscore.settings import Section
 from healthscore.tracking import TrackingConfig
 
@@ -87,23 +88,6 @@ class LightGBMConfig(Section):
     num_threads: Annotated[int, Field(ge=1, le=256)] = 2
 
 
-class BandConfig(Section):
-    """A health band [low, high) on the 0-100 scale (the top band includes 100)."""
-
-    name: str
-    low: Annotated[float, Field(ge=0, le=100)]
-    high: Annotated[float, Field(ge=0, le=100)]
-
-
-def _default_bands() -> list[BandConfig]:
-    return [
-        BandConfig(name="Critical", low=0, high=25),
-        BandConfig(name="At risk", low=25, high=50),
-        BandConfig(name="Moderate", low=50, high=75),
-        BandConfig(name="Healthy", low=75, high=100),
-    ]
-
-
 class TrainingConfig(Section):
     """Which models to fit and how they are validated."""
 
@@ -116,7 +100,7 @@ class TrainingConfig(Section):
     logistic: LogisticConfig = Field(default_factory=LogisticConfig)
     lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
     at_risk_threshold: Annotated[float, Field(gt=0, lt=100)] = 50.0
-    bands: list[BandConfig] = Field(default_factory=_default_bands)
+    bands: list[BandConfig] = Field(default_factory=default_bands)
     bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
@@ -126,9 +110,5 @@ class TrainingConfig(Section):
             raise ValueError("models: list at least one of scorecard, logistic, lightgbm")
         if len(set(self.models)) != len(self.models):
             raise ValueError(f"models: listed twice in {self.models}")
-        edges = sorted((b.low, b.high) for b in self.bands)
-        if edges[0][0] != 0 or edges[-1][1] != 100 or any(
-            a[1] != b[0] for a, b in zip(edges, edges[1:], strict=False)
-        ):
-            raise ValueError(f"bands must tile 0-100 without gaps or overlaps; got {edges}")
+        check_tiling(self.bands)
         return self

@@ -1,0 +1,128 @@
+"""Drivers: why an account has its health, in health points.
+
+Every model splits its raw score exactly: ``z = base + sum_i phi_i`` (TreeSHAP for LightGBM via
+the booster's native contributions, exact linear SHAP for logistic regression, subscore
+contributions for the scorecard). Health is a monotone function of the raw score,
+``H(z) = 100 * (1 - calibrated(sigmoid(z)))`` (for the scorecard ``z`` is its rule score).
+
+Conversion from log-odds to health points: the account's health minus the *base health*
+``H(base)`` (the health of an account whose every contribution is zero) is shared among the
+features in proportion to their raw contributions:
+
+    points_i = phi_i * (H(z) - H(base)) / (z - base)
+
+so the points add up exactly to ``H(z) - H(base)``; a feature that raises the churn log-odds
+takes health points away. When ``z`` is within 1e-9 of ``base`` the slope is the derivative of
+``H`` at ``base``. With isotonic calibration ``H`` is a step function, so two accounts with
+different raw scores in the same step have the same health and zero points in total.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from healthscore.serving.model import FeatureMeta, HealthModel
+
+DIMENSIONS = ("usage", "engagement", "relationship", "billing", "support", "sentiment",
+              "commercial")
+# Commercial facts (renewal timing, contract length, ARR) explain a score but are not something
+# a customer-success team can fix, so they never pick the playbook.
+ACTIONABLE = DIMENSIONS[:-1]
+_EPS = 1e-9
+
+
+def health_of_raw(model: HealthModel, z: np.ndarray) -> np.ndarray:
+    """Unrounded health for raw scores."""
+    return 100.0 * (1.0 - model.calibrated(np.asarray(z, dtype=float)))
+
+
+def health_points(model: HealthModel, frame: pd.DataFrame
+                  ) -> tuple[float, np.ndarray, np.ndarray]:
+    """(base health, points per row and feature, unrounded health per row).
+
+    ``points.sum(axis=1) == health - base_health`` up to floating point.
+    """
+    base, phi = model.model.contributions(frame)
+    z = base + phi.sum(axis=1)
+    health = health_of_raw(model, z)
+    base_health = float(health_of_raw(model, np.array([base]))[0])
+    delta = z - base
+    step = 1e-3
+    derivative = (health_of_raw(model, np.array([base + step]))[0]
+                  - health_of_raw(model, np.array([base - step]))[0]) / (2 * step)
+    far = np.abs(delta) > _EPS
+    slope = np.where(far, (health - base_health) / np.where(far, delta, 1.0), derivative)
+    return base_health, phi * slope[:, None], health
+
+
+def _value_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def explain(model: HealthModel, frame: pd.DataFrame, *, top_risks: int = 3,
+            top_strengths: int = 2, playbooks: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per row: churn probability, health, base health, top risk drivers and strengths (feature,
+    dimension, value, points, sentence), points per dimension, the dominant actionable risk
+    dimension (commercial excluded) and its playbook, and every feature's points as JSON."""
+    metas = {m.name: m for m in model.features}
+    names = list(model.model.feature_names)
+    base_health, points, health = health_points(model, frame)
+    out = pd.DataFrame(index=frame.index)
+    out["churn_probability"] = 1.0 - health / 100.0
+    out["model_health"] = np.round(health, 1)
+    out["base_health"] = round(base_health, 1)
+    values = frame[names]
+    order = np.argsort(points, axis=1, kind="stable")  # most negative (riskiest) first
+    _add_drivers(out, "risk", order[:, :top_risks], points, values, names, metas, negative=True)
+    _add_drivers(out, "strength", order[:, ::-1][:, :top_strengths], points, values, names,
+                 metas, negative=False)
+    dims = np.array([metas[n].dimension if n in metas else "usage" for n in names])
+    for dim in DIMENSIONS:
+        out[f"points_{dim}"] = np.round(points[:, dims == dim].sum(axis=1), 2)
+    dim_points = out[[f"points_{d}" for d in ACTIONABLE]].to_numpy()
+    worst = dim_points.argmin(axis=1)
+    dominant = np.where(dim_points.min(axis=1) < 0, np.array(ACTIONABLE)[worst], "")
+    out["dominant_risk_dimension"] = dominant
+    plays = playbooks or {}
+    out["playbook"] = [plays.get(d, "") for d in dominant]
+    out["points_json"] = _points_json(points, names)
+    return out
+
+
+def _add_drivers(out: pd.DataFrame, kind: str, picks: np.ndarray, points: np.ndarray,
+                 values: pd.DataFrame, names: list[str], metas: dict[str, FeatureMeta],
+                 negative: bool) -> None:
+    rows = np.arange(len(out))
+    raw_values = values.to_numpy(dtype=object)
+    for k in range(picks.shape[1]):
+        idx = picks[:, k]
+        pts = points[rows, idx]
+        keep = pts < 0 if negative else pts > 0
+        feats = np.array(names, dtype=object)[idx]
+        vals = raw_values[rows, idx]
+        out[f"{kind}_{k + 1}_feature"] = np.where(keep, feats, "")
+        out[f"{kind}_{k + 1}_dimension"] = np.where(
+            keep, [metas[f].dimension if f in metas else "" for f in feats], "")
+        out[f"{kind}_{k + 1}_value"] = np.where(keep, [_value_text(v) for v in vals], "")
+        out[f"{kind}_{k + 1}_points"] = np.where(keep, np.round(pts, 1), 0.0)
+        out[f"{kind}_{k + 1}_reason"] = np.where(
+            keep, [metas[f].sentence(v) if f in metas else f"{f} = {v}"
+                   for f, v in zip(feats, vals, strict=True)], "")
+
+
+def _points_json(points: np.ndarray, names: list[str], threshold: float = 0.05) -> list[str]:
+    """Compact per-row JSON of every feature whose points reach ``threshold``."""
+    rounded = np.round(points, 2)
+    out = []
+    for row in rounded:
+        keep = np.abs(row) >= threshold
+        out.append(json.dumps({n: float(v) for n, v in zip(np.array(names)[keep], row[keep],
+                                                          strict=True)}))
+    return out

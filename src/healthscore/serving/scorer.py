@@ -1,0 +1,140 @@
+"""From churn probability to the health a team sees: bands (with per-segment, lifecycle and
+renewal-window overrides), hard stops, and manual overrides, each application recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import operator
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from healthscore.errors import DataValidationError, Violation
+from healthscore.serving.bands import Band, assign_band
+from healthscore.serving.explain import explain
+from healthscore.serving.model import HealthModel
+from healthscore.serving.settings import BandConfig, HardStop, ScoringConfig
+
+log = logging.getLogger(__name__)
+OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+       "==": operator.eq, "!=": operator.ne}
+OVERRIDE_COLUMNS = ("account_id", "reason", "author", "expires_at")
+
+
+def _bands(configs: Sequence[BandConfig]) -> list[Band]:
+    ordered = sorted(configs, key=lambda b: b.low)
+    top = ordered[-1]
+    # the top band holds health 100 itself
+    return [Band(b.name, b.low, b.high) for b in ordered[:-1]] + [
+        Band(top.name, top.low, top.high + 1e-4)]
+
+
+def assign_bands(health: np.ndarray, context: pd.DataFrame, config: ScoringConfig) -> np.ndarray:
+    """Band per row: the first band override whose conditions match, else the default bands."""
+    result = assign_band(health, _bands(config.bands))
+    decided = np.zeros(len(health), dtype=bool)
+    for override in config.band_overrides:
+        match = ~decided
+        for column in ("segment", "lifecycle_stage", "in_renewal_window"):
+            wanted = getattr(override, column)
+            if wanted is not None and column in context:
+                match &= (context[column] == wanted).to_numpy()
+            elif wanted is not None:
+                match &= False
+        if match.any():
+            result[match] = assign_band(health[match], _bands(override.bands))
+            decided |= match
+    return result
+
+
+def apply_hard_stops(health: np.ndarray, features: pd.DataFrame, stops: Sequence[HardStop]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Cap health where a rule fires; return (health, names of the rules applied per row)."""
+    health = health.copy()
+    applied = [[] for _ in range(len(health))]
+    for stop in stops:
+        if stop.feature not in features:
+            log.warning("hard stop %r: feature %r is not in the model's features; skipped",
+                        stop.name, stop.feature)
+            continue
+        values = pd.to_numeric(features[stop.feature], errors="coerce").to_numpy(float)
+        fires = OPS[stop.op](values, stop.value) & ~np.isnan(values) & (health > stop.cap)
+        health[fires] = stop.cap
+        for i in np.flatnonzero(fires):
+            applied[i].append(stop.name)
+    return health, np.array([",".join(a) for a in applied], dtype=object)
+
+
+def read_overrides(path) -> pd.DataFrame:
+    """Read and check the manual overrides table (CSV or Parquet)."""
+    frame = pd.read_csv(path) if str(path).lower().endswith(".csv") else pd.read_parquet(path)
+    problems = [Violation("overrides", c, "required column missing", 0)
+                for c in OVERRIDE_COLUMNS if c not in frame]
+    if "value" not in frame and "cap" not in frame:
+        problems.append(Violation("overrides", "value, cap", "give a value or a cap column", 0))
+    if problems:
+        raise DataValidationError(problems)
+    for column in ("value", "cap"):
+        if column not in frame:
+            frame[column] = np.nan
+    both = frame["value"].notna() & frame["cap"].notna()
+    neither = frame["value"].isna() & frame["cap"].isna()
+    bad_range = ~frame["value"].fillna(50).between(0, 100) | ~frame["cap"].fillna(50).between(
+        0, 100)
+    for mask, rule in ((both, "both value and cap set"), (neither, "neither value nor cap set"),
+                       (bad_range, "value/cap outside 0-100")):
+        if mask.any():
+            problems.append(Violation("overrides", "value, cap", rule, int(mask.sum()),
+                                      frame.loc[mask].head(5)))
+    if problems:
+        raise DataValidationError(problems)
+    frame["expires_at"] = pd.to_datetime(frame["expires_at"]).dt.date
+    return frame
+
+
+def apply_overrides(health: np.ndarray, account_ids: pd.Series, overrides: pd.DataFrame | None,
+                    as_of: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """Apply unexpired manual overrides (``as_of`` before ``expires_at``); the latest-expiring
+    override per account wins. Returns (health, description of the override applied)."""
+    health = health.copy()
+    applied = np.full(len(health), "", dtype=object)
+    if overrides is None or overrides.empty:
+        return health, applied
+    active = overrides[overrides["expires_at"] > as_of].sort_values("expires_at")
+    active = active.drop_duplicates("account_id", keep="last").set_index("account_id")
+    position = pd.Series(np.arange(len(account_ids)), index=account_ids.to_numpy())
+    for account, row in active.iterrows():
+        if account not in position.index:
+            continue
+        i = int(position[account])
+        if pd.notna(row["value"]):
+            health[i] = float(row["value"])
+            what = f"set to {row['value']:g}"
+        else:
+            health[i] = min(health[i], float(row["cap"]))
+            what = f"capped at {row['cap']:g}"
+        applied[i] = f"{what} by {row['author']} until {row['expires_at']}: {row['reason']}"
+    return health, applied
+
+
+def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfig,
+                   as_of: dt.date, overrides: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Score a feature frame (one row per account): probability, model health, drivers,
+    hard stops and overrides applied, final health and band."""
+    scored = explain(model, frame, top_risks=config.top_risks,
+                     top_strengths=config.top_strengths, playbooks=dict(config.playbooks))
+    health = scored["model_health"].to_numpy(float)
+    health, stops = apply_hard_stops(health, frame, config.hard_stops)
+    health, manual = apply_overrides(health, frame["account_id"], overrides, as_of)
+    context = [c for c in ("account_id", "segment", "lifecycle_stage", "arr", "days_to_renewal",
+                           "in_renewal_window") if c in frame]
+    out = frame[context].copy()
+    out.insert(1, "as_of", as_of)
+    out["health"] = np.round(health, 1)
+    out["band"] = assign_bands(out["health"].to_numpy(), frame, config)
+    out["hard_stops"] = stops
+    out["override"] = manual
+    out = pd.concat([out, scored], axis=1)
+    return out.reset_index(drop=True)

@@ -1,0 +1,123 @@
+"""Configuration of scoring: model, bands and their overrides, hard stops, manual overrides,
+playbooks, the score history store and outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from healthscore.settings import Section
+
+DimensionName = Literal[
+    "usage", "engagement", "relationship", "billing", "support", "sentiment", "commercial"
+]
+
+
+class BandConfig(Section):
+    """A health band [low, high) on the 0-100 scale (the top band includes 100)."""
+
+    name: str
+    low: Annotated[float, Field(ge=0, le=100)]
+    high: Annotated[float, Field(ge=0, le=100)]
+
+
+def default_bands() -> list[BandConfig]:
+    """Healthy 75-100 / Moderate 50-74 / At risk 25-49 / Critical 0-24."""
+    return [
+        BandConfig(name="Critical", low=0, high=25),
+        BandConfig(name="At risk", low=25, high=50),
+        BandConfig(name="Moderate", low=50, high=75),
+        BandConfig(name="Healthy", low=75, high=100),
+    ]
+
+
+def check_tiling(bands: list[BandConfig]) -> None:
+    """Bands must cover 0-100 without gaps or overlaps."""
+    edges = sorted((b.low, b.high) for b in bands)
+    if not edges or edges[0][0] != 0 or edges[-1][1] != 100 or any(
+        a[1] != b[0] for a, b in zip(edges, edges[1:], strict=False)
+    ):
+        raise ValueError(f"bands must tile 0-100 without gaps or overlaps; got {edges}")
+
+
+class BandOverride(Section):
+    """Different bands for matching accounts; the first matching override wins."""
+
+    segment: str | None = None
+    lifecycle_stage: Literal["onboarding", "adoption", "mature"] | None = None
+    in_renewal_window: bool | None = None
+    bands: list[BandConfig]
+
+    @model_validator(mode="after")
+    def _valid(self) -> BandOverride:
+        if self.segment is None and self.lifecycle_stage is None and self.in_renewal_window is None:
+            raise ValueError("give at least one of segment, lifecycle_stage, in_renewal_window")
+        check_tiling(self.bands)
+        return self
+
+
+class HardStop(Section):
+    """A rule applied after the model: when ``feature op value``, health is capped at ``cap``."""
+
+    name: str
+    feature: str
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float
+    cap: Annotated[float, Field(ge=0, le=100)]
+
+
+def _default_hard_stops() -> list[HardStop]:
+    return [
+        HardStop(name="seriously_past_due", feature="days_past_due", op=">=", value=30, cap=20),
+        HardStop(name="open_p1_ticket", feature="open_p1_tickets", op=">", value=0, cap=40),
+    ]
+
+
+def _default_playbooks() -> dict[str, str]:
+    return {
+        "usage": "Re-onboard the team and fix the workflow that stopped being used.",
+        "engagement": "Book a check-in or QBR; re-establish a regular CSM cadence.",
+        "relationship": "Rebuild the champion map: find a new champion and executive sponsor.",
+        "billing": "Fix the payment method and clear overdue invoices with finance.",
+        "support": "Escalate the root cause of open and repeated tickets with engineering.",
+        "sentiment": "Call the detractors, close the loop on their feedback.",
+        "commercial": "Review the contract and renewal terms ahead of the renewal.",
+    }
+
+
+def _renewal_override() -> list[BandOverride]:
+    return [BandOverride(in_renewal_window=True, bands=[
+        BandConfig(name="Critical", low=0, high=25),
+        BandConfig(name="At risk", low=25, high=65),
+        BandConfig(name="Moderate", low=65, high=75),
+        BandConfig(name="Healthy", low=75, high=100),
+    ])]
+
+
+class ScoringConfig(Section):
+    """How batch scoring turns a model into health scores a team acts on."""
+
+    model: str = Field(default="models:/healthscore@champion",
+                       description="MLflow model URI to score with.")
+    bands: list[BandConfig] = Field(default_factory=default_bands)
+    band_overrides: list[BandOverride] = Field(
+        default_factory=_renewal_override,
+        description="Default: in the renewal window, at risk below 65.")
+    hard_stops: list[HardStop] = Field(default_factory=_default_hard_stops)
+    overrides: Path | None = Field(
+        default=None, description="Manual overrides table (CSV/Parquet): account_id, value or "
+        "cap, reason, author, expires_at.")
+    playbooks: dict[DimensionName, str] = Field(default_factory=_default_playbooks)
+    top_risks: Annotated[int, Field(ge=1, le=10)] = 3
+    top_strengths: Annotated[int, Field(ge=0, le=10)] = 2
+    history: str | None = Field(
+        default=None, description="Score history: a SQLAlchemy URL; default a DuckDB file "
+        "<workdir>/history.duckdb.")
+    output_dir: Path | None = Field(default=None, description="Default <workdir>/scores.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ScoringConfig:
+        check_tiling(self.bands)
+        return self
