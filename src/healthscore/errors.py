@@ -76,3 +76,5 @@ class ParameterError(HealthscoreError):
 
 class ModelError(HealthscoreError):
     """A model is used before fitting, cannot be found, or does not match the data."""
+
+    exit_code = 3

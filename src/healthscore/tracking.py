@@ -300,6 +300,32 @@ def load_health_model(model_uri: str):
     return pyfunc.unwrap_python_model().health_model
 
 
+def describe_model(model_uri: str) -> dict[str, str]:
+    """Registered name, version and run id behind a model URI (empty strings when unknown)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    info = {"uri": model_uri, "name": "", "version": "", "run_id": ""}
+    try:
+        if model_uri.startswith("models:/"):
+            ref = model_uri[len("models:/"):]
+            if "@" in ref:
+                name, alias = ref.split("@", 1)
+                mv = client.get_model_version_by_alias(name, alias)
+            elif "/" in ref:
+                name, version = ref.split("/", 1)
+                mv = client.get_model_version(name, version)
+            else:
+                return info
+            info.update(name=mv.name, version=str(mv.version), run_id=str(mv.run_id))
+        elif model_uri.startswith("runs:/"):
+            info["run_id"] = model_uri[len("runs:/"):].split("/", 1)[0]
+    except MlflowException as exc:
+        raise ModelError(f"cannot resolve model {model_uri!r} at {os_uri()}: {exc}") from None
+    return info
+
+
 def write_json(name: str, payload: Any) -> None:
     """Log a JSON artifact in the active run."""
     log_artifacts({name: json.dumps(payload, indent=1, default=str)})

@@ -126,7 +126,7 @@ def test_unknown_run_is_a_clear_error(trained, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(f"workdir: {trained['config'].workdir}\n")
     result = CliRunner().invoke(cli, ["-c", str(config), "report", "nosuchrun"])
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # model/run errors exit 3, input errors 2
     assert "no MLflow run 'nosuchrun'" in " ".join(result.output.split())
 
 
