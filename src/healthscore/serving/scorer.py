@@ -51,7 +51,12 @@ def assign_bands(health: np.ndarray, context: pd.DataFrame, config: ScoringConfi
 
 def apply_hard_stops(health: np.ndarray, features: pd.DataFrame, stops: Sequence[HardStop]
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Cap health where a rule fires; return (health, names of the rules applied per row)."""
+    """Cap health where a rule fires; return (health, names of the rules applied per row).
+
+    A rule is recorded wherever its condition holds and its cap is below the model's health,
+    even when another rule caps lower.
+    """
+    model_health = health
     health = health.copy()
     applied = [[] for _ in range(len(health))]
     for stop in stops:
@@ -60,8 +65,8 @@ def apply_hard_stops(health: np.ndarray, features: pd.DataFrame, stops: Sequence
                         stop.name, stop.feature)
             continue
         values = pd.to_numeric(features[stop.feature], errors="coerce").to_numpy(float)
-        fires = OPS[stop.op](values, stop.value) & ~np.isnan(values) & (health > stop.cap)
-        health[fires] = stop.cap
+        fires = OPS[stop.op](values, stop.value) & ~np.isnan(values) & (model_health > stop.cap)
+        health[fires] = np.minimum(health[fires], stop.cap)
         for i in np.flatnonzero(fires):
             applied[i].append(stop.name)
     return health, np.array([",".join(a) for a in applied], dtype=object)
