@@ -195,6 +195,9 @@ def register_frames(
         raise DataSourceError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
     raws: dict[str, RawTable] = {}
     for name, frame in frames.items():
+        if len(frame.columns) == 0:
+            raise DataSourceError(f"table {name!r} has no columns; give at least its contract "
+                                  f"columns {list(TABLES[name].column_names)}")
         con.register(f"df_{name}", frame)
         raws[name] = register_raw_view(con, name, f"df_{name}", TableSource(path=Path(name)),
                                        f"frame {name}")

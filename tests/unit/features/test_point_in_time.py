@@ -35,6 +35,17 @@ TIME_COLUMN = {
     "contacts": "started_at", "invoices": "issued_at", "tickets": "opened_at",
     "surveys": "responded_at", "touchpoints": "occurred_at",
 }
+COLUMNS = {
+    "subscriptions": ["account_id", "start_date", "end_date", "arr", "seats", "term_months",
+                      "plan"],
+    "events": ["account_id", "occurred_at", "event_type", "user_id", "quantity"],
+    "contacts": ["account_id", "role", "department", "started_at", "ended_at"],
+    "invoices": ["account_id", "issued_at", "due_at", "paid_at", "amount", "status"],
+    "tickets": ["account_id", "opened_at", "closed_at", "severity", "escalated", "reopened",
+                "csat"],
+    "surveys": ["account_id", "responded_at", "nps"],
+    "touchpoints": ["account_id", "occurred_at", "kind"],
+}
 KEYS = {"subscriptions": "subscription_id", "contacts": "contact_id", "invoices": "invoice_id",
         "tickets": "ticket_id"}
 
@@ -99,12 +110,15 @@ def random_world(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
         for _ in range(int(rng.integers(0, 6))):
             touch.append({"account_id": a, "occurred_at": day(rng, START, end),
                           "kind": str(rng.choice(["qbr", "meeting"]))})
-    frames = {
-        "accounts": accounts, "subscriptions": pd.DataFrame(subs), "events": pd.DataFrame(events),
-        "contacts": pd.DataFrame(contacts), "invoices": pd.DataFrame(invoices),
-        "tickets": pd.DataFrame(tickets), "surveys": pd.DataFrame(surveys),
-        "touchpoints": pd.DataFrame(touch),
-    }
+    rows = {"subscriptions": subs, "events": events, "contacts": contacts,
+            "invoices": invoices, "tickets": tickets, "surveys": surveys, "touchpoints": touch}
+    frames = {"accounts": accounts}
+    for table, records in rows.items():  # explicit columns: a table may have no rows
+        frame = pd.DataFrame.from_records(records, columns=COLUMNS[table])
+        for col in frame.columns:
+            if col.endswith(("_at", "_date")):
+                frame[col] = pd.to_datetime(frame[col])
+        frames[table] = frame
     for table, key in KEYS.items():
         frames[table].insert(1, key, np.arange(1, len(frames[table]) + 1))
     return frames
