@@ -143,8 +143,8 @@ class ScorecardModel(ChurnModel):
 
     def _fit(self, x, y, x_val, y_val) -> None:
         qlo, qhi = self.config.quantiles
-        low = x.quantile(qlo).to_numpy(dtype=float)
-        high = x.quantile(qhi).to_numpy(dtype=float)
+        low = x.quantile(qlo).to_numpy(dtype=float).copy()  # writable under copy-on-write
+        high = x.quantile(qhi).to_numpy(dtype=float).copy()
         for i, name in enumerate(self.feature_names):
             if name in self.config.bounds:
                 low[i], high[i] = self.config.bounds[name]

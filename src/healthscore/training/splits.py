@@ -87,6 +87,9 @@ def backtest_splits(
     """Rolling origins over the last ``folds`` periods, oldest first; folds without enough
     history before them are skipped."""
     dates = sorted(set(pd.to_datetime(labelled_dates).dt.date))
+    if not dates:
+        raise ParameterError("labelled rows", "non-empty (no snapshot has an observed label)",
+                             0)
     last = dates[-1]
     folds = []
     for k in range(config.folds - 1, -1, -1):

@@ -240,10 +240,6 @@ def test_scorecard_health_never_falls_when_a_feature_gets_healthier(fitted, part
     assert moved > 0
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="ScorecardModel._fit (models.py:150) writes configured bounds into "
-                   "x.quantile(...).to_numpy(), a read-only view under pandas copy-on-write: "
-                   "'assignment destination is read-only'")
 def test_scorecard_uses_configured_bounds(infos, parts, sample) -> None:
     config = ScorecardConfig(bounds={"active_users_30d": (1000.0, 3000.0)},
                              weights={"usage": 1.0})

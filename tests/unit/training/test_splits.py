@@ -164,9 +164,6 @@ def test_backtest_without_any_fold_names_the_section() -> None:
         backtest_splits(monthly("2024-01-01", 6), 90, SplitConfig(), BacktestConfig(folds=2))
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError,
-                   reason="backtest_splits indexes dates[-1] before checking for "
-                   "no labelled snapshot: IndexError instead of ParameterError")
 def test_backtest_without_labelled_snapshots_is_a_parameter_error() -> None:
     with pytest.raises(ParameterError):
         backtest_splits(pd.Series([], dtype="datetime64[ns]"), 90, SplitConfig(),
