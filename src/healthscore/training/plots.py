@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from healthscore.serving.portfolio import pyplot  # one matplotlib set-up for both stages
 from healthscore.training.metrics import curves
 
 Scores = Mapping[str, tuple[np.ndarray, np.ndarray]]  # model name -> (y, p)
@@ -16,27 +16,9 @@ BAND_COLORS = {"Critical": "#b2182b", "At risk": "#ef8a62", "Moderate": "#fddbc7
                "Healthy": "#67a9cf"}
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def figure_png(fig) -> bytes:
-    """Render a figure to PNG bytes and close it."""
-    plt = _pyplot()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def roc_figure(scores: Scores):
     """ROC curves of one or more models, with AUC in the legend."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for color, (name, (y, p)) in zip(COLORS, scores.items(), strict=False):
         roc = curves(y, p)["roc"]
@@ -51,7 +33,7 @@ def roc_figure(scores: Scores):
 
 def pr_figure(scores: Scores):
     """Precision-recall curves with the churn base rate as reference."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     base = None
     for color, (name, (y, p)) in zip(COLORS, scores.items(), strict=False):
@@ -68,7 +50,7 @@ def pr_figure(scores: Scores):
 
 def calibration_figure(scores: Scores):
     """Reliability diagram: predicted vs observed churn per probability bin."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for color, (name, (y, p)) in zip(COLORS, scores.items(), strict=False):
         cal = curves(y, p)["calibration"]
@@ -83,7 +65,7 @@ def calibration_figure(scores: Scores):
 
 def band_churn_figure(band_tables: Mapping[str, pd.DataFrame]):
     """Observed churn rate per health band (bars), one group per model."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     names = list(band_tables)
     width = 0.8 / max(len(names), 1)
@@ -108,7 +90,7 @@ def band_churn_figure(band_tables: Mapping[str, pd.DataFrame]):
 
 def score_distribution_figure(y: np.ndarray, p: np.ndarray):
     """Histogram of health for accounts that churned vs stayed."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     health = 100 * (1 - np.asarray(p))
     bins = np.linspace(0, 100, 21)
@@ -125,7 +107,7 @@ def drivers_figure(contributions: np.ndarray, values: pd.DataFrame, max_features
     """SHAP summary (beeswarm) of per-feature contributions on a sample of rows."""
     import shap
 
-    plt = _pyplot()
+    plt = pyplot()
     numeric = values.copy()
     for col in numeric.columns:
         if not pd.api.types.is_numeric_dtype(numeric[col]):

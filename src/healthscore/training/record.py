@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore import tracking
+from healthscore.serving.portfolio import figure_png
 from healthscore.training import plots
 from healthscore.training.settings import TrainingConfig
 from healthscore.training.train import ModelResult, TrainingRun
@@ -65,18 +66,18 @@ def model_artifacts(result: ModelResult, test_frame: pd.DataFrame) -> dict[str, 
         "tables/segment_metrics.csv": ev.by_segment.to_csv(index=False),
         "tables/intervals.csv": ev.intervals.to_csv(index=False),
         "tables/test_predictions.parquet": _parquet_bytes(result.test_rows),
-        "plots/roc.png": plots.figure_png(plots.roc_figure(scores)),
-        "plots/pr.png": plots.figure_png(plots.pr_figure(scores)),
-        "plots/calibration.png": plots.figure_png(plots.calibration_figure(scores)),
-        "plots/band_churn.png": plots.figure_png(plots.band_churn_figure({result.name: ev.bands})),
-        "plots/score_distribution.png": plots.figure_png(plots.score_distribution_figure(y, p)),
+        "plots/roc.png": figure_png(plots.roc_figure(scores)),
+        "plots/pr.png": figure_png(plots.pr_figure(scores)),
+        "plots/calibration.png": figure_png(plots.calibration_figure(scores)),
+        "plots/band_churn.png": figure_png(plots.band_churn_figure({result.name: ev.bands})),
+        "plots/score_distribution.png": figure_png(plots.score_distribution_figure(y, p)),
     }
     model = result.health_model
     sample = test_frame.sample(n=min(SAMPLE_FOR_DRIVERS, len(test_frame)), random_state=0)
     _, phi = model.model.contributions(sample)
     names = model.model.feature_names
     files["tables/global_drivers.csv"] = plots.global_drivers(phi, names).to_csv(index=False)
-    files["plots/shap_summary.png"] = plots.figure_png(
+    files["plots/shap_summary.png"] = figure_png(
         plots.drivers_figure(phi, sample[names].reset_index(drop=True)))
     files["features.json"] = json.dumps([m.__dict__ for m in model.features], indent=1)
     return files

@@ -1,0 +1,237 @@
+"""Portfolio tables, CRM export and the HTML page on a 30-account score frame with hand-checked
+numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthscore.errors import DataValidationError, ParameterError
+from healthscore.serving.portfolio import (
+    CRM_COLUMNS,
+    band_summary,
+    biggest_decliners,
+    crm_export,
+    render_portfolio,
+    top_at_risk,
+)
+
+AS_OF = dt.date(2026, 3, 1)
+BANDS = ["Critical", "At risk", "Moderate", "Healthy"]
+# band: (accounts, ARR per account, churn probability)
+WORLD = {"Critical": (4, 10_000.0, 0.8), "At risk": (6, 20_000.0, 0.6),
+         "Moderate": (8, 5_000.0, 0.4), "Healthy": (12, 30_000.0, 0.1)}
+PREFIX = {"Critical": "crit", "At risk": "risk", "Moderate": "mod", "Healthy": "heal"}
+META = {"model_name": "healthscore", "model_version": "7", "run_id": "abc123"}
+
+
+def make_scores() -> pd.DataFrame:
+    """30 accounts: per band a fixed ARR and p, so every total is known by hand."""
+    rows = []
+    for band, (count, arr, p) in WORLD.items():
+        for i in range(count):
+            rows.append({"account_id": f"{PREFIX[band]}-{i:02d}", "band": band, "arr": arr,
+                         "churn_probability": p, "health": round(100 * (1 - p), 1)})
+    frame = pd.DataFrame(rows)
+    n = len(frame)
+    frame.insert(1, "as_of", AS_OF)
+    frame["segment"] = np.where(np.arange(n) % 2, "smb", "enterprise")
+    frame["lifecycle_stage"] = "mature"
+    frame["days_to_renewal"] = 200
+    frame["in_renewal_window"] = False
+    frame["hard_stops"] = ""
+    frame["override"] = ""
+    frame["model_health"] = frame["health"]
+    frame["base_health"] = 70.0
+    for k in (1, 2, 3):
+        risky = frame["band"].isin(["Critical", "At risk"]) | (k == 1)
+        frame[f"risk_{k}_feature"] = np.where(risky, f"feature_{k}", "")
+        frame[f"risk_{k}_dimension"] = np.where(risky, "usage", "")
+        frame[f"risk_{k}_value"] = np.where(risky, "3", "")
+        frame[f"risk_{k}_points"] = np.where(risky, -5.0 * k, 0.0)
+        frame[f"risk_{k}_reason"] = np.where(risky, f"reason {k}", "")
+    for k in (1, 2):
+        for field in ("feature", "dimension", "value", "reason"):
+            frame[f"strength_{k}_{field}"] = ""
+        frame[f"strength_{k}_points"] = 0.0
+    for dim in ("usage", "engagement", "relationship", "billing", "support", "sentiment",
+                "commercial"):
+        frame[f"points_{dim}"] = 0.0
+    frame["dominant_risk_dimension"] = "usage"
+    frame["playbook"] = "Re-onboard the team."
+    frame["points_json"] = "{}"
+    frame["model_name"] = "healthscore"
+    frame["model_version"] = "7"
+    frame["run_id"] = "abc123"
+    frame["config_hash"] = "cafe"
+    return frame
+
+
+def with_trends(scores: pd.DataFrame) -> pd.DataFrame:
+    scores = scores.copy()
+    change = np.full(len(scores), np.nan)
+    change[[0, 5, 12, 20, 25]] = [-3.0, -20.5, 4.0, -8.0, 0.0]
+    scores["health_change_30d"] = change
+    scores["health_change_90d"] = change * 2
+    scores["momentum"] = np.where(change < 0, "declining", "stable")
+    scores["previous_band"] = scores["band"]
+    scores["alerts"] = ""
+    scores.loc[5, "alerts"] = "health_drop;band_down"
+    scores.loc[20, "alerts"] = "health_drop"
+    scores["alert_reasons"] = ""
+    scores.loc[5, "alert_reasons"] = "Health fell 20.5 points in 30 days"
+    return scores
+
+
+@pytest.fixture
+def scores() -> pd.DataFrame:
+    return make_scores()
+
+
+def test_band_summary_matches_hand_numbers(scores):
+    summary = band_summary(scores, BANDS).set_index("band")
+    assert list(summary.index) == BANDS
+    assert summary["accounts"].tolist() == [4, 6, 8, 12]
+    assert summary["arr"].tolist() == [40_000, 120_000, 40_000, 360_000]
+    assert summary["expected_arr_loss"].tolist() == pytest.approx([32_000, 72_000, 16_000,
+                                                                   36_000])
+    assert summary["share"].tolist() == pytest.approx([4 / 30, 6 / 30, 8 / 30, 12 / 30])
+    assert summary["arr_share"].sum() == pytest.approx(1.0)
+    assert summary.loc["At risk", "arr_share"] == pytest.approx(120_000 / 560_000)
+    assert summary["mean_health"].tolist() == pytest.approx([20, 40, 60, 90])
+
+
+def test_band_summary_lists_empty_and_unknown_bands(scores):
+    scores.loc[scores["band"] == "Moderate", "band"] = "Watch"
+    summary = band_summary(scores, BANDS)
+    assert summary["band"].tolist() == [*BANDS, "Watch"]
+    assert summary.set_index("band").loc["Moderate", "accounts"] == 0
+    assert summary.set_index("band").loc["Moderate", "arr"] == 0
+    assert summary["accounts"].sum() == 30
+
+
+def test_top_at_risk_ranks_by_expected_arr_loss(scores):
+    top = top_at_risk(scores, n=10)
+    # expected loss per account: At risk 12,000 > Critical 8,000 > Healthy 3,000 > Moderate 2,000
+    assert top["band"].tolist() == ["At risk"] * 6 + ["Critical"] * 4
+    assert top["rank"].tolist() == list(range(1, 11))
+    assert top["expected_arr_loss"].is_monotonic_decreasing
+    assert top["account_id"].tolist()[:6] == sorted(top["account_id"].tolist()[:6])
+    for column in ("health", "risk_1_reason", "risk_2_reason", "risk_3_reason",
+                   "dominant_risk_dimension", "playbook", "hard_stops", "override"):
+        assert column in top
+
+
+def test_top_at_risk_a_large_healthy_account_can_lead(scores):
+    scores.loc[scores["account_id"] == "heal-03", "arr"] = 1_000_000.0  # 100,000 expected loss
+    top = top_at_risk(scores, n=3)
+    assert top["account_id"].tolist() == ["heal-03", "risk-00", "risk-01"]
+    assert len(top_at_risk(scores, n=0)) == 0
+
+
+def test_top_at_risk_rejects_a_negative_n(scores):
+    with pytest.raises(ParameterError, match="'n' parameter must be an int >= 0"):
+        top_at_risk(scores, n=-1)
+
+
+def test_biggest_decliners_order_and_only_declines(scores):
+    decliners = biggest_decliners(with_trends(scores))
+    assert decliners["health_change_30d"].tolist() == [-20.5, -8.0, -3.0]
+    assert decliners["account_id"].tolist() == [scores.loc[i, "account_id"] for i in (5, 20, 0)]
+    assert biggest_decliners(with_trends(scores), n=1)["health_change_30d"].tolist() == [-20.5]
+
+
+@pytest.mark.parametrize("trend", ["absent", "all_nan"])
+def test_biggest_decliners_empty_without_trend_data(scores, trend):
+    if trend == "all_nan":
+        scores["health_change_30d"] = np.nan
+    decliners = biggest_decliners(scores)
+    assert decliners.empty
+    assert "health_change_30d" in decliners and "account_id" in decliners
+
+
+def test_crm_export_columns_and_values(scores):
+    scores.loc[0, "churn_probability"] = 0.123456
+    scores.loc[0, "risk_3_reason"] = np.nan
+    scores.loc[1, "override"] = "set to 40 by ana\nuntil 2026-04-01"
+    export = crm_export(with_trends(scores))
+    assert tuple(export.columns) == CRM_COLUMNS
+    assert len(export) == 30
+    assert export.loc[0, "churn_probability"] == 0.123
+    assert export.loc[0, "as_of"] == "2026-03-01"
+    assert export.loc[0, "top_risk_reasons"] == "reason 1 | reason 2"
+    assert export.loc[29, "top_risk_reasons"] == "reason 1"  # healthy: one driver only
+    assert export.loc[1, "override"] == "set to 40 by ana until 2026-04-01"
+    assert export.loc[5, "alerts"] == "health_drop;band_down"
+    text = [c for c in CRM_COLUMNS if c not in ("health", "churn_probability",
+                                                "health_change_30d")]
+    assert not export[text].isna().any().any()
+
+
+def test_crm_export_without_trend_columns(scores):
+    export = crm_export(scores)
+    assert tuple(export.columns) == CRM_COLUMNS
+    assert (export["momentum"] == "").all() and (export["alerts"] == "").all()
+    assert export["health_change_30d"].isna().all()
+    text = [c for c in CRM_COLUMNS if c not in ("health", "churn_probability",
+                                                "health_change_30d")]
+    assert not export[text].isna().any().any()
+
+
+def test_missing_required_column_is_named(scores):
+    with pytest.raises(DataValidationError, match=r"scores\.arr: required column missing"):
+        band_summary(scores.drop(columns="arr"), BANDS)
+
+
+def test_band_order_must_be_distinct_names(scores):
+    with pytest.raises(ParameterError, match="band_order"):
+        band_summary(scores, [])
+    with pytest.raises(ParameterError, match="band_order"):
+        band_summary(scores, ["Critical", "Critical"])
+
+
+def test_render_portfolio_page(scores):
+    scores = with_trends(scores)
+    scores.loc[scores["account_id"] == "risk-00", "account_id"] = "<b>x</b>"
+    scores.loc[1, "risk_1_reason"] = '<img src=x onerror="alert(1)">'
+    scores.loc[2, "hard_stops"] = "seriously_past_due"
+    scores.loc[3, "override"] = "set to 30 by ana until 2026-04-01: sponsor left"
+    page = render_portfolio(scores, AS_OF, BANDS, META)
+    assert page.startswith("<!doctype html>")
+    assert "2026-03-01" in page
+    assert "healthscore v7" in page and "abc123" in page
+    for band in BANDS:
+        assert html.escape(band) in page
+    assert page.count("data:image/png;base64,") >= 2
+    assert "<script" not in page.lower()
+    assert "http://" not in page and "https://" not in page
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    top = page.index("Top 20 accounts at risk")
+    assert page.index("&lt;b&gt;x&lt;/b&gt;", top) < page.index("risk-01", top)  # ranked first
+    assert "Biggest decliners" in page and "-20.5" in page
+    assert "<h2>Alerts</h2>" in page and "Health fell 20.5 points in 30 days" in page
+    assert "capped by seriously_past_due" in page
+    assert "override: set to 30 by ana until 2026-04-01: sponsor left" in page
+    assert "560.0k" in page  # total ARR
+    assert "160.0k" in page  # ARR in At risk + Critical
+    assert "156.0k" in page  # expected ARR loss
+
+
+def test_render_portfolio_without_trends_and_custom_bands(scores):
+    names = {"Critical": "Red", "At risk": "Amber", "Moderate": "Yellow", "Healthy": "Green"}
+    scores["band"] = scores["band"].map(names)
+    page = render_portfolio(scores, AS_OF, list(names.values()),
+                            {"name": "hs", "version": "2", "run_id": "r1"})
+    for band in names.values():
+        assert band in page
+    assert "hs v2" in page
+    assert "<h2>Alerts</h2>" not in page
+    assert "No decliners to show" in page
+    assert "ARR in Amber + Red" in page
+    assert len(re.findall("data:image/png;base64,", page)) >= 2
