@@ -11,7 +11,6 @@ from pydantic import Field, field_validator, model_validator
 from healthscore.data.schema import SEGMENTS, TABLES
 from healthscore.settings import Section
 
-
 TableName = Literal[
     "accounts", "subscriptions", "events", "contacts", "invoices", "tickets", "surveys",
     "touchpoints",
@@ -151,13 +150,23 @@ class SynthConfig(Section):
         default=0.02, description="Yearly churn probability that no signal explains."
     )
     shock_rates: dict[Literal["champion_left", "p1_outage", "payment_failure"], Share] = Field(
-        default_factory=lambda: {"champion_left": 0.015, "p1_outage": 0.01, "payment_failure": 0.01},
+        default_factory=lambda: {"champion_left": 0.015, "p1_outage": 0.01,
+                                 "payment_failure": 0.01},
         description="Monthly probability of each shock per account.",
     )
     churn_health_slope: Annotated[float, Field(ge=0)] = Field(
-        default=1.5,
-        description="Slope of renewal churn log-odds on latent health (higher: churn is "
-        "easier to predict). Segment intercepts are calibrated to hit annual_churn.",
+        default=8.0,
+        description="Slope of the log-odds of deciding to churn at a renewal on recent latent "
+        "health (higher: churn is easier to predict); the intercept follows from churn_depth.",
+    )
+    churn_depth: Annotated[float, Field(gt=0)] = Field(
+        default=2.0,
+        description="How far (log-odds) recent health must fall below the segment's usual "
+        "health for churn at a renewal to become likelier than not. Accounts get there "
+        "mostly through declines, whose frequency is calibrated to hit annual_churn.",
+    )
+    decline_recovery: Share = Field(
+        default=0.03, description="Monthly probability that a declining account is won back.",
     )
     history_years: Annotated[float, Field(gt=0, le=20)] = Field(
         default=3.0, description="Existing accounts were created over this many years "

@@ -1,10 +1,15 @@
 """A synthetic B2B SaaS world whose churn mechanism is known, vectorised with numpy.
 
-Every account carries a latent health (log-odds scale) that follows an AR(1) process around its
+Every account carries a latent health (log-odds scale) that follows AR(1) processes around its
 segment's ``base_health`` plus an account effect, with seasonality and shocks (champion left,
-P1 outage, payment failure) that lower it for a few months. Health drives everything a model
-can see (usage, payments, tickets, surveys, touchpoints, contacts) and, at renewal, churn:
-annual contracts churn only on an anniversary, monthly plans in any month.
+P1 outage, payment failure) that lower it for a few months. Low health and shocks can tip an
+account into a decline: its health falls further month after month until it churns or is won
+back. Health drives everything a model can see (usage, payments, tickets, surveys,
+touchpoints, contacts) and churn: ``_NOTICE_MONTHS`` before a renewal the account decides on it
+from its recent health (an EWMA), steeply; a leaver then serves notice with usage and
+engagement collapsing, and churns at that renewal. Annual contracts churn only on an
+anniversary, monthly plans in any month. A little churn (``unexplained_churn``) has no signal.
+Segment churn rates are calibrated on simulated health paths to hit ``annual_churn``.
 
 The simulation loops over months only; inside a month every step works on arrays over all
 accounts. Usage events are emitted week by week (one row per account, active user and week)
@@ -70,14 +75,34 @@ _MAX_SEATS = 9_999  # user_id = account_id * 10000 + k
 # Health dynamics (log-odds scale). Observables are functions of the absolute health around
 # _H_REF, so a segment with a lower base health also looks worse.
 _H_REF = 1.2
-_ACCOUNT_SD = 0.3
-_SLOW_PHI, _SLOW_SD = 0.93, 0.22
-_FAST_PHI, _FAST_SD = 0.6, 0.25
+_ACCOUNT_SD = 0.35
+_SLOW_PHI, _SLOW_SD = 0.95, 0.15
+_FAST_PHI, _FAST_SD = 0.5, 0.25
 _SHOCK_DECAY = 0.7
-_SHOCK_SIZE = {"champion_left": 1.2, "p1_outage": 0.8, "payment_failure": 0.9}
+_SHOCK_SIZE = {"champion_left": 1.6, "p1_outage": 0.8, "payment_failure": 0.9}
 _NO_CHAMPION_PENALTY = 0.5
 _SEASON_HEALTH = np.array([-0.05, 0.05, 0.05, 0.05, 0.0, 0.0, -0.05, -0.1, 0.0, 0.05, 0.0, -0.1])
 _SEASON_USAGE = np.array([0.95, 1.0, 1.0, 1.0, 1.0, 0.97, 0.9, 0.85, 1.0, 1.0, 1.0, 0.8])
+# Disengagement: an account slides into a decline with a monthly hazard that grows as its health
+# falls (x e^{-K (h - base)}, so shocks trigger it); while declining, its health drops a further
+# _DECLINE_STEP a month down to _DECLINE_MAX, until it churns or is won back.
+_DECLINE_K = 2.0
+_DECLINE_STEP = 1.25
+_DECLINE_MAX = 2.5
+_DECLINE_MAX_ONSET = 0.5
+_RECOVERED_DECAY = 0.6  # a won-back account's depth shrinks by this factor a month
+# Renewal decisions weigh recent months: churn depends on an EWMA of health with this weight
+# on the current month.
+_MEMORY_WEIGHT = 0.2
+# Churn is decided _NOTICE_MONTHS before the renewal it takes effect at (a non-renewal notice;
+# monthly plans run down for as long before cancelling); meanwhile the account's health sits at
+# least _LEAVING_DEPTH below usual (usage collapses, payments slip, the relationship cools).
+_NOTICE_MONTHS = 3
+_LEAVING_DEPTH = 3.0
+_LEAVING_ENGAGEMENT = 0.2  # leavers' usage and touchpoints beyond what their health implies
+_BURN_IN_MONTHS = 12  # health runs this long before the world starts (declines in progress)
+_CALIBRATION_PATHS, _CALIBRATION_MONTHS, _CALIBRATION_SEED = 3000, 36, 20_240_101
+_CALIBRATION_STEPS = 18
 
 # Per-segment behaviour, keyed by segment name.
 _SPONSOR_SHARE = {"enterprise": 0.9, "mid_market": 0.8, "smb": 0.5}
@@ -193,41 +218,109 @@ def _scheduled(anchor_month: np.ndarray, anchor_dom: np.ndarray, every: np.ndarr
 # --------------------------------------------------------------------------- churn calibration
 
 
-def _expected_churn_per_year(intercept: float, slope: float, renewals_per_year: float,
-                             unexplained: float, mu: float, sd: float) -> float:
-    """Churn events per customer-year: renewals a year x mean churn probability per renewal."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
-    health = mu + sd * nodes
-    per_renewal_u = 1 - (1 - unexplained) ** (1 / renewals_per_year)
-    churn = 1 - (1 - _sigmoid(intercept - slope * health)) * (1 - per_renewal_u)
-    return renewals_per_year * float(np.sum(weights * churn) / weights.sum())
+@dataclass
+class _Health:
+    """The latent health process of a set of accounts (log-odds scale), advanced month by month.
+
+    ``level`` (segment base + account effect) is fixed; the AR(1) parts, the decaying shock load,
+    the disengagement depth and the renewal memory move.
+    """
+
+    level: np.ndarray
+    base: np.ndarray  # the segment's base health (onset hazards are relative to it)
+    onset: np.ndarray  # disengagement hazard at health == base
+    slow: np.ndarray
+    fast: np.ndarray
+    load: np.ndarray
+    depth: np.ndarray
+    declining: np.ndarray
+    leaving: np.ndarray  # decided to churn, serving notice
+    memory: np.ndarray
+
+    @classmethod
+    def start(cls, base: np.ndarray, effect: np.ndarray, onset: np.ndarray,
+              rng: np.random.Generator) -> _Health:
+        """Stationary AR parts, no shock load, nobody declining yet."""
+        n = len(base)
+        slow = rng.normal(0.0, _SLOW_SD / np.sqrt(1 - _SLOW_PHI**2), n)
+        fast = rng.normal(0.0, _FAST_SD / np.sqrt(1 - _FAST_PHI**2), n)
+        level = base + effect
+        return cls(level=level, base=base, onset=onset, slow=slow, fast=fast, load=np.zeros(n),
+                   depth=np.zeros(n), declining=np.zeros(n, dtype=bool),
+                   leaving=np.zeros(n, dtype=bool), memory=level + slow + fast)
+
+    def usual(self, calendar_month: int, no_champion: np.ndarray) -> np.ndarray:
+        """Health before disengagement."""
+        return (self.level + self.slow + self.fast + _SEASON_HEALTH[calendar_month] - self.load
+                - _NO_CHAMPION_PENALTY * no_champion)
+
+    def advance(self, calendar_month: int, shock_load: np.ndarray, no_champion: np.ndarray,
+                recovery: float, rng: np.random.Generator) -> np.ndarray:
+        """One month: AR steps, shocks, disengagement onset / win-back; returns health."""
+        n = len(self.level)
+        eps = rng.standard_normal((2, n))
+        u = rng.random((2, n))
+        self.slow = _SLOW_PHI * self.slow + _SLOW_SD * eps[0]
+        self.fast = _FAST_PHI * self.fast + _FAST_SD * eps[1]
+        self.load = _SHOCK_DECAY * self.load + shock_load
+        usual = self.usual(calendar_month, no_champion)
+        hazard = np.minimum(_DECLINE_MAX_ONSET,
+                            self.onset * np.exp(-_DECLINE_K * (usual - self.base)))
+        begins = ~self.declining & (u[0] < hazard)
+        won_back = self.declining & (u[1] < recovery)
+        self.declining = (self.declining | begins) & ~won_back
+        self.depth = np.where(self.declining, np.minimum(self.depth + _DECLINE_STEP, _DECLINE_MAX),
+                              _RECOVERED_DECAY * self.depth)
+        health = usual - np.where(self.leaving, np.maximum(self.depth, _LEAVING_DEPTH), self.depth)
+        self.memory = (1 - _MEMORY_WEIGHT) * self.memory + _MEMORY_WEIGHT * health
+        return health
 
 
-def churn_intercept(target: float, slope: float, renewals_per_year: float, unexplained: float,
-                    mu: float, sd: float) -> float:
-    """Intercept ``c`` such that renewals churning with p = sigmoid(c - slope*h) (+ the
-    unexplained yearly churn) give ``target`` churn events per customer-year, for health
-    h ~ Normal(mu, sd); found by bisection."""
-    lo, hi = -20.0, 20.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        rate = _expected_churn_per_year(mid, slope, renewals_per_year, unexplained, mu, sd)
-        if rate < target:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+def _shock_load(rates: dict[str, float], u: np.ndarray, has_champion: np.ndarray) -> np.ndarray:
+    """Shock load of a month from uniforms ``u`` (one row per shock kind), calibration only."""
+    load = np.zeros(u.shape[1])
+    for i, (name, size) in enumerate(_SHOCK_SIZE.items()):
+        hit = u[i] < rates.get(name, 0.0)
+        if name == "champion_left":
+            hit &= has_champion
+        load += size * hit
+    return load
 
 
-def _health_moments(config: SynthConfig, base: float) -> tuple[float, float]:
-    """Approximate mean and sd of an account-month's health in a segment."""
+def _calibration_paths(config: SynthConfig, base: float, onset: float,
+                       seed: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
+    """A segment's health paths under a simplified champion process: the renewal memory
+    (paths x months) and the mean of e^{-K (usual health - base)} per month."""
+    rng = np.random.default_rng(seed)
+    n = _CALIBRATION_PATHS
     rates = config.shock_rates
-    load = sum(rates.get(k, 0.0) * size for k, size in _SHOCK_SIZE.items()) / (1 - _SHOCK_DECAY)
-    no_champion = rates.get("champion_left", 0.0) * 4.0
-    mu = base - load - _NO_CHAMPION_PENALTY * no_champion
-    sd = np.sqrt(_ACCOUNT_SD**2 + _SLOW_SD**2 / (1 - _SLOW_PHI**2)
-                 + _FAST_SD**2 / (1 - _FAST_PHI**2))
-    return mu, float(sd)
+    bases = np.full(n, base)
+    health = _Health.start(bases, rng.normal(0.0, _ACCOUNT_SD, n), np.full(n, onset), rng)
+    has_champion = np.ones(n, dtype=bool)
+    memory = np.zeros((n, _CALIBRATION_MONTHS))
+    usual = np.zeros(_CALIBRATION_MONTHS)
+    for m in range(_BURN_IN_MONTHS + _CALIBRATION_MONTHS):
+        u = rng.random((4, n))
+        load = _shock_load(rates, u[:3], has_champion)
+        left = has_champion & (u[0] < rates.get("champion_left", 0.0))
+        has_champion = (has_champion & ~left) | (~has_champion & (u[3] < 0.3))
+        health.advance(m % 12, load, ~has_champion, config.decline_recovery, rng)
+        if m >= _BURN_IN_MONTHS:
+            memory[:, m - _BURN_IN_MONTHS] = health.memory
+            usual[m - _BURN_IN_MONTHS] = float(health.usual(m % 12, ~has_champion).mean())
+    return memory, usual
+
+
+def _churn_per_year(intercept: float, slope: float, memory: np.ndarray, renews: np.ndarray,
+                    unexplained: float) -> float:
+    """Churn events per customer-year over memory paths renewing where ``renews`` holds, each
+    path leaving at its first churn."""
+    p = 1 - (1 - _sigmoid(intercept - slope * memory)) * (1 - unexplained)
+    q = np.where(renews, p, 0.0)
+    alive = np.cumprod(1 - q, axis=1)
+    before = np.hstack([np.ones((len(q), 1)), alive[:, :-1]])
+    events = float((before * q).sum())
+    return 12 * events / (float(before.sum()) + _NOTICE_MONTHS * events)  # + notice served
 
 
 # --------------------------------------------------------------------------- world set-up
@@ -249,6 +342,7 @@ class _Accounts:
     effect: np.ndarray
     base: np.ndarray
     intercept: np.ndarray
+    onset: np.ndarray  # disengagement hazard at the segment's base health
     unexplained: np.ndarray  # churn probability per renewal that no signal explains
     survey_propensity: np.ndarray
     initial_seats: np.ndarray
@@ -296,15 +390,61 @@ def plan_names(segments: _Segments) -> tuple[str, ...]:
     return tuple(f"{_TIERS[s]}_{b}" for s in segments.names for b in ("monthly", "annual"))
 
 
-def _intercepts(config: SynthConfig, segs: _Segments) -> np.ndarray:
-    """Churn intercept per (segment, renewals-per-year index: monthly, annual, biennial)."""
-    out = np.zeros((len(segs.names), 3))
+_RENEWALS_PER_YEAR = (12.0, 1.0, 0.5)  # term index: monthly, annual, biennial
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """Per segment: decline-onset hazard at base health and churn-decision intercept."""
+
+    onset: np.ndarray
+    intercept: np.ndarray
+
+
+def _plan_mix_churn(config: SynthConfig, base: float, onset: float, intercept: float,
+                    share: np.ndarray, seed: np.random.SeedSequence) -> float:
+    """Churn events per customer-year of a segment with plan-term shares ``share`` (monthly,
+    annual, biennial), over calibration paths with decline-onset hazard ``onset``."""
+    memory, _ = _calibration_paths(config, base, onset, seed)
+    phase = np.random.default_rng(seed).integers(0, 24, len(memory))[:, None]
+    months = np.arange(memory.shape[1])[None, :]
+    total = 0.0
+    for t, per_year in enumerate(_RENEWALS_PER_YEAR):
+        if share[t] > 0:
+            every = round(12 / per_year)
+            renews = (months + phase) % every == every - 1
+            unexplained = 1 - (1 - config.unexplained_churn) ** (1 / per_year)
+            total += share[t] * _churn_per_year(intercept, config.churn_health_slope, memory,
+                                                renews, unexplained)
+    return total
+
+
+def _calibrate(config: SynthConfig, segs: _Segments) -> _Calibration:
+    """Churn intercepts and decline-onset hazards per segment, from health paths simulated
+    with fixed seeds (so they depend on the config only, not on its seed).
+
+    The intercept puts the even-odds point of a renewal decision ``churn_depth`` below the
+    segment's mean usual health; the onset hazard is then found by bisection (on its log) so
+    that the segment's plan mix churns at the centre of its ``annual_churn`` range.
+    """
+    onset = np.zeros(len(segs.names))
+    intercept = np.zeros(len(segs.names))
     for s in range(len(segs.names)):
-        mu, sd = _health_moments(config, float(segs.base[s]))
-        for t, per_year in enumerate((12.0, 1.0, 0.5)):
-            out[s, t] = churn_intercept(float(segs.churn_target[s]), config.churn_health_slope,
-                                        per_year, config.unexplained_churn, mu, sd)
-    return out
+        base, target = float(segs.base[s]), float(segs.churn_target[s])
+        seed = np.random.SeedSequence([_CALIBRATION_SEED, s])
+        _, usual = _calibration_paths(config, base, 0.0, seed)
+        intercept[s] = config.churn_health_slope * (float(usual.mean()) - config.churn_depth)
+        monthly = float(segs.monthly_share[s])
+        share = np.array([monthly, (1 - monthly) * (1 - _TERM_24_SHARE),
+                          (1 - monthly) * _TERM_24_SHARE])
+        lo, hi = -12.0, 0.0
+        for _ in range(_CALIBRATION_STEPS):
+            mid = (lo + hi) / 2
+            rate = _plan_mix_churn(config, base, float(np.exp(mid)), float(intercept[s]), share,
+                                   seed)
+            lo, hi = (mid, hi) if rate < target else (lo, mid)
+        onset[s] = float(np.exp((lo + hi) / 2))
+    return _Calibration(onset=onset, intercept=intercept)
 
 
 def _init_accounts(config: SynthConfig, segs: _Segments, rng: np.random.Generator,
@@ -325,8 +465,8 @@ def _init_accounts(config: SynthConfig, segs: _Segments, rng: np.random.Generato
     price = segs.arr_per_seat[seg] * rng.lognormal(0.0, 0.15, n) * np.where(monthly, 1.2, 1.0)
     seats = rng.integers(segs.seats_lo[seg], segs.seats_hi[seg] + 1)
     t_index = np.where(monthly, 0, np.where(biennial, 2, 1))
-    intercepts = _intercepts(config, segs)
-    per_year = np.array([12.0, 1.0, 0.5])[t_index]
+    calibration = _calibrate(config, segs)
+    per_year = np.array(_RENEWALS_PER_YEAR)[t_index]
     unexplained = 1 - (1 - config.unexplained_churn) ** (1 / per_year)
     anchor_month = _month_of(sub_start)
     propensity = np.where(rng.random(n) < 0.35, 0.0, rng.uniform(0.5, 1.5, n))
@@ -335,7 +475,8 @@ def _init_accounts(config: SynthConfig, segs: _Segments, rng: np.random.Generato
         anchor_dom=sub_start - _month_day(anchor_month, 1) + 1, term=term,
         bill_every=np.where(monthly, 1, 3), plan=2 * seg + (~monthly).astype(np.int64),
         price=price, effect=rng.normal(0.0, _ACCOUNT_SD, n), base=segs.base[seg],
-        intercept=intercepts[seg, t_index], unexplained=unexplained,
+        intercept=calibration.intercept[seg], unexplained=unexplained,
+        onset=calibration.onset[seg],
         survey_propensity=propensity, initial_seats=seats,
         industry=rng.integers(0, len(INDUSTRIES), n),
         name_words=rng.integers(0, len(_NAME_WORDS[0]), (2, n)),
@@ -401,26 +542,31 @@ class _State:
     seats: np.ndarray
     arr: np.ndarray
     row_start: np.ndarray
-    slow: np.ndarray
-    fast: np.ndarray
-    load: np.ndarray
+    health: _Health
     churned: np.ndarray
     churn_day: np.ndarray
     champion: np.ndarray
     replace_at: np.ndarray  # month index of a scheduled champion replacement, -1 if none
+    leave_month: np.ndarray  # month index of the renewal a leaving account churns at, else -1
     contacts: _Contacts
 
 
-def _init_state(acc: _Accounts, contacts: _Contacts, champion: np.ndarray,
-                rng: np.random.Generator) -> _State:
+def _init_state(acc: _Accounts, contacts: _Contacts, champion: np.ndarray, config: SynthConfig,
+                first_calendar_month: int, rng: np.random.Generator) -> _State:
+    """Initial state; health runs ``_BURN_IN_MONTHS`` first so that declines are under way."""
     n = len(acc.created)
     seats = acc.initial_seats.astype(np.int64)
+    health = _Health.start(acc.base, acc.effect, acc.onset, rng)
+    everyone = np.ones(n, dtype=bool)
+    for m in range(-_BURN_IN_MONTHS, 0):
+        load = _shock_load(config.shock_rates, rng.random((3, n)), everyone)
+        health.advance((first_calendar_month + m) % 12, load, ~everyone,
+                       config.decline_recovery, rng)
     return _State(
         seats=seats, arr=np.round(seats * acc.price, 2), row_start=acc.sub_start.copy(),
-        slow=rng.normal(0.0, _SLOW_SD / np.sqrt(1 - _SLOW_PHI**2), n),
-        fast=rng.normal(0.0, _FAST_SD / np.sqrt(1 - _FAST_PHI**2), n),
-        load=np.zeros(n), churned=np.zeros(n, dtype=bool), churn_day=np.full(n, _NEVER),
-        champion=champion, replace_at=np.full(n, -1, dtype=np.int64), contacts=contacts,
+        health=health, churned=np.zeros(n, dtype=bool), churn_day=np.full(n, _NEVER),
+        champion=champion, replace_at=np.full(n, -1, dtype=np.int64),
+        leave_month=np.full(n, -1, dtype=np.int64), contacts=contacts,
     )
 
 
@@ -434,6 +580,8 @@ class _Month:
     p1: int  # first day of the next period
     end: int  # last day of the world
     calendar_month: int  # 0..11
+    notice_p0: int  # first day of the period _NOTICE_MONTHS ahead
+    notice_p1: int
 
     @property
     def days(self) -> int:
@@ -462,18 +610,13 @@ class _Collector:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _update_health(acc: _Accounts, st: _State, month: _Month, shocks: dict[str, np.ndarray],
+def _update_health(st: _State, month: _Month, shocks: dict[str, np.ndarray], recovery: float,
                    rng: np.random.Generator) -> np.ndarray:
-    """Advance the AR processes, add this month's shocks; return every account's health."""
-    eps = rng.standard_normal((2, len(st.slow)))
-    st.slow = _SLOW_PHI * st.slow + _SLOW_SD * eps[0]
-    st.fast = _FAST_PHI * st.fast + _FAST_SD * eps[1]
-    st.load = _SHOCK_DECAY * st.load
+    """Advance every account's health by a month with this month's shocks; return it."""
+    load = np.zeros(len(st.champion))
     for name, happened in shocks.items():
-        st.load = st.load + _SHOCK_SIZE[name] * happened
-    penalty = _NO_CHAMPION_PENALTY * (st.champion < 0)
-    return (acc.base + acc.effect + st.slow + st.fast + _SEASON_HEALTH[month.calendar_month]
-            - st.load - penalty)
+        load = load + _SHOCK_SIZE[name] * happened
+    return st.health.advance(month.calendar_month, load, st.champion < 0, recovery, rng)
 
 
 @dataclass(frozen=True)
@@ -484,6 +627,7 @@ class _Rates:
     p1_outage: float
     payment_failure: float
     churn_slope: float
+    recovery: float
 
 
 def _champion_changes(acc: _Accounts, st: _State, month: _Month, alive: np.ndarray,
@@ -497,7 +641,7 @@ def _champion_changes(acc: _Accounts, st: _State, month: _Month, alive: np.ndarr
                                     np.full(len(gone), month.p1))
     st.champion[left] = -1
     # the new champion arrives 1-4 months later, less likely when the account is unhealthy
-    health_proxy = acc.base + acc.effect + st.slow
+    health_proxy = st.health.level + st.health.slow - st.health.depth
     replaced = u[1] < 0.35 + 0.55 * _sigmoid(1.5 * (health_proxy - _H_REF))
     delay = rng.integers(1, 5, n)
     st.replace_at = np.where(left, np.where(replaced, month.index + delay, -1), st.replace_at)
@@ -518,16 +662,30 @@ def _subscription_rows(acc: _Accounts, st: _State, mask: np.ndarray, end: np.nda
             "seats": st.seats[idx], "plan": acc.plan[idx], "term": acc.term[idx]}
 
 
-def _renewals(acc: _Accounts, st: _State, due: np.ndarray, day: np.ndarray, health: np.ndarray,
-              slope: float, rng: np.random.Generator, out: _Collector) -> np.ndarray:
+def _churn_decisions(acc: _Accounts, st: _State, month: _Month, alive: np.ndarray, slope: float,
+                     rng: np.random.Generator) -> None:
+    """Accounts with a renewal ``_NOTICE_MONTHS`` ahead decide on it from their recent health
+    (its EWMA): p = sigmoid(intercept - slope * memory). Leavers serve notice until then."""
+    ahead, _ = _scheduled(acc.anchor_month, acc.anchor_dom, acc.term, 1, month.notice_p0,
+                          month.notice_p1)
+    deciding = alive & ahead & (st.leave_month < 0)
+    p = _sigmoid(acc.intercept - slope * st.health.memory)
+    leave = deciding & (rng.random(len(alive)) < p)
+    st.leave_month = np.where(leave, month.index + _NOTICE_MONTHS, st.leave_month)
+    st.health.leaving |= leave
+
+
+def _renewals(acc: _Accounts, st: _State, month: _Month, due: np.ndarray, day: np.ndarray,
+              health: np.ndarray, rng: np.random.Generator, out: _Collector) -> np.ndarray:
     """Churn or renew accounts whose renewal falls in this month; some change seats.
 
-    A churn or a seat change ends the current subscription row on the renewal day; a change
-    starts the next row the same day. Returns who churned.
+    Leavers whose notice ends churn; a few others churn for reasons no signal shows. A churn
+    or a seat change ends the current subscription row on the renewal day; a change starts
+    the next row the same day. Returns who churned.
     """
     u = rng.random((3, len(due)))
-    p_churn = 1 - (1 - _sigmoid(acc.intercept - slope * health)) * (1 - acc.unexplained)
-    churn = due & (u[0] < p_churn)
+    unexplained = (st.leave_month < 0) & (u[0] < acc.unexplained)
+    churn = due & ((st.leave_month == month.index) | unexplained)
     st.churned |= churn
     st.churn_day = np.where(churn, day, st.churn_day)
     rel = health - acc.base
@@ -647,12 +805,13 @@ def _surveys(acc: _Accounts, segs: _Segments, month: _Month, active: np.ndarray,
 
 
 def _touchpoints(acc: _Accounts, segs: _Segments, month: _Month, active: np.ndarray,
-                 lo: np.ndarray, hi: np.ndarray, health: np.ndarray,
+                 lo: np.ndarray, hi: np.ndarray, health: np.ndarray, leaving: np.ndarray,
                  rng: np.random.Generator) -> Batch:
-    """Customer-success touchpoints: fewer when the account is unhealthy."""
+    """Customer-success touchpoints: fewer when the account is unhealthy or leaving."""
     frac = np.where(active, (hi - lo) / month.days, 0.0)
     base = np.array([_TOUCHPOINT_P[s] for s in segs.names])[acc.segment]
-    engagement = _sigmoid(1.0 + 1.5 * (health - _H_REF)) * frac
+    engagement = (_sigmoid(1.0 + 1.5 * (health - _H_REF)) * frac
+                  * np.where(leaving, _LEAVING_ENGAGEMENT, 1.0))
     quarter = (_month_of(month.p0) - acc.anchor_month) % 3 == 0
     p = base * engagement[:, None]
     p[:, TOUCHPOINT_KINDS.index("qbr")] *= quarter
@@ -666,13 +825,15 @@ def _utilisation(health: np.ndarray, calendar_month: int) -> np.ndarray:
 
 
 def _week_events(acc: _Accounts, week_start: int, end: int, alive: np.ndarray,
-                 churn_day: np.ndarray, health: np.ndarray, seats: np.ndarray,
-                 calendar_month: int, rng: np.random.Generator) -> Batch:
-    """One row per (account, active user) in the week starting ``week_start``."""
+                 churn_day: np.ndarray, health: np.ndarray, leaving: np.ndarray,
+                 seats: np.ndarray, calendar_month: int, rng: np.random.Generator) -> Batch:
+    """One row per (account, active user) in the week starting ``week_start``; accounts
+    serving notice have mostly moved on."""
     a = np.maximum(week_start, acc.sub_start)
     b = np.minimum(np.minimum(week_start + 7, churn_day), end + 1)
     idx = np.flatnonzero(alive & (b > a))
-    p = _utilisation(health[idx], calendar_month) * (b[idx] - a[idx]) / 7
+    p = (_utilisation(health[idx], calendar_month) * (b[idx] - a[idx]) / 7
+         * np.where(leaving[idx], _LEAVING_ENGAGEMENT, 1.0))
     s = seats[idx]
     keep = rng.random(int(s.sum())) < np.repeat(p, s)
     owner = np.repeat(idx, s)[keep]
@@ -715,8 +876,9 @@ def _month_step(acc: _Accounts, segs: _Segments, st: _State, month: _Month, rate
     # quarterly payers can only fail on invoice months: scale so the monthly rate holds
     failed = bill & (u[1] < np.minimum(1.0, rates.payment_failure * acc.bill_every))
     shocks = {"champion_left": left, "p1_outage": outage, "payment_failure": failed}
-    health = _update_health(acc, st, month, shocks, rng)
-    churn = _renewals(acc, st, alive & renew_has, renew_day, health, rates.churn_slope, rng, out)
+    _churn_decisions(acc, st, month, alive, rates.churn_slope, rng)
+    health = _update_health(st, month, shocks, rates.recovery, rng)
+    churn = _renewals(acc, st, month, alive & renew_has, renew_day, health, rng, out)
     issue = bill & ((bill_day < st.churn_day) | failed)
     out.add("invoices", _invoices(acc, st, month, issue, bill_day, failed, health, rng))
     idx = np.flatnonzero(alive)
@@ -729,7 +891,8 @@ def _month_step(acc: _Accounts, segs: _Segments, st: _State, month: _Month, rate
     active = alive & (hi > lo)
     out.add("tickets", _tickets(acc, segs, month, active, outage, lo, hi, health, rng))
     out.add("surveys", _surveys(acc, segs, month, active, lo, hi, health, rng))
-    out.add("touchpoints", _touchpoints(acc, segs, month, active, lo, hi, health, rng))
+    out.add("touchpoints", _touchpoints(acc, segs, month, active, lo, hi, health,
+                                                   st.health.leaving, rng))
     return alive, health
 
 
@@ -740,35 +903,39 @@ def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
     rng = np.random.default_rng(world_seed)
     event_rng = np.random.default_rng(event_seed)
     bounds = period_starts(config.start_date, config.months)
+    ahead = period_starts(config.start_date, config.months + _NOTICE_MONTHS + 1)
     start, end = int(bounds[0]), int(bounds[-1]) - 1
     segs = _segments(config)
     acc = _init_accounts(config, segs, rng, start, end)
     contacts, champion = _initial_contacts(acc, segs, rng, start, end)
-    st = _init_state(acc, contacts, champion, rng)
+    st = _init_state(acc, contacts, champion, config, int(_month_of(start) % 12), rng)
     rates = _Rates(champion_left=config.shock_rates.get("champion_left", 0.0),
                    p1_outage=config.shock_rates.get("p1_outage", 0.0),
                    payment_failure=config.shock_rates.get("payment_failure", 0.0),
-                   churn_slope=config.churn_health_slope)
+                   churn_slope=config.churn_health_slope, recovery=config.decline_recovery)
     weeks = start + 7 * np.arange(-(-(end - start + 1) // 7))
     week_period = np.searchsorted(bounds, weeks, side="right") - 1
     out = _Collector()
 
-    def emit(period: int, alive: np.ndarray, health: np.ndarray, seats: np.ndarray) -> None:
+    def emit(period: int, alive: np.ndarray, health: np.ndarray, leaving: np.ndarray,
+             seats: np.ndarray) -> None:
         calendar_month = int(_month_of(int(bounds[period])) % 12)
-        batches = [_week_events(acc, int(w), end, alive, st.churn_day, health, seats,
+        batches = [_week_events(acc, int(w), end, alive, st.churn_day, health, leaving, seats,
                                 calendar_month, event_rng)
                    for w in weeks[week_period == period]]
         on_events(period, {k: np.concatenate([b[k] for b in batches]) for k in batches[0]})
 
-    previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    previous: tuple[np.ndarray, ...] | None = None
     for m in range(config.months):
         p0 = int(bounds[m])
         month = _Month(index=m, p0=p0, p1=int(bounds[m + 1]), end=end,
-                       calendar_month=int(_month_of(p0) % 12))
+                       calendar_month=int(_month_of(p0) % 12),
+                       notice_p0=int(ahead[m + _NOTICE_MONTHS]),
+                       notice_p1=int(ahead[m + _NOTICE_MONTHS + 1]))
         alive, health = _month_step(acc, segs, st, month, rates, rng, out)
         if previous is not None:  # weeks of last month may reach into this month's churn
             emit(m - 1, *previous)
-        previous = (alive, health, st.seats.copy())
+        previous = (alive, health, st.health.leaving.copy(), st.seats.copy())
         log.debug("month %d/%d: %d customers", m + 1, config.months, int(alive.sum()))
         if progress is not None:
             progress("simulate", m + 1, config.months)
