@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from healthscore.settings import Section
 
@@ -117,7 +117,8 @@ class ScoringConfig(Section):
         "<workdir>/history.duckdb.")
     output_dir: Path | None = Field(default=None, description="Default <workdir>/scores.")
 
-    @model_validator(mode="after")
-    def _valid(self) -> ScoringConfig:
-        check_tiling(self.bands)
-        return self
+    @field_validator("bands")
+    @classmethod
+    def _bands(cls, value: list[BandConfig]) -> list[BandConfig]:
+        check_tiling(value)
+        return value

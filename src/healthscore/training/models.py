@@ -61,11 +61,14 @@ class ChurnModel(ABC):
         if self.levels_ is None:
             raise ModelError(f"the {self.name} model is used before fit(); call fit first")
 
-    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Select and type the input columns; categories fixed to the training levels."""
+    def _check_columns(self, frame: pd.DataFrame) -> None:
         missing = [c for c in self.feature_names if c not in frame.columns]
         if missing:
             raise ModelError(f"the feature frame lacks {len(missing)} model input(s): {missing}")
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Select and type the input columns; categories fixed to the training levels."""
+        self._check_columns(frame)
         x = frame[self.feature_names].copy()
         for f in self.features:
             if f.categorical:
@@ -79,6 +82,7 @@ class ChurnModel(ABC):
     def fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
             ) -> ChurnModel:
         """Fit on the training rows; the validation rows may be used for tuning/stopping."""
+        self._check_columns(x)
         self.levels_ = {
             f.name: sorted(x[f.name].dropna().astype(str).unique().tolist())
             for f in self.features if f.categorical
@@ -273,17 +277,29 @@ class LogisticModel(ChurnModel):
         self.owner_ = self._column_owners()
 
     def _column_owners(self) -> np.ndarray:
-        """Index of the input feature behind each design-matrix column."""
+        """Index of the input feature behind each design-matrix column.
+
+        Numeric columns (and their missing indicators) come first, one per numeric input in
+        order of the imputer's output; then the one-hot columns, one block per categorical
+        input in order, as many columns as its encoder has categories. Taken from the fitted
+        transformers, never from column names (a category level may look like a feature name).
+        """
         prep = self.pipeline_.named_steps["prep"]
         index = {name: i for i, name in enumerate(self.feature_names)}
-        owners = []
-        for name in prep.get_feature_names_out():
-            block, _, column = name.partition("__")
-            if block == "num":
-                owners.append(index[column.removeprefix("missingindicator_")])
-            else:
-                owners.append(next(index[f] for f in sorted(index, key=len, reverse=True)
-                                   if column.startswith(f + "_")))
+        owners: list[int] = []
+        numeric = [f.name for f in self.features if not f.categorical]
+        if numeric:
+            imputer = prep.named_transformers_["num"].named_steps["impute"]
+            owners += [index[name] for name in numeric]
+            if imputer.indicator_ is not None:
+                owners += [index[numeric[j]] for j in imputer.indicator_.features_]
+        categorical = [f.name for f in self.features if f.categorical]
+        if categorical:
+            encoder = prep.named_transformers_["cat"].named_steps["onehot"]
+            for name, levels in zip(categorical, encoder.categories_, strict=True):
+                owners += [index[name]] * len(levels)
+        if len(owners) != len(prep.get_feature_names_out()):
+            raise ModelError("logistic design columns do not match the model inputs")
         return np.array(owners)
 
     def _raw(self, x) -> np.ndarray:

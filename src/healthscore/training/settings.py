@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from healthscore.serving.settings import BandConfig, check_tiling, default_bands
 from healthscore.settings import Section
@@ -104,11 +104,17 @@ class TrainingConfig(Section):
     bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
-    @model_validator(mode="after")
-    def _checks(self) -> TrainingConfig:
-        if not self.models:
-            raise ValueError("models: list at least one of scorecard, logistic, lightgbm")
-        if len(set(self.models)) != len(self.models):
-            raise ValueError(f"models: listed twice in {self.models}")
-        check_tiling(self.bands)
-        return self
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one of scorecard, logistic, lightgbm")
+        if len(set(value)) != len(value):
+            raise ValueError(f"a model is listed twice in {value}")
+        return value
+
+    @field_validator("bands")
+    @classmethod
+    def _bands(cls, value: list[BandConfig]) -> list[BandConfig]:
+        check_tiling(value)
+        return value

@@ -80,7 +80,8 @@ def random_world(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
         for _ in range(int(rng.integers(5, 40))):
             events.append({"account_id": a, "occurred_at": day(rng, START, end),
                            "event_type": str(rng.choice(["login", "report", "api"])),
-                           "user_id": int(rng.integers(1, 6)), "quantity": float(rng.integers(1, 5))})
+                           "user_id": int(rng.integers(1, 6)),
+                           "quantity": float(rng.integers(1, 5))})
         for _ in range(int(rng.integers(1, 5))):
             started = day(rng, START, end)
             left = day(rng, started, end + pd.Timedelta(days=200))

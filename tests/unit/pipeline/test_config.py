@@ -101,7 +101,8 @@ def test_unknown_table_name_is_named():
     with pytest.raises(ConfigError) as info:
         config_from_mapping({"data": {"tables": {"tikets": {"path": "t.csv"}}}}, "t.yaml")
     (problem,) = info.value.problems
-    assert problem == "data.tables.tikets: unknown name 'tikets'; did you mean 'tickets' or 'events'?"
+    assert problem == ("data.tables.tikets: unknown name 'tikets'; "
+                       "did you mean 'tickets' or 'events'?")
 
 
 def test_unknown_contract_column_in_mapping_is_named():

@@ -150,9 +150,6 @@ def test_fitting_without_a_numeric_input_column_names_it(name: str, infos, parts
                                parts.y(parts.validation))
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="ChurnModel.fit reads x[name] for categorical inputs to collect "
-                   "levels before prepare() checks columns: KeyError instead of ModelError")
 @pytest.mark.parametrize("name", ["logistic", "lightgbm"])
 def test_fitting_without_a_categorical_input_column_names_it(name: str, infos, parts) -> None:
     train = parts.train.drop(columns=["plan"])
@@ -277,10 +274,6 @@ def test_logistic_change_in_one_feature_moves_only_its_contribution(
                                model.raw_score(changed) - model.raw_score(rows), atol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="LogisticModel._column_owners matches one-hot columns "
-                   "by name prefix over all features: category 'tier' level 'score_high' "
-                   "('cat__tier_score_high') is credited to numeric feature 'tier_score'")
 def test_logistic_credits_one_hot_columns_to_their_categorical_feature() -> None:
     rng = np.random.default_rng(0)
     n = 400
@@ -445,10 +438,6 @@ def test_gapped_bands_are_rejected() -> None:
     assert "(0.0, 40.0), (50.0, 100.0)" in problems[0]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the bands check is a model-level validator on "
-                   "TrainingConfig (settings.py _checks), so its key path is 'training', "
-                   "not 'training.bands'")
 def test_gapped_bands_are_named_by_their_key_path() -> None:
     assert config_problems({"bands": GAPPED_BANDS})[0].startswith("training.bands: ")
 
@@ -462,10 +451,6 @@ def test_every_bad_training_key_is_listed_at_once() -> None:
         assert sum(p.startswith(f"{key_path}: ") for p in problems) == 1, problems
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="pydantic skips TrainingConfig's model-level bands "
-                   "check when any field fails, so a gapped-bands error is not reported "
-                   "alongside other errors")
 def test_bands_error_is_listed_alongside_other_errors() -> None:
     problems = config_problems({"bands": GAPPED_BANDS, "calibration": "magic"})
     assert any("bands must tile" in p for p in problems), problems
