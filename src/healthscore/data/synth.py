@@ -728,7 +728,9 @@ def _payments(issued: np.ndarray, health: np.ndarray, end: int,
 
 def _invoices(acc: _Accounts, st: _State, month: _Month, issue: np.ndarray, day: np.ndarray,
               failed: np.ndarray, health: np.ndarray, rng: np.random.Generator) -> Batch:
-    """This month's invoices; a payment failure fails one and maybe retries it later."""
+    """This month's invoices. A failed payment keeps status ``failed``; dunning then collects
+    it on a retry 33-45 days after issue (likelier when healthy), or in collections 75-180
+    days after issue, or never (its paid date stays empty)."""
     idx = np.flatnonzero(issue)
     issued = day[idx]
     amount = np.round(st.arr[idx] * acc.bill_every[idx] / 12, 2)
@@ -736,16 +738,14 @@ def _invoices(acc: _Accounts, st: _State, month: _Month, issue: np.ndarray, day:
     paid, status = _payments(issued, h, month.end, rng)
     fail = failed[idx]
     status = np.where(fail, np.where(issued + 30 <= month.end, _FAILED, _OPEN), status)
-    paid = np.where(fail, _NO_DATE, paid)
-    retry_day = issued + 30 + rng.integers(3, 16, len(idx))
-    retry = fail & (rng.random(len(idx)) < 0.85 * _sigmoid(1.0 + h - _H_REF))
-    r = np.flatnonzero(retry & (retry_day <= month.end))
-    r_paid, r_status = _payments(retry_day[r], h[r] - 1.0, month.end, rng)
-    return {"account": np.concatenate([idx, idx[r]]),
-            "issued": np.concatenate([issued, retry_day[r]]),
-            "paid": np.concatenate([paid, r_paid]),
-            "amount": np.concatenate([amount, amount[r]]),
-            "status": np.concatenate([status, r_status])}
+    u = rng.random((2, len(idx)))
+    retry = u[0] < 0.85 * _sigmoid(1.0 + h - _H_REF)
+    collected = ~retry & (u[1] < 0.6 * _sigmoid(1.0 + h - _H_REF))
+    settled = np.where(retry, issued + 30 + rng.integers(3, 16, len(idx)),
+                       np.where(collected, issued + rng.integers(75, 181, len(idx)), _NO_DATE))
+    settled = np.where(settled > month.end, _NO_DATE, settled)
+    paid = np.where(fail, settled, paid)
+    return {"account": idx, "issued": issued, "paid": paid, "amount": amount, "status": status}
 
 
 def _contact_turnover(st: _State, month: _Month, alive: np.ndarray, lo: np.ndarray,
