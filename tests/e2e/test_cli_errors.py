@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -10,16 +9,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from healthscore.pipeline.cli import cli
-
-
-@pytest.fixture(autouse=True)
-def restore_root_logging():
-    """The CLI reconfigures the root logger; leave it as we found it for other tests."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def run(*args: str) -> Result:

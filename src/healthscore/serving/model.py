@@ -7,10 +7,13 @@ training code directly; the pickled model object carries its own class.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from healthscore.serving.drift import DriftReference
 
 
 class RawModel(Protocol):
@@ -65,6 +68,9 @@ class HealthModel:
     label: str = "label_churn"
     horizon_days: int = 90
     info: dict[str, Any] = field(default_factory=dict)
+    # Binned distributions of the inputs and health on the training rows (serving/drift.py).
+    # None for models pickled before the field existed: they read this class default.
+    reference: DriftReference | None = None
 
     @property
     def feature_names(self) -> list[str]:

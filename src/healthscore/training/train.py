@@ -13,6 +13,7 @@ import pandas as pd
 from healthscore.errors import ParameterError
 from healthscore.features.registry import FeatureSpec, Kind
 from healthscore.serving.bands import Band
+from healthscore.serving.drift import build_reference
 from healthscore.serving.model import FeatureMeta, HealthModel
 from healthscore.training.calibration import Calibrator
 from healthscore.training.metrics import Evaluation, evaluate
@@ -94,7 +95,8 @@ def assign_splits(frame: pd.DataFrame, config: TrainingConfig, horizon_days: int
 def fit_health_model(name: str, train: pd.DataFrame, valid: pd.DataFrame,
                      metas: list[FeatureMeta], config: TrainingConfig, horizon_days: int,
                      seed: int) -> HealthModel:
-    """Fit one model on ``train``; tune, stop early and calibrate on ``valid``."""
+    """Fit one model on ``train``; tune, stop early and calibrate on ``valid``; store the
+    training rows' binned distribution in the artifact for drift checks."""
     y_train = train[config.label].astype(int).to_numpy()
     y_valid = valid[config.label].astype(int).to_numpy()
     for part, y in (("training", y_train), ("validation", y_valid)):
@@ -104,8 +106,10 @@ def fit_health_model(name: str, train: pd.DataFrame, valid: pd.DataFrame,
     model = make_model(name, _infos(metas), config, seed).fit(train, y_train, valid, y_valid)
     calibrator = Calibrator(config.calibration).fit(model.predict_proba(valid), y_valid)
     used = set(model.feature_names)
-    return HealthModel(model, calibrator, [m for m in metas if m.name in used], config.label,
-                       horizon_days, {"model": name, "seed": seed})
+    health_model = HealthModel(model, calibrator, [m for m in metas if m.name in used],
+                               config.label, horizon_days, {"model": name, "seed": seed})
+    health_model.reference = build_reference(health_model, train, seed=seed)
+    return health_model
 
 
 def _evaluate(model: HealthModel, rows: pd.DataFrame, config: TrainingConfig, seed: int,
