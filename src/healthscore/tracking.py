@@ -246,6 +246,7 @@ class RunRecord:
     metrics: dict[str, float]
     tags: dict[str, str]
     artifact_dir: Path
+    start_time: int = 0  # milliseconds since the epoch, as MLflow stores it
 
 
 def read_run(run_id: str, into: Path | None = None) -> RunRecord:
@@ -262,7 +263,8 @@ def read_run(run_id: str, into: Path | None = None) -> RunRecord:
             mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=item.path,
                                                 dst_path=str(target))
     return RunRecord(run_id, run.info.run_name or run_id, dict(run.data.params),
-                     dict(run.data.metrics), dict(run.data.tags), target)
+                     dict(run.data.metrics), dict(run.data.tags), target,
+                     int(run.info.start_time or 0))
 
 
 def sibling_runs(run: RunRecord) -> list[RunRecord]:

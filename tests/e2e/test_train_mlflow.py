@@ -51,7 +51,8 @@ def test_each_model_run_records_params_metrics_and_artifacts(trained):
     files = {p.relative_to(best.artifact_dir).as_posix()
              for p in best.artifact_dir.rglob("*") if p.is_file()}
     for name in ("tables/band_table.csv", "tables/segment_metrics.csv",
-                 "tables/test_predictions.parquet", "tables/global_drivers.csv",
+                 "tables/test_predictions.parquet", "tables/test_features.parquet",
+                 "tables/global_drivers.csv",
                  "plots/roc.png", "plots/pr.png", "plots/calibration.png",
                  "plots/band_churn.png", "plots/score_distribution.png",
                  "plots/shap_summary.png", "features.json", "config.json",
@@ -60,6 +61,10 @@ def test_each_model_run_records_params_metrics_and_artifacts(trained):
     recorded = pd.read_parquet(best.artifact_dir / "tables" / "test_predictions.parquet")
     expected = trained["run"].results[session.best].test_rows
     np.testing.assert_allclose(recorded["p"], expected["p"])
+    features = pd.read_parquet(best.artifact_dir / "tables" / "test_features.parquet")
+    assert features["account_id"].tolist() == expected["account_id"].tolist()
+    model = trained["run"].results[session.best].health_model
+    np.testing.assert_allclose(model.predict_proba(features), expected["p"])  # same rows again
 
 
 def test_metric_names_line_up_across_runs(trained):

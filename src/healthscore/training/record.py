@@ -3,8 +3,11 @@
 Each model run holds its params, every metric (overall, per segment, intervals, bands) under
 names that line up across runs, the band and segment tables, the test predictions (so later
 comparisons can re-evaluate on identical rows), the plots, the feature list, the pyfunc model
-and its validation report. The best model by validation PR-AUC is registered as
-``challenger``; with no ``champion`` yet it becomes the champion too.
+and its validation report. The test feature rows are stored too
+(``tables/test_features.parquet``), so ``healthscore compare`` can score other runs' models on
+exactly these rows. The best model by validation PR-AUC is registered as ``challenger``; with no
+``champion`` yet it becomes the champion too, unless the caller (``retrain``, whose promotion
+gate decides) says otherwise.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from healthscore.training.train import ModelResult, TrainingRun
 
 log = logging.getLogger(__name__)
 SAMPLE_FOR_DRIVERS = 2000
+ROW_KEYS = ("account_id", "snapshot_date")
+TEST_FEATURES = "tables/test_features.parquet"
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
@@ -80,13 +85,31 @@ def model_artifacts(result: ModelResult, test_frame: pd.DataFrame) -> dict[str, 
     files["plots/shap_summary.png"] = figure_png(
         plots.drivers_figure(phi, sample[names].reset_index(drop=True)))
     files["features.json"] = json.dumps([m.__dict__ for m in model.features], indent=1)
+    if rows_aligned(test_frame, result.test_rows):
+        files[TEST_FEATURES] = _parquet_bytes(test_frame)
+    else:
+        log.warning("%s: test feature rows cannot be matched to the test predictions (no "
+                    "unique account_id/snapshot_date); %s not logged, so this run cannot be "
+                    "the holdout of a comparison", result.name, TEST_FEATURES)
     return files
+
+
+def rows_aligned(test_frame: pd.DataFrame, test_rows: pd.DataFrame) -> bool:
+    """True when ``test_frame`` holds the rows of ``test_rows`` in the same order (by keys)."""
+    keys = [k for k in ROW_KEYS if k in test_rows.columns and k in test_frame.columns]
+    if not keys or len(test_frame) != len(test_rows):
+        return False
+    return bool((test_frame[keys].reset_index(drop=True) == test_rows[keys]).all(axis=None))
 
 
 def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: TrainingConfig,
                    settings: dict[str, Any], fingerprints: dict[str, str],
-                   artifact_root: Path) -> RecordedSession:
-    """Log the whole session; ``frames[name]`` is the test feature frame of each model."""
+                   artifact_root: Path, claim_champion: bool = True) -> RecordedSession:
+    """Log the whole session; ``frames[name]`` is the test feature frame of each model.
+
+    The best model becomes ``@challenger``; with ``claim_champion`` it also becomes
+    ``@champion`` when no champion exists yet.
+    """
     from healthscore.serving.pyfunc import HealthScorePyfunc
 
     tracking.configure(config.tracking, artifact_root)
@@ -122,7 +145,8 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
     champion_set = False
     if version is not None:
         tracking.set_alias(config.tracking.model_name, tracking.CHALLENGER, version)
-        if tracking.alias_version(config.tracking.model_name, tracking.CHAMPION) is None:
+        if claim_champion and tracking.alias_version(config.tracking.model_name,
+                                                     tracking.CHAMPION) is None:
             tracking.set_alias(config.tracking.model_name, tracking.CHAMPION, version)
             champion_set = True
     return RecordedSession(session_id, runs, best, version, champion_set)
@@ -144,8 +168,13 @@ def _model_params(result: ModelResult, run: TrainingRun, config: TrainingConfig,
 
 
 def test_frame_for(frame: pd.DataFrame, run: TrainingRun, result: ModelResult) -> pd.DataFrame:
-    """The feature rows of the test period, aligned with ``result.test_rows``."""
-    keys = ["account_id", "snapshot_date"]
-    if all(k in frame.columns for k in keys) and all(k in result.test_rows for k in keys):
+    """The feature rows of the test period, aligned with ``result.test_rows``.
+
+    Rows are matched on account_id and snapshot_date (account_id alone for a feature table
+    without dates). When those do not identify rows uniquely the first rows stand in (only good
+    for the driver sample and the input example; :func:`rows_aligned` then says False).
+    """
+    keys = [k for k in ROW_KEYS if k in frame.columns and k in result.test_rows.columns]
+    if keys and not frame.duplicated(keys).any():
         return result.test_rows[keys].merge(frame, on=keys, how="left")
     return frame.iloc[np.arange(len(result.test_rows))]

@@ -3,13 +3,13 @@ customer-success leader can read, rendered from what the run stored in MLflow.""
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
 
 import pandas as pd
 
+from healthscore.serving.portfolio import png_img
 from healthscore.tracking import RunRecord
 
 PLOTS = (
@@ -42,18 +42,19 @@ figcaption{font-weight:600;margin-bottom:.3rem}img{max-width:100%;border:1px sol
 """
 
 
-def _fmt(template: str, value: float | None) -> str:
+def format_value(template: str, value: float | None) -> str:
+    """``template`` applied to ``value``; an en dash for a missing value."""
     if value is None or pd.isna(value):
         return "–"
     return template.format(value)
 
 
 def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    return png_img(path.read_bytes(), path.stem)
 
 
-def _table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
+def html_table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
+    """An HTML table of ``frame``: text escaped, floats formatted, NaN as an en dash."""
     def cell(value: object) -> str:
         if isinstance(value, float):
             if pd.isna(value):
@@ -76,15 +77,16 @@ def headline_table(run: RunRecord, baseline: RunRecord | None) -> str:
         mine = run.metrics.get(f"test_{key}")
         base = baseline.metrics.get(f"test_{key}") if baseline else None
         low, high = (run.metrics.get(f"test_{key}_ci_low"), run.metrics.get(f"test_{key}_ci_high"))
-        interval = f" ({_fmt(template, low)}–{_fmt(template, high)})" if low is not None else ""
+        interval = (f" ({format_value(template, low)}–{format_value(template, high)})"
+                    if low is not None else "")
         verdict = ""
         if base is not None and mine is not None and round(mine, 6) != round(base, 6):
             lower_is_better = key in ("ece", "brier")
             better = mine < base if lower_is_better else mine > base
             verdict = f'<span class="{"better" if better else "worse"}">' \
                       f'{"better" if better else "worse"}</span>'
-        rows.append(f"<tr><td>{label}</td><td>{_fmt(template, mine)}{interval}</td>"
-                    f"<td>{_fmt(template, base)}</td><td>{verdict}</td>"
+        rows.append(f"<tr><td>{label}</td><td>{format_value(template, mine)}{interval}</td>"
+                    f"<td>{format_value(template, base)}</td><td>{verdict}</td>"
                     f"<td>{html.escape(meaning)}</td></tr>")
     base_name = "scorecard baseline" if baseline else "baseline (not in this session)"
     return ("<table><tr><th>Metric (test period)</th><th>This model (95 % CI)</th>"
@@ -102,7 +104,8 @@ def drivers_table(run: RunRecord, top: int = 12) -> str:
     drivers["dimension"] = drivers["feature"].map(lambda f: meta.get(f, {}).get("dimension", ""))
     drivers["what it measures"] = drivers["feature"].map(
         lambda f: meta.get(f, {}).get("description", ""))
-    return _table(drivers[["feature", "dimension", "mean_abs_contribution", "what it measures"]])
+    return html_table(drivers[["feature", "dimension", "mean_abs_contribution",
+                               "what it measures"]])
 
 
 def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
@@ -141,8 +144,8 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 {headline_table(run, baseline)}
 <h2>Health bands</h2>
 <p>Accounts scored on the test period, grouped by health band, with what actually happened.</p>
-{_table(bands) if not bands.empty else "<p>No band table stored.</p>"}
+{html_table(bands) if not bands.empty else "<p>No band table stored.</p>"}
 <div class="grid">{plots}</div>
 <h2>Top global drivers</h2>{drivers_table(run)}
-<h2>By segment</h2>{_table(segments[keep]) if keep else "<p>No segments.</p>"}
+<h2>By segment</h2>{html_table(segments[keep]) if keep else "<p>No segments.</p>"}
 </body></html>"""

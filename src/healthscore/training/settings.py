@@ -88,6 +88,24 @@ class LightGBMConfig(Section):
     num_threads: Annotated[int, Field(ge=1, le=256)] = 2
 
 
+class PromotionConfig(Section):
+    """The gate `healthscore retrain` applies before its best model replaces the champion.
+
+    Every enabled check must pass. The comparison is on the new run's test period, both models
+    scored on the same rows; with no champion yet only the absolute checks (``max_ece``) apply.
+    """
+
+    pr_auc: Literal["not_worse", "better", "off"] = Field(
+        default="not_worse",
+        description="Paired-bootstrap PR-AUC difference vs the champion: not_worse = its "
+        "interval does not lie below 0; better = it lies above 0; off = not checked.")
+    max_ece: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=0.05, description="Highest expected calibration error allowed; null = off.")
+    recall_drop: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=0.02, description="Recall at `at_risk_threshold` may fall at most this far "
+        "below the champion's; null = off.")
+
+
 class TrainingConfig(Section):
     """Which models to fit and how they are validated."""
 
@@ -102,6 +120,7 @@ class TrainingConfig(Section):
     at_risk_threshold: Annotated[float, Field(gt=0, lt=100)] = 50.0
     bands: list[BandConfig] = Field(default_factory=default_bands)
     bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("models")
