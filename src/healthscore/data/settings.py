@@ -147,12 +147,19 @@ class SynthConfig(Section):
     format: Literal["parquet", "csv"] = "parquet"
     segments: dict[str, SegmentProfile] = Field(default_factory=_default_segments)
     unexplained_churn: Share = Field(
-        default=0.02, description="Yearly churn probability that no signal explains."
+        default=0.01, description="Yearly churn probability that no signal explains."
     )
     shock_rates: dict[Literal["champion_left", "p1_outage", "payment_failure"], Share] = Field(
-        default_factory=lambda: {"champion_left": 0.015, "p1_outage": 0.01,
-                                 "payment_failure": 0.01},
+        default_factory=lambda: {"champion_left": 0.0035, "p1_outage": 0.002,
+                                 "payment_failure": 0.002},
         description="Monthly probability of each shock per account.",
+    )
+    shock_churn: dict[Literal["champion_left", "p1_outage", "payment_failure"], Share] = Field(
+        default_factory=lambda: {"champion_left": 0.85, "p1_outage": 0.85,
+                                 "payment_failure": 0.85},
+        description="Probability that a shock makes an account give notice at once for its "
+        "next renewal when that falls one to three months later (decided the month after a "
+        "champion leaves or a P1 outage, the month after a failed payment's due date).",
     )
     churn_health_slope: Annotated[float, Field(ge=0)] = Field(
         default=8.0,

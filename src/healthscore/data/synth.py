@@ -79,7 +79,11 @@ _ACCOUNT_SD = 0.35
 _SLOW_PHI, _SLOW_SD = 0.95, 0.15
 _FAST_PHI, _FAST_SD = 0.5, 0.25
 _SHOCK_DECAY = 0.7
-_SHOCK_SIZE = {"champion_left": 1.6, "p1_outage": 0.8, "payment_failure": 0.9}
+SHOCK_KINDS = ("champion_left", "p1_outage", "payment_failure")
+_SHOCK_SIZE = {"champion_left": 1.0, "p1_outage": 0.8, "payment_failure": 0.9}
+# Months after a shock's month that the account reacts to it: a failed payment falls due the
+# month after its invoice, and is felt the month after that.
+_SHOCK_FELT_AFTER = {"champion_left": 1, "p1_outage": 1, "payment_failure": 2}
 _NO_CHAMPION_PENALTY = 0.5
 _SEASON_HEALTH = np.array([-0.05, 0.05, 0.05, 0.05, 0.0, 0.0, -0.05, -0.1, 0.0, 0.05, 0.0, -0.1])
 _SEASON_USAGE = np.array([0.95, 1.0, 1.0, 1.0, 1.0, 0.97, 0.9, 0.85, 1.0, 1.0, 1.0, 0.8])
@@ -419,6 +423,16 @@ def _plan_mix_churn(config: SynthConfig, base: float, onset: float, intercept: f
     return total
 
 
+def _shock_churn_per_year(config: SynthConfig, share: np.ndarray) -> float:
+    """Approximate short-notice churn events per customer-year caused by shocks: monthly shock
+    rate x probability of leaving x chance that a renewal falls within the reaction window."""
+    per_month = sum(config.shock_rates.get(k, 0.0) * config.shock_churn.get(k, 0.0)
+                    for k in SHOCK_KINDS)
+    within = sum(share[t] * min(_NOTICE_MONTHS, 12 / per_year) / (12 / per_year)
+                 for t, per_year in enumerate(_RENEWALS_PER_YEAR))
+    return 12 * per_month * within
+
+
 def _calibrate(config: SynthConfig, segs: _Segments) -> _Calibration:
     """Churn intercepts and decline-onset hazards per segment, from health paths simulated
     with fixed seeds (so they depend on the config only, not on its seed).
@@ -437,6 +451,8 @@ def _calibrate(config: SynthConfig, segs: _Segments) -> _Calibration:
         monthly = float(segs.monthly_share[s])
         share = np.array([monthly, (1 - monthly) * (1 - _TERM_24_SHARE),
                           (1 - monthly) * _TERM_24_SHARE])
+        # what shocks make leave at short notice comes off the target the declines must hit
+        target = max(0.1 * target, target - _shock_churn_per_year(config, share))
         lo, hi = -12.0, 0.0
         for _ in range(_CALIBRATION_STEPS):
             mid = (lo + hi) / 2
@@ -548,6 +564,7 @@ class _State:
     champion: np.ndarray
     replace_at: np.ndarray  # month index of a scheduled champion replacement, -1 if none
     leave_month: np.ndarray  # month index of the renewal a leaving account churns at, else -1
+    last_shock: np.ndarray  # (shock kind, account): month index of its latest shock
     contacts: _Contacts
 
 
@@ -567,6 +584,7 @@ def _init_state(acc: _Accounts, contacts: _Contacts, champion: np.ndarray, confi
         health=health, churned=np.zeros(n, dtype=bool), churn_day=np.full(n, _NEVER),
         champion=champion, replace_at=np.full(n, -1, dtype=np.int64),
         leave_month=np.full(n, -1, dtype=np.int64), contacts=contacts,
+        last_shock=np.full((len(SHOCK_KINDS), n), -99, dtype=np.int64),
     )
 
 
@@ -582,6 +600,7 @@ class _Month:
     calendar_month: int  # 0..11
     notice_p0: int  # first day of the period _NOTICE_MONTHS ahead
     notice_p1: int
+    upcoming: tuple[int, ...] = ()  # first days of this and the next _NOTICE_MONTHS + 1 periods
 
     @property
     def days(self) -> int:
@@ -628,6 +647,7 @@ class _Rates:
     payment_failure: float
     churn_slope: float
     recovery: float
+    shock_churn: dict[str, float] = field(default_factory=dict)
 
 
 def _champion_changes(acc: _Accounts, st: _State, month: _Month, alive: np.ndarray,
@@ -672,6 +692,28 @@ def _churn_decisions(acc: _Accounts, st: _State, month: _Month, alive: np.ndarra
     p = _sigmoid(acc.intercept - slope * st.health.memory)
     leave = deciding & (rng.random(len(alive)) < p)
     st.leave_month = np.where(leave, month.index + _NOTICE_MONTHS, st.leave_month)
+    st.health.leaving |= leave
+
+
+def _shock_decisions(acc: _Accounts, st: _State, month: _Month, alive: np.ndarray,
+                     shock_churn: dict[str, float], rng: np.random.Generator) -> None:
+    """Short-notice churn after a shock: once an account feels a shock (the month after a
+    champion leaves or a P1 outage, the month after a failed payment falls due), it gives
+    notice with probability ``shock_churn[kind]`` when its next renewal falls 1 to
+    ``_NOTICE_MONTHS`` months later, and leaves at that renewal."""
+    undecided = alive & (st.leave_month < 0)
+    p_stay = np.ones(len(alive))
+    for k, kind in enumerate(SHOCK_KINDS):
+        felt = st.last_shock[k] == month.index - _SHOCK_FELT_AFTER[kind]
+        p_stay *= np.where(felt, 1.0 - shock_churn.get(kind, 0.0), 1.0)
+    leave = undecided & (rng.random(len(alive)) >= p_stay)
+    renewal = np.full(len(alive), -1, dtype=np.int64)
+    for k in range(len(month.upcoming) - 2, 0, -1):  # the earliest renewal wins
+        has, _ = _scheduled(acc.anchor_month, acc.anchor_dom, acc.term, 1, month.upcoming[k],
+                            month.upcoming[k + 1])
+        renewal = np.where(has, month.index + k, renewal)
+    leave &= renewal >= 0
+    st.leave_month = np.where(leave, renewal, st.leave_month)
     st.health.leaving |= leave
 
 
@@ -877,6 +919,9 @@ def _month_step(acc: _Accounts, segs: _Segments, st: _State, month: _Month, rate
     failed = bill & (u[1] < np.minimum(1.0, rates.payment_failure * acc.bill_every))
     shocks = {"champion_left": left, "p1_outage": outage, "payment_failure": failed}
     _churn_decisions(acc, st, month, alive, rates.churn_slope, rng)
+    _shock_decisions(acc, st, month, alive, rates.shock_churn, rng)
+    for k, kind in enumerate(SHOCK_KINDS):
+        st.last_shock[k] = np.where(shocks[kind], month.index, st.last_shock[k])
     health = _update_health(st, month, shocks, rates.recovery, rng)
     churn = _renewals(acc, st, month, alive & renew_has, renew_day, health, rng, out)
     issue = bill & ((bill_day < st.churn_day) | failed)
@@ -912,7 +957,8 @@ def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
     rates = _Rates(champion_left=config.shock_rates.get("champion_left", 0.0),
                    p1_outage=config.shock_rates.get("p1_outage", 0.0),
                    payment_failure=config.shock_rates.get("payment_failure", 0.0),
-                   churn_slope=config.churn_health_slope, recovery=config.decline_recovery)
+                   churn_slope=config.churn_health_slope, recovery=config.decline_recovery,
+                   shock_churn=dict(config.shock_churn))
     weeks = start + 7 * np.arange(-(-(end - start + 1) // 7))
     week_period = np.searchsorted(bounds, weeks, side="right") - 1
     out = _Collector()
@@ -931,7 +977,8 @@ def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
         month = _Month(index=m, p0=p0, p1=int(bounds[m + 1]), end=end,
                        calendar_month=int(_month_of(p0) % 12),
                        notice_p0=int(ahead[m + _NOTICE_MONTHS]),
-                       notice_p1=int(ahead[m + _NOTICE_MONTHS + 1]))
+                       notice_p1=int(ahead[m + _NOTICE_MONTHS + 1]),
+                       upcoming=tuple(int(d) for d in ahead[m:m + _NOTICE_MONTHS + 2]))
         alive, health = _month_step(acc, segs, st, month, rates, rng, out)
         if previous is not None:  # weeks of last month may reach into this month's churn
             emit(m - 1, *previous)

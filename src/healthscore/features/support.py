@@ -51,6 +51,13 @@ def high_severity_tickets_90d() -> str:
 
 
 @feature(family="tickets", dimension=SUPPORT, direction=R, unit="tickets", fill=0,
+         explain="{value:.0f} P1 (critical) tickets in the last 30 days")
+def p1_tickets_30d() -> str:
+    """P1 tickets opened in the 30 days before the snapshot (outages, data loss)."""
+    return f"count(*) FILTER (WHERE t.severity = 'P1' AND {_opened_in_last(30)})"
+
+
+@feature(family="tickets", dimension=SUPPORT, direction=R, unit="tickets", fill=0,
          explain="{value:.0f} open P1 tickets")
 def open_p1_tickets() -> str:
     """P1 tickets opened in the year before the snapshot and not closed before it."""

@@ -51,7 +51,8 @@ ACCOUNT_1 = {
     "contraction_180d": 0, "arr_change_180d": 0.0,
     # support: ticket 1 P1 closed after 4 days, escalated, csat 2; ticket 2 P3 open
     "tickets_30d": 2, "tickets_90d": 2, "high_severity_tickets_30d": 1,
-    "high_severity_tickets_90d": 1, "open_p1_tickets": 0, "open_high_severity_tickets": 0,
+    "high_severity_tickets_90d": 1, "p1_tickets_30d": 1, "open_p1_tickets": 0,
+    "open_high_severity_tickets": 0,
     "median_resolution_days_180d": 4.0, "reopened_tickets_90d": 0, "escalations_90d": 1,
     "mean_csat_180d": 2.0,
     # sentiment: 8 on 2023-10-01 then 5 on 2024-02-01
