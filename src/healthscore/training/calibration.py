@@ -14,7 +14,12 @@ from healthscore.errors import ModelError
 class Calibrator:
     """Monotone map from uncalibrated to calibrated churn probability.
 
-    ``isotonic``: a non-decreasing step function (sklearn's IsotonicRegression, clipped).
+    ``isotonic``: *centered* isotonic regression (Oron & Flournoy, 2017): the pool-adjacent-
+    violators fit of sklearn's IsotonicRegression, then a piecewise-linear map through each
+    pooled block's centroid (mean uncalibrated p, churn rate), anchored at (0, 0) and (1, 1).
+    It calibrates as well as the step function but is strictly increasing wherever the block
+    rates differ, so accounts with different raw scores get different health and driver
+    points never vanish inside a step.
     ``sigmoid``: Platt scaling on the log-odds of the uncalibrated probability.
     ``none``: identity.
     """
@@ -26,10 +31,7 @@ class Calibrator:
         """Fit on held-out (validation) rows."""
         p_raw, y = np.asarray(p_raw, float), np.asarray(y, int)
         if self.method == "isotonic":
-            from sklearn.isotonic import IsotonicRegression
-
-            self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            self.model_.fit(p_raw, y)
+            self.knots_ = _centered_isotonic_knots(p_raw, y)
         elif self.method == "sigmoid":
             from sklearn.linear_model import LogisticRegression
 
@@ -46,7 +48,8 @@ class Calibrator:
             raise ModelError("the calibrator is used before fit()")
         p_raw = np.asarray(p_raw, float)
         if self.method == "isotonic":
-            return np.clip(self.model_.predict(p_raw), 0.0, 1.0)
+            x, p = self.knots_
+            return np.interp(np.clip(p_raw, 0.0, 1.0), x, p)
         if self.method == "sigmoid":
             return self.model_.predict_proba(_logit(p_raw)[:, None])[:, 1]
         return p_raw
@@ -55,3 +58,22 @@ class Calibrator:
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
+
+
+def _centered_isotonic_knots(p_raw: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (x, p) of centered isotonic regression: one per pooled PAV block at its centroid,
+    plus (0, 0) and (1, 1) where they keep the map non-decreasing."""
+    from sklearn.isotonic import IsotonicRegression
+
+    order = np.argsort(p_raw, kind="stable")
+    x, target = p_raw[order], y[order].astype(float)
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(x, target)
+    starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
+    counts = np.diff(np.r_[starts, len(x)])
+    centre = np.add.reduceat(x, starts) / counts
+    rate = fitted[starts]
+    knots_x = np.r_[0.0, centre, 1.0]
+    knots_p = np.r_[min(0.0, rate[0]), rate, max(1.0, rate[-1])]
+    # Blocks can share a centroid only when their x ranges touch at one value: keep the last.
+    keep = np.r_[np.diff(knots_x) > 0, True]
+    return knots_x[keep], knots_p[keep]
