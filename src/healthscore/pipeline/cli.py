@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -240,30 +241,47 @@ def _print_matrix(matrix, seconds: float, out: Path) -> None:
 @click.pass_obj
 def demo(obj: Context) -> None:
     """Run the whole pipeline on the embedded synthetic world:
-    synth -> validate -> features -> train (MLflow) -> report."""
+    synth -> validate -> features -> train (MLflow) -> score -> portfolio report."""
     from healthscore.pipeline import compose
 
     config = obj.config()
     started = time.perf_counter()
-    console.rule("1/4 synthetic world")
+    console.rule("1/5 synthetic world")
     with progress_bar() as progress:
         summary = compose.synthesize_world(config, progress=progress)
     _print_world(summary, time.perf_counter() - started)
-    console.rule("2/4 validate")
+    console.rule("2/5 validate")
     dataset = compose.open_data(config)
     _print_dataset(dataset)
-    console.rule("3/4 features")
+    console.rule("3/5 features")
     matrix = _build_and_report(config, dataset, None)
-    console.rule("4/4 train, validate, track")
+    console.rule("4/5 train, validate, track")
     frame, metas = compose.matrix_inputs(matrix)
     with progress_bar() as progress:
         run, session, reports = compose.train(config, frame, metas, dataset.fingerprint,
                                               progress)
     _print_training(run, session, reports)
+    console.rule("5/5 score the portfolio")
+    model_uri = f"models:/{config.training.tracking.model_name}/{session.registered_version}"
+    days = _month_starts_before(dataset.end_date + dt.timedelta(days=1), 3)
+    for day in days:  # three monthly runs, so the last one has trends and alerts
+        with progress_bar() as progress:
+            result = compose.score(config, dataset, day, model_uri, progress=progress)
+        if day != days[-1]:
+            console.print(f"Scored {len(result.scores):,} accounts as of {day}")
+    _print_scores(result)
     console.print(f"[bold green]demo finished[/bold green] in {time.perf_counter() - started:.0f}s;"
-                  f" outputs in {config.workdir}/, MLflow runs in "
-                  f"{compose.tracking_uri(config)} (browse: mlflow ui --backend-store-uri "
-                  f"{compose.tracking_uri(config)})")
+                  f" outputs in {config.workdir}/, portfolio report {result.paths['report']}, "
+                  f"MLflow runs in {compose.tracking_uri(config)} (browse: mlflow ui "
+                  f"--backend-store-uri {compose.tracking_uri(config)})")
+
+
+def _month_starts_before(last: dt.date, n: int) -> list[dt.date]:
+    """The ``n`` first-of-month dates up to ``last`` (itself when it is a first), oldest first."""
+    months = [last.replace(day=1)]
+    while len(months) < n:
+        months.append((months[-1] - dt.timedelta(days=1)).replace(day=1))
+    return months[::-1]
 
 
 def _training_inputs(obj: Context, config, features: Path | None, id_column: str,
@@ -342,11 +360,111 @@ def backtest(obj: Context) -> None:
     frame, metas, _ = _training_inputs(obj, config, None, "", "", None)
     with progress_bar() as progress:
         folds = compose.backtest(config, frame, metas, progress)
+    _print_backtest(folds)
+
+
+def _print_backtest(folds) -> None:
     keys = ("roc_auc", "pr_auc", "recall", "precision", "ece")
     rows = [[r.fold, r.model, f"{r.test_start} .. {r.test_end}", f"{r.test_rows:,}"]
             + [f"{getattr(r, k):.3f}" for k in keys] for r in folds.itertuples()]
     console.print(_table("Backtest: would this have predicted past churn?",
                          ["fold", "model", "test period", "rows", *keys], rows))
+
+
+VERDICT_STYLE = {"better": "bold green", "worse": "bold red"}
+EXIT_NOT_PROMOTED = 4  # retrain: the gate failed and the champion was kept (not an error)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN_A RUN_B [RUN_C ...]")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="HTML file to write (default: <workdir>/reports/compare-<run ids>.html).")
+@click.pass_obj
+def compare(obj: Context, runs: tuple[str, ...], out: Path | None) -> None:
+    """Compare model runs (run ids or @aliases) on the same rows: the newest run's test period.
+
+    RUN_A is the reference: every other run gets paired-bootstrap intervals of its difference
+    and a verdict (better / worse / no significant difference) on ROC-AUC, PR-AUC and recall at
+    the at-risk threshold. Writes an HTML comparison and logs a comparison run to MLflow.
+    Exit codes: 0 ok, 2 bad arguments or config, 3 run not found or runs not comparable.
+    """
+    from healthscore.pipeline import compose
+
+    if len(runs) < 2:
+        raise click.UsageError("give at least two runs to compare (the first is the reference)")
+    with progress_bar() as progress:
+        comparison, path, run_id = compose.compare(obj.config(), list(runs), out, progress)
+    _print_comparison(comparison, path, run_id)
+
+
+def _print_comparison(comparison, path: Path, run_id: str) -> None:
+    from healthscore.training.compare import (
+        formatted_differences,
+        formatted_side_by_side,
+        holdout_summary,
+    )
+
+    side = formatted_side_by_side(comparison)
+    console.print(_table(f"Side by side on the same rows: {holdout_summary(comparison)}",
+                         list(side.columns), side.to_numpy().tolist()))
+    diffs = formatted_differences(comparison)
+    diffs["verdict"] = [f"[{VERDICT_STYLE[v]}]{v}[/]" if v in VERDICT_STYLE else v
+                        for v in diffs["verdict"]]
+    console.print(_table(f"Each run minus {comparison.reference} (paired bootstrap, "
+                         f"{comparison.n_boot} resamples, 95 %)", list(diffs.columns),
+                         diffs.to_numpy().tolist()))
+    console.print(f"  comparison report: {path}\n  MLflow comparison run: {run_id}")
+
+
+@cli.command()
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
+              help="YAML config (same as the global -c, which it overrides).")
+@click.pass_obj
+def retrain(obj: Context, config_path: Path | None) -> None:
+    """Retrain; promote the new best model only if the promotion gate passes.
+
+    Builds features through the latest labelled date, trains the configured models,
+    backtests, compares the best with @champion on the new test period and promotes it if
+    every check of training.promotion passes (no champion yet: the first model that passes
+    becomes champion). Prints each check with its numbers.
+
+    Exit codes: 0 promoted, 4 gate failed and the champion kept (not an error), 2 bad input or
+    config, 3 model error.
+    """
+    from healthscore.pipeline import compose
+
+    if config_path is not None:
+        obj.config_path = config_path
+    config = obj.config()
+    frame, metas, fingerprint = _training_inputs(obj, config, None, "", "", None)
+    with progress_bar() as progress:
+        outcome = compose.retrain(config, frame, metas, fingerprint, progress)
+    _print_training(outcome.run, outcome.session, outcome.reports)
+    _print_backtest(outcome.folds)
+    if outcome.comparison is not None:
+        _print_comparison(outcome.comparison, outcome.comparison_path, outcome.comparison_run_id)
+    _print_gate(outcome, config.training.tracking.model_name)
+    if outcome.promoted_version is None:
+        raise click.exceptions.Exit(EXIT_NOT_PROMOTED)
+
+
+def _print_gate(outcome, model_name: str) -> None:
+    marks = {"pass": "[green]pass[/]", "fail": "[bold red]fail[/]", "skipped": "skipped"}
+    rows = [[c.name, marks[c.status], c.detail] for c in outcome.decision.checks]
+    console.print(_table("Promotion gate (training.promotion)", ["check", "result", "numbers"],
+                         rows))
+    best = f"{outcome.session.best} (run {outcome.candidate_run_id})"
+    before = outcome.champion_before
+    if outcome.promoted_version is not None:
+        was = f"; was version {before[0]} (run {before[1]})" if before else " (first champion)"
+        console.print(f"[bold green]promoted[/bold green]: {best} is {model_name}@champion, "
+                      f"version {outcome.promoted_version}{was}")
+    else:
+        failed = ", ".join(c.name for c in outcome.decision.failed)
+        kept = (f"{model_name}@champion stays version {before[0]} (run {before[1]})" if before
+                else "no champion set")
+        console.print(f"[bold yellow]not promoted[/bold yellow]: {best} failed {failed}; "
+                      f"{kept}. Promote by hand with `healthscore promote RUN_ID` if intended.")
 
 
 @cli.command()
@@ -374,6 +492,107 @@ def report(obj: Context, run_id: str, out: Path | None) -> None:
 
     path = write_validation_report(obj.config(), run_id, out)
     console.print(f"validation report: {path}")
+
+
+@cli.command()
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Scoring date (features use data before it). Default: the day after the "
+              "data ends.")
+@click.option("--model", "model_uri", help="MLflow model URI (default: scoring.model, "
+              "models:/healthscore@champion).")
+@click.option("--shadow", "shadow_uri", help="Also score with this model (e.g. "
+              "models:/healthscore@challenger) and store it beside, without changing outputs.")
+@click.pass_obj
+def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None) -> None:
+    """Score every active account as of a date: health, band, drivers, trends, alerts.
+
+    Writes <workdir>/scores/DATE.parquet, DATE.csv (CRM import) and DATE.html (portfolio
+    report) and a row per account in the score history. Re-running a date replaces it.
+    Exit codes: 0 ok, 2 bad input or config, 3 model not found.
+    """
+    from healthscore.pipeline import compose
+
+    config = obj.config()
+    dataset = compose.open_data(config)
+    day = as_of.date() if as_of else dataset.end_date + dt.timedelta(days=1)
+    with progress_bar() as progress:
+        result = compose.score(config, dataset, day, model_uri, shadow_uri, progress)
+    _print_scores(result)
+
+
+def _print_scores(result) -> None:
+    scores = result.scores
+    meta = result.model
+    console.print(f"Scored {len(scores):,} accounts as of {result.as_of} with "
+                  f"{meta['name'] or meta['uri']} v{meta['version']} (run {meta['run_id'][:12]})")
+    bands = scores.groupby("band", sort=False).agg(accounts=("account_id", "size"),
+                                                   arr=("arr", "sum"),
+                                                   health=("health", "mean"))
+    rows = [[band, f"{int(r.accounts):,}", f"{r.arr:,.0f}", f"{r.health:.1f}"]
+            for band, r in bands.sort_values("health").iterrows()]
+    console.print(_table("Portfolio by band", ["band", "accounts", "ARR", "mean health"], rows))
+    alerts = scores["alerts"].fillna("").str.split(";").explode()
+    counts = alerts[alerts != ""].value_counts()
+    if not counts.empty:
+        console.print("Alerts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    top = scores.assign(risk=scores["arr"].fillna(0) * scores["churn_probability"]).nlargest(
+        5, "risk")
+    rows = [[r.account_id, f"{r.health:.1f}", r.band, f"{r.arr:,.0f}", r.risk_1_reason,
+             r.playbook] for r in top.itertuples()]
+    console.print(_table("Top 5 by ARR at risk", ["account", "health", "band", "ARR",
+                                                  "top risk", "playbook"], rows))
+    if result.shadow is not None:
+        console.print(f"Shadow: {len(result.shadow):,} accounts also scored with "
+                      f"{result.shadow['model_name'].iat[0] or 'the shadow model'} "
+                      f"v{result.shadow['model_version'].iat[0]} (stored, outputs unchanged)")
+    for name, path in result.paths.items():
+        console.print(f"  {name}: {path}")
+    console.print(f"  history: {result.history}")
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    console.print(f"  timings: {timing}")
+
+
+@cli.command()
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Compare the accounts active on this date (features use data before it) "
+              "with the model's training rows. Default: the day after the data ends.")
+@click.option("--model", "model_uri", help="MLflow model URI (default: scoring.model, "
+              "models:/healthscore@champion).")
+@click.pass_obj
+def drift(obj: Context, as_of, model_uri: str | None) -> None:
+    """Population stability (PSI) of every model input and of health: the model's training
+    rows vs the accounts scored as of a date; thresholds in scoring.drift.
+
+    Writes <workdir>/drift/DATE.csv and DATE.html (table and plots of the most drifted).
+    Exit codes: 0 ok (drift or not), 2 bad input or config, 3 model not found or trained
+    without a drift reference.
+    """
+    from healthscore.pipeline import compose
+
+    config = obj.config()
+    dataset = compose.open_data(config)
+    day = as_of.date() if as_of else dataset.end_date + dt.timedelta(days=1)
+    report, paths, meta = compose.drift(config, dataset, day, model_uri)
+    _print_drift(report, paths, meta, day, config.scoring.drift)
+
+
+def _print_drift(report, paths, meta, day, config) -> None:
+    colors = {"stable": "green", "watch": "yellow", "act": "bold red"}
+    rows = [[r.feature, r.dimension, f"{r.psi:.3f}", f"[{colors[r.status]}]{r.status}[/]",
+             f"{r.top_bin}: {r.top_bin_reference:.1%} -> {r.top_bin_current:.1%}"]
+            for r in report.head(config.top).itertuples()]
+    model = f"{meta['name'] or meta['uri']}" + (f" v{meta['version']}" if meta["version"] else "")
+    console.print(_table(f"Drift as of {day}: {model} training rows vs "
+                         f"{int(report['current_rows'].iloc[0]):,} accounts (top {len(rows)})",
+                         ["feature", "dimension", "PSI", "status", "largest move"], rows))
+    counts = report["status"].value_counts()
+    health = report.set_index("feature").loc["health"]
+    console.print(f"act (PSI >= {config.act:g}): {counts.get('act', 0)} · watch (>= "
+                  f"{config.watch:g}): {counts.get('watch', 0)} · stable: "
+                  f"{counts.get('stable', 0)}; health PSI {health['psi']:.3f} "
+                  f"({health['status']})")
+    for name, path in paths.items():
+        console.print(f"  {name}: {path}")
 
 
 def main() -> None:

@@ -67,9 +67,10 @@ def matrix_inputs(matrix: FeatureMatrix) -> tuple[pd.DataFrame, list]:
 
 
 def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: str,
-          progress: Progress | None = None):
+          progress: Progress | None = None, claim_champion: bool = True):
     """Fit, evaluate and record every configured model, and write their validation reports.
 
+    The best becomes @challenger, and @champion when there is none and ``claim_champion``.
     Returns (TrainingRun, RecordedSession, {model: report path}).
     """
     from healthscore.training.record import frame_fingerprint, record_session, test_frame_for
@@ -80,7 +81,7 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
     frames = {name: test_frame_for(frame, run, result) for name, result in run.results.items()}
     fingerprints = {"inputs": data_fingerprint, "features": frame_fingerprint(frame)}
     session = record_session(run, frames, config.training, config.model_dump(mode="json"),
-                             fingerprints, config.workdir / "mlartifacts")
+                             fingerprints, config.workdir / "mlartifacts", claim_champion)
     reports = {name: write_validation_report(config, logged.run_id)
                for name, logged in session.runs.items()}
     return run, session, reports
@@ -104,6 +105,97 @@ def backtest(config: Config, frame: pd.DataFrame, metas: list,
         })
         tracking.log_artifacts({"tables/backtest.csv": folds.to_csv(index=False)})
     return folds
+
+
+def compare(config: Config, run_refs: list[str], out: Path | None = None,
+            progress: Progress | None = None):
+    """Score model runs (ids or @aliases) on the newest one's test rows and compare them.
+
+    The first run is the reference. Writes the HTML comparison (default
+    ``<workdir>/reports/compare-<ids>.html``) and logs a comparison run tagged with the run
+    ids. Returns (Comparison, HTML path, comparison run id).
+    """
+    import tempfile
+
+    from healthscore import tracking
+    from healthscore.io import write_text
+    from healthscore.training import compare as cmp
+    from healthscore.training.train import bands_of
+
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    model_name = config.training.tracking.model_name
+    run_ids = [tracking.resolve_run_id(ref, model_name) for ref in run_refs]
+    with tempfile.TemporaryDirectory() as tmp:
+        records = [tracking.read_run(run_id, Path(tmp) / str(i))
+                   for i, run_id in enumerate(run_ids)]
+        cmp.require_model_runs(records)
+        contenders = []
+        for i, (name, record) in enumerate(zip(cmp.display_names(run_refs, records), records,
+                                               strict=True)):
+            model = tracking.load_health_model(f"runs:/{record.run_id}/model")
+            contenders.append(cmp.contender(name, record, model))
+            if progress:
+                progress("compare: load models", i + 1, len(records))
+        holdout = cmp.newest(contenders)
+        rows = cmp.read_holdout_rows(records[contenders.index(holdout)].artifact_dir, holdout)
+    comparison = cmp.compare_runs(
+        contenders, rows, health_threshold=config.training.at_risk_threshold,
+        bands=bands_of(config.training), n_boot=config.training.bootstrap, seed=config.seed,
+        progress=progress)
+    page = cmp.render_comparison(comparison)
+    out = out or config.workdir / "reports" / f"compare-{'-'.join(r[:8] for r in run_ids)}.html"
+    write_text(page, out)
+    with tracking.start_run(f"compare-{'-'.join(r[:8] for r in run_ids)}",
+                            cmp.comparison_tags(comparison)):
+        comparison_run = tracking.active_run_id()
+        tracking.log_params(cmp.comparison_params(comparison))
+        tracking.log_metrics(cmp.comparison_metrics(comparison))
+        tracking.log_artifacts({
+            "comparison.html": page,
+            "tables/side_by_side.csv": cmp.formatted_side_by_side(comparison).to_csv(index=False),
+            "tables/differences.csv": comparison.differences.to_csv(index=False),
+            "tables/disagreements.csv": comparison.disagreements.to_csv(index=False),
+        })
+    return comparison, out, comparison_run
+
+
+def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: str,
+            progress: Progress | None = None):
+    """Train, backtest, compare the best model with @champion on the new test period, and
+    promote it only when ``training.promotion`` passes (with no champion: the first model that
+    passes the absolute checks). Returns a :class:`~healthscore.training.gate.RetrainOutcome`.
+    """
+    from healthscore import tracking
+    from healthscore.training.compare import IncompatibleRunsError
+    from healthscore.training.gate import RetrainOutcome, evaluate_gate, gate_from_comparison
+
+    run, session, reports = train(config, frame, metas, data_fingerprint, progress,
+                                  claim_champion=False)
+    folds = backtest(config, frame, metas, progress)
+    model_name = config.training.tracking.model_name
+    candidate = session.runs[session.best].run_id
+    champion = tracking.alias_version(model_name, tracking.CHAMPION)
+    comparison = path = comparison_run = None
+    gate, threshold = config.training.promotion, config.training.at_risk_threshold
+    if champion is None:
+        decision = evaluate_gate(gate, run.results[session.best].test.overall,
+                                 health_threshold=threshold)
+    else:
+        try:
+            comparison, path, comparison_run = compare(
+                config, [f"@{tracking.CHAMPION}", candidate], progress=progress)
+            decision = gate_from_comparison(gate, comparison)
+        except IncompatibleRunsError as exc:
+            decision = evaluate_gate(gate, run.results[session.best].test.overall,
+                                     has_champion=True, incompatible="; ".join(exc.problems),
+                                     health_threshold=threshold)
+    version = tracking.promote(model_name, candidate) if decision.passed else None
+    tracking.log_artifacts_to_run(session.session_run_id, {
+        "retrain/gate.json": json.dumps(decision.as_dict() | {
+            "candidate_run": candidate, "champion_before": champion,
+            "comparison_run": comparison_run, "promoted_version": version}, indent=1)})
+    return RetrainOutcome(run, session, reports, folds, champion, comparison, path,
+                          comparison_run, decision, version)
 
 
 def tracking_uri(config: Config) -> str:
@@ -132,3 +224,42 @@ def write_validation_report(config: Config, run_ref: str, out: Path | None = Non
     write_text(page, out)
     tracking.log_artifacts_to_run(run_id, {"report/validation_report.html": page})
     return out
+
+
+def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | None = None,
+          shadow_uri: str | None = None, progress: Progress | None = None):
+    """Batch-score every active account as of ``as_of`` (see serving.batch)."""
+    from healthscore import tracking
+    from healthscore.serving.batch import run_batch
+
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    return run_batch(dataset, config.features, config.scoring, config.workdir, as_of,
+                     model_uri, shadow_uri, progress)
+
+
+def drift(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | None = None,
+          ) -> tuple[pd.DataFrame, dict[str, Path], dict[str, str]]:
+    """PSI of the model's inputs and health, training rows vs the accounts active at
+    ``as_of``; writes ``<workdir>/drift/DATE.csv`` and ``DATE.html`` (see serving.drift).
+
+    Returns (drift report, {"csv": path, "html": path}, model description).
+    """
+    from healthscore import tracking
+    from healthscore.io import write_csv, write_text
+    from healthscore.serving.batch import check_as_of
+    from healthscore.serving.drift import drift_bins, drift_table, reference_of, render_drift
+
+    check_as_of(as_of, dataset)
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    uri = model_uri or config.scoring.model
+    model = tracking.load_health_model(uri)
+    reference = reference_of(model)
+    meta = tracking.describe_model(uri)
+    frame = build_features(config, dataset, dates=[as_of]).frame
+    bins = drift_bins(model, frame)
+    report = drift_table(bins, model, config.scoring.drift, len(frame))
+    page = render_drift(report, bins, as_of, meta, config.scoring.drift, reference.rows)
+    out = config.workdir / "drift"
+    paths = {"csv": write_csv(report, out / f"{as_of.isoformat()}.csv"),
+             "html": write_text(page, out / f"{as_of.isoformat()}.html")}
+    return report, paths, meta

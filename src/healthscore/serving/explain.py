@@ -13,8 +13,12 @@ features in proportion to their raw contributions:
 
 so the points add up exactly to ``H(z) - H(base)``; a feature that raises the churn log-odds
 takes health points away. When ``z`` is within 1e-9 of ``base`` the slope is the derivative of
-``H`` at ``base``. With isotonic calibration ``H`` is a step function, so two accounts with
-different raw scores in the same step have the same health and zero points in total.
+``H`` at ``base``. The default (centered isotonic) calibration is strictly increasing, so the
+ratio is positive wherever two raw scores give different health.
+
+A hard stop that caps health takes the points it removes (model health minus capped health)
+from its rule's feature (see :mod:`healthscore.serving.scorer`), so the points still add up to
+the health shown minus the base health, and the capped feature leads the risk drivers.
 """
 
 from __future__ import annotations
@@ -71,18 +75,52 @@ def explain(model: HealthModel, frame: pd.DataFrame, *, top_risks: int = 3,
     """Per row: churn probability, health, base health, top risk drivers and strengths (feature,
     dimension, value, points, sentence), points per dimension, the dominant actionable risk
     dimension (commercial excluded) and its playbook, and every feature's points as JSON."""
-    metas = {m.name: m for m in model.features}
-    names = list(model.model.feature_names)
     base_health, points, health = health_points(model, frame)
-    out = pd.DataFrame(index=frame.index)
+    drivers = Drivers(list(model.model.feature_names), {m.name: m for m in model.features},
+                      points, frame)
+    return describe(drivers, health, base_health, top_risks=top_risks,
+                    top_strengths=top_strengths, playbooks=playbooks)
+
+
+class Drivers:
+    """Points per row and feature, with the metadata and values that explain them.
+
+    ``points[:, j]`` belongs to ``names[j]``; :meth:`add_points` credits points to a feature
+    that may not be a model input (a hard stop's feature), adding its column.
+    """
+
+    def __init__(self, names: list[str], metas: dict[str, FeatureMeta], points: np.ndarray,
+                 frame: pd.DataFrame) -> None:
+        self.names = list(names)
+        self.metas = dict(metas)
+        self.points = np.array(points, dtype=float)
+        self.values = frame[self.names].to_numpy(dtype=object)
+        self.frame = frame
+
+    def add_points(self, feature: str, meta: FeatureMeta, delta: np.ndarray) -> None:
+        """Add ``delta`` (one value per row) to ``feature``'s points."""
+        if feature not in self.names:
+            self.names.append(feature)
+            self.metas.setdefault(feature, meta)
+            self.points = np.column_stack([self.points, np.zeros(len(self.points))])
+            self.values = np.column_stack([self.values, self.frame[feature].to_numpy(object)])
+        self.points[:, self.names.index(feature)] += delta
+
+
+def describe(drivers: Drivers, health: np.ndarray, base_health: float, *, top_risks: int = 3,
+             top_strengths: int = 2, playbooks: dict[str, str] | None = None) -> pd.DataFrame:
+    """The explanation columns of :func:`explain` from points that add up to
+    ``health - base_health`` per row."""
+    names, metas, points = drivers.names, drivers.metas, drivers.points
+    out = pd.DataFrame(index=drivers.frame.index)
     out["churn_probability"] = 1.0 - health / 100.0
     out["model_health"] = np.round(health, 1)
     out["base_health"] = round(base_health, 1)
-    values = frame[names]
     order = np.argsort(points, axis=1, kind="stable")  # most negative (riskiest) first
-    _add_drivers(out, "risk", order[:, :top_risks], points, values, names, metas, negative=True)
-    _add_drivers(out, "strength", order[:, ::-1][:, :top_strengths], points, values, names,
-                 metas, negative=False)
+    _add_drivers(out, "risk", order[:, :top_risks], points, drivers.values, names, metas,
+                 negative=True)
+    _add_drivers(out, "strength", order[:, ::-1][:, :top_strengths], points, drivers.values,
+                 names, metas, negative=False)
     dims = np.array([metas[n].dimension if n in metas else "usage" for n in names])
     for dim in DIMENSIONS:
         out[f"points_{dim}"] = np.round(points[:, dims == dim].sum(axis=1), 2)
@@ -97,10 +135,9 @@ def explain(model: HealthModel, frame: pd.DataFrame, *, top_risks: int = 3,
 
 
 def _add_drivers(out: pd.DataFrame, kind: str, picks: np.ndarray, points: np.ndarray,
-                 values: pd.DataFrame, names: list[str], metas: dict[str, FeatureMeta],
+                 raw_values: np.ndarray, names: list[str], metas: dict[str, FeatureMeta],
                  negative: bool) -> None:
     rows = np.arange(len(out))
-    raw_values = values.to_numpy(dtype=object)
     for k in range(picks.shape[1]):
         idx = picks[:, k]
         pts = points[rows, idx]

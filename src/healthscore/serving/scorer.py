@@ -13,8 +13,8 @@ import pandas as pd
 
 from healthscore.errors import DataValidationError, Violation
 from healthscore.serving.bands import Band, assign_band
-from healthscore.serving.explain import explain
-from healthscore.serving.model import HealthModel
+from healthscore.serving.explain import Drivers, describe, health_points
+from healthscore.serving.model import FeatureMeta, HealthModel
 from healthscore.serving.settings import BandConfig, HardStop, ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -56,20 +56,44 @@ def apply_hard_stops(health: np.ndarray, features: pd.DataFrame, stops: Sequence
     A rule is recorded wherever its condition holds and its cap is below the model's health,
     even when another rule caps lower.
     """
+    health, applied, _ = _hard_stops(health, features, stops)
+    return health, applied
+
+
+def _hard_stops(health: np.ndarray, features: pd.DataFrame, stops: Sequence[HardStop]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(capped health, rules applied per row, index in ``stops`` of the binding rule or -1)."""
     model_health = health
     health = health.copy()
     applied = [[] for _ in range(len(health))]
-    for stop in stops:
+    binding = np.full(len(health), -1)
+    for k, stop in enumerate(stops):
         if stop.feature not in features:
             log.warning("hard stop %r: feature %r is not in the model's features; skipped",
                         stop.name, stop.feature)
             continue
         values = pd.to_numeric(features[stop.feature], errors="coerce").to_numpy(float)
         fires = OPS[stop.op](values, stop.value) & ~np.isnan(values) & (model_health > stop.cap)
+        binding = np.where(fires & (stop.cap < health), k, binding)
         health[fires] = np.minimum(health[fires], stop.cap)
         for i in np.flatnonzero(fires):
             applied[i].append(stop.name)
-    return health, np.array([",".join(a) for a in applied], dtype=object)
+    return health, np.array([",".join(a) for a in applied], dtype=object), binding
+
+
+def _stop_meta(stop: HardStop, metas: dict[str, FeatureMeta]) -> FeatureMeta:
+    """Metadata for a hard stop's feature: the model's, else the feature registry's."""
+    if stop.feature in metas:
+        return metas[stop.feature]
+    from healthscore.features.registry import get_spec
+
+    try:
+        spec = get_spec(stop.feature)
+    except KeyError:
+        return FeatureMeta(stop.feature, "commercial", "neutral", "", stop.feature,
+                           stop.feature + " = {value}", False)
+    return FeatureMeta(spec.name, spec.dimension.value, spec.direction.value, spec.unit,
+                       spec.description, spec.explain, False, spec.parameter)
 
 
 def read_overrides(path) -> pd.DataFrame:
@@ -127,12 +151,22 @@ def apply_overrides(health: np.ndarray, account_ids: pd.Series, overrides: pd.Da
 def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfig,
                    as_of: dt.date, overrides: pd.DataFrame | None = None) -> pd.DataFrame:
     """Score a feature frame (one row per account): probability, model health, drivers,
-    hard stops and overrides applied, final health and band."""
-    scored = explain(model, frame, top_risks=config.top_risks,
-                     top_strengths=config.top_strengths, playbooks=dict(config.playbooks))
-    health = scored["model_health"].to_numpy(float)
-    health, stops = apply_hard_stops(health, frame, config.hard_stops)
-    health, manual = apply_overrides(health, frame["account_id"], overrides, as_of)
+    hard stops and overrides applied, final health and band.
+
+    Driver points add up to the health after hard stops minus the base health: a binding hard
+    stop's cap is credited to its feature. Manual overrides are shown, not explained.
+    """
+    base_health, points, model_health = health_points(model, frame)
+    drivers = Drivers(list(model.model.feature_names), {m.name: m for m in model.features},
+                      points, frame)
+    capped, stops, binding = _hard_stops(model_health, frame, config.hard_stops)
+    for k in np.unique(binding[binding >= 0]):
+        stop = config.hard_stops[int(k)]
+        delta = np.where(binding == k, capped - model_health, 0.0)
+        drivers.add_points(stop.feature, _stop_meta(stop, drivers.metas), delta)
+    scored = describe(drivers, model_health, base_health, top_risks=config.top_risks,
+                      top_strengths=config.top_strengths, playbooks=dict(config.playbooks))
+    health, manual = apply_overrides(capped, frame["account_id"], overrides, as_of)
     context = [c for c in ("account_id", "segment", "lifecycle_stage", "arr", "days_to_renewal",
                            "in_renewal_window") if c in frame]
     out = frame[context].copy()

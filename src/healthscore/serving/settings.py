@@ -96,6 +96,55 @@ def _renewal_override() -> list[BandOverride]:
     ])]
 
 
+class AlertConfig(Section):
+    """Trend and alert rules applied against the score history."""
+
+    drop_points: Annotated[float, Field(gt=0, le=100)] = Field(
+        default=15, description="Alert `health_drop` when health fell by at least this many "
+        "points over `drop_days`.")
+    drop_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=30, description="The span of `health_drop`.")
+    risk_bands: list[str] = Field(
+        default_factory=lambda: ["At risk", "Critical"],
+        description="Alert `entered_<band>` when an account moves into one of these bands "
+        "from a healthier one.")
+    renewal_days: Annotated[int, Field(ge=1, le=730)] = Field(
+        default=60, description="Alert `renewal_at_risk` when the renewal is at most this many "
+        "days away and health is below `renewal_health`.")
+    renewal_health: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=70, description="The health below which `renewal_at_risk` fires.")
+    expansion_health: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=80, description="Alert `expansion_play` when health rises to at least this.")
+    stable_points: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=5, description="Momentum is `stable` while the 30-day change stays within "
+        "this many points; `improving` / `declining` beyond.")
+    reasons: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=3, description="Driver changes named per alert.")
+
+
+class DriftConfig(Section):
+    """Population stability (PSI) of the model inputs and health: training rows vs scored rows.
+
+    A feature whose PSI reaches ``watch`` is worth watching, one that reaches ``act`` has moved
+    enough that the model may no longer fit (retrain or check the data feed)."""
+
+    watch: Annotated[float, Field(gt=0, le=10)] = Field(
+        default=0.1, description="PSI from which a feature is flagged `watch`.")
+    act: Annotated[float, Field(gt=0, le=10)] = Field(
+        default=0.25, description="PSI from which a feature is flagged `act` (batch scoring "
+        "logs a warning).")
+    top: Annotated[int, Field(ge=1, le=200)] = Field(
+        default=15, description="Most drifted features shown in the PSI plot and printed.")
+    histograms: Annotated[int, Field(ge=0, le=12)] = Field(
+        default=4, description="Reference-vs-current histograms drawn for the top features.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftConfig:
+        if not self.watch < self.act:
+            raise ValueError(f"watch must be below act; got watch {self.watch}, act {self.act}")
+        return self
+
+
 class ScoringConfig(Section):
     """How batch scoring turns a model into health scores a team acts on."""
 
@@ -113,9 +162,12 @@ class ScoringConfig(Section):
     top_risks: Annotated[int, Field(ge=1, le=10)] = 3
     top_strengths: Annotated[int, Field(ge=0, le=10)] = 2
     history: str | None = Field(
-        default=None, description="Score history: a SQLAlchemy URL; default a DuckDB file "
+        default=None, description="Score history: a SQLAlchemy URL (e.g. "
+        "postgresql+psycopg2://user@host/db) or a DuckDB file path; default the DuckDB file "
         "<workdir>/history.duckdb.")
     output_dir: Path | None = Field(default=None, description="Default <workdir>/scores.")
+    alerts: AlertConfig = Field(default_factory=AlertConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
 
     @field_validator("bands")
     @classmethod

@@ -1,0 +1,239 @@
+"""The score history: one row per (scoring date, role, account), in a DuckDB file by default or
+any SQLAlchemy database (e.g. ``postgresql+psycopg2://…``, ``sqlite:///history.db``).
+
+Trends and alerts are derived from it, so it keeps what they need (health, band, probability,
+renewal facts, every feature's points) plus the model name, version, run id and config hash of
+each row. Writing a date replaces that date's rows of the role (``primary`` or ``shadow``) in one
+transaction: re-running a date is safe, and a failed write leaves the history as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from healthscore.errors import DataSourceError
+
+log = logging.getLogger(__name__)
+
+TABLE = "health_scores"
+PRIMARY, SHADOW = "primary", "shadow"
+# column -> SQL type (portable across DuckDB, PostgreSQL and SQLite)
+COLUMNS: dict[str, str] = {
+    "as_of": "DATE",
+    "role": "VARCHAR(16)",
+    "account_id": "VARCHAR(128)",
+    "segment": "VARCHAR(64)",
+    "arr": "DOUBLE PRECISION",
+    "days_to_renewal": "DOUBLE PRECISION",
+    "health": "DOUBLE PRECISION",
+    "model_health": "DOUBLE PRECISION",
+    "band": "VARCHAR(64)",
+    "churn_probability": "DOUBLE PRECISION",
+    "dominant_risk_dimension": "VARCHAR(32)",
+    "hard_stops": "VARCHAR(512)",
+    "override": "VARCHAR(1024)",
+    "points_json": "TEXT",
+    "model_name": "VARCHAR(256)",
+    "model_version": "VARCHAR(32)",
+    "run_id": "VARCHAR(64)",
+    "config_hash": "VARCHAR(32)",
+    "scored_at": "TIMESTAMP",
+}
+TEXT_COLUMNS = [c for c, t in COLUMNS.items() if t.startswith(("VARCHAR", "TEXT"))]
+FLOAT_COLUMNS = [c for c, t in COLUMNS.items() if t == "DOUBLE PRECISION"]
+
+
+def history_rows(scores: pd.DataFrame, as_of: dt.date, role: str) -> pd.DataFrame:
+    """The history columns of a score frame, typed for storage (ids as text)."""
+    out = pd.DataFrame(index=scores.index)
+    for column in COLUMNS:
+        if column in ("as_of", "role"):
+            continue
+        out[column] = scores[column] if column in scores else None
+    out["as_of"] = as_of
+    out["role"] = role
+    for column in TEXT_COLUMNS:
+        out[column] = out[column].astype("string").fillna("").astype(object)
+    for column in FLOAT_COLUMNS:
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+    out["scored_at"] = pd.to_datetime(out["scored_at"])
+    return out[list(COLUMNS)].reset_index(drop=True)
+
+
+class ScoreHistory:
+    """Base of the two stores; subclasses provide the transaction."""
+
+    location: str
+
+    def read(self, until: dt.date | None = None, role: str = PRIMARY,
+             since: dt.date | None = None) -> pd.DataFrame:
+        """Rows of ``role`` dated ``since`` .. ``until`` (inclusive; open ends by default)."""
+        raise NotImplementedError
+
+    def replace(self, as_of: dt.date, rows: Mapping[str, pd.DataFrame]) -> None:
+        """Replace the rows of ``as_of`` for every role in ``rows`` in one transaction."""
+        raise NotImplementedError
+
+    def dates(self, role: str = PRIMARY) -> list[dt.date]:
+        """Scoring dates held for ``role``, oldest first."""
+        frame = self.read(role=role)
+        return sorted(set(frame["as_of"]))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
+    for column in FLOAT_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+def _where(until: dt.date | None, since: dt.date | None, role: str,
+           prefix: str) -> tuple[str, dict[str, object]]:
+    """WHERE clause with named parameters (``prefix`` ``$`` for DuckDB, ``:`` for SQLAlchemy)."""
+    params: dict[str, object] = {"role": role}
+    clauses = [f"role = {prefix}role"]
+    if until is not None:
+        clauses.append(f"as_of <= {prefix}until")
+        params["until"] = until
+    if since is not None:
+        clauses.append(f"as_of >= {prefix}since")
+        params["since"] = since
+    return " AND ".join(clauses), params
+
+
+class DuckDBHistory(ScoreHistory):
+    """The default store: a DuckDB file (created on first write)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+
+    def _connect(self, read_only: bool):
+        import duckdb
+
+        try:
+            return duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise DataSourceError(f"score history {self.path}: cannot open it ({exc})") from None
+
+    def read(self, until: dt.date | None = None, role: str = PRIMARY,
+             since: dt.date | None = None) -> pd.DataFrame:
+        """Rows of ``role`` dated ``since`` .. ``until`` (inclusive)."""
+        if not self.path.exists():
+            return _empty()
+        con = self._connect(read_only=True)
+        try:
+            exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                                 "WHERE table_name = ?", [TABLE]).fetchone()[0]
+            if not exists:
+                return _empty()
+            where, params = _where(until, since, role, "$")
+            frame = con.execute(f"SELECT * FROM {TABLE} WHERE {where} ORDER BY as_of, account_id",
+                                params).df()
+        finally:
+            con.close()
+        return _typed(frame)
+
+    def replace(self, as_of: dt.date, rows: Mapping[str, pd.DataFrame]) -> None:
+        """Delete and insert the date's rows per role, all in one transaction."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._connect(read_only=False)
+        try:
+            con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                        + ", ".join(f"{c} {t.replace('DOUBLE PRECISION', 'DOUBLE')}"
+                                    for c, t in COLUMNS.items()) + ")")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for role, frame in rows.items():
+                    staged = history_rows(frame, as_of, role)
+                    con.execute(f"DELETE FROM {TABLE} WHERE as_of = ? AND role = ?",
+                                [as_of, role])
+                    con.register("staged_history", staged)
+                    con.execute(f"INSERT INTO {TABLE} SELECT {', '.join(COLUMNS)} "
+                                "FROM staged_history")
+                    con.unregister("staged_history")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+
+
+class SQLHistory(ScoreHistory):
+    """Any SQLAlchemy database (PostgreSQL needs ``postgresql+psycopg2://`` and psycopg2)."""
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy
+
+        self.url = url
+        self.location = url
+        try:
+            self.engine = sqlalchemy.create_engine(url)
+        except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
+            raise DataSourceError(f"score history {url!r}: not a usable SQLAlchemy URL "
+                                  f"({exc})") from None
+
+    def _ensure_table(self, connection) -> None:
+        import sqlalchemy
+
+        if not sqlalchemy.inspect(connection).has_table(TABLE):
+            connection.execute(sqlalchemy.text(
+                f"CREATE TABLE {TABLE} (" + ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
+                + ")"))
+
+    def read(self, until: dt.date | None = None, role: str = PRIMARY,
+             since: dt.date | None = None) -> pd.DataFrame:
+        """Rows of ``role`` dated ``since`` .. ``until`` (inclusive)."""
+        import sqlalchemy
+
+        with self.engine.connect() as connection:
+            if not sqlalchemy.inspect(connection).has_table(TABLE):
+                return _empty()
+            where, params = _where(until, since, role, ":")
+            frame = pd.read_sql(sqlalchemy.text(
+                f"SELECT * FROM {TABLE} WHERE {where} ORDER BY as_of, account_id"),
+                connection, params=params)
+        return _typed(frame)
+
+    def replace(self, as_of: dt.date, rows: Mapping[str, pd.DataFrame]) -> None:
+        """Delete and insert the date's rows per role, all in one transaction."""
+        import sqlalchemy
+
+        with self.engine.begin() as connection:
+            self._ensure_table(connection)
+            for role, frame in rows.items():
+                connection.execute(
+                    sqlalchemy.text(f"DELETE FROM {TABLE} WHERE as_of = :d AND role = :r"),
+                    {"d": as_of, "r": role})
+                history_rows(frame, as_of, role).to_sql(TABLE, connection, if_exists="append",
+                                                       index=False, chunksize=10_000)
+
+
+def _empty() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    for column in FLOAT_COLUMNS:
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def open_history(url: str | None, workdir: Path) -> ScoreHistory:
+    """The configured store: a SQLAlchemy URL, a ``*.duckdb`` path, or by default
+    ``<workdir>/history.duckdb``."""
+    if url is None:
+        return DuckDBHistory(Path(workdir) / "history.duckdb")
+    if "://" in url:
+        return SQLHistory(url)
+    return DuckDBHistory(Path(url))
+
+
+def as_text_ids(values: pd.Series) -> np.ndarray:
+    """Account ids as the history stores them (text), for joining scores with history."""
+    return values.astype("string").fillna("").to_numpy(dtype=object)

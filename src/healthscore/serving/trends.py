@@ -1,0 +1,160 @@
+"""Trends and alerts: how each account's health moved against the score history, and why.
+
+Reference dates come from the history's scoring dates, not from calendar arithmetic per
+account: "30 days ago" is the scoring date closest to ``as_of - 30`` within a quarter of the
+span (so monthly scoring compares with last month's run, 28 to 31 days back, and daily scoring
+with the run exactly 30 days back; ties go to the earlier date). "Previous" is the latest
+scoring date before ``as_of``. An account missing from a reference date has no value there.
+
+Alerts (codes, ``;``-separated in ``alerts``):
+- ``health_drop``: health fell by at least ``drop_points`` over ``drop_days``;
+- ``entered_<band>`` (e.g. ``entered_at_risk``): moved since the previous run into one of the
+  ``risk_bands`` from a healthier band;
+- ``renewal_at_risk``: renewal within ``renewal_days`` with health below ``renewal_health``;
+- ``expansion_play``: health rose to at least ``expansion_health`` since the previous run.
+Each alert says why in ``alert_reasons``: the features whose driver points moved most between
+the two dates (for a renewal alert, the top risk driver now).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from healthscore.features.registry import slug
+from healthscore.serving.history import as_text_ids
+from healthscore.serving.settings import AlertConfig
+
+TREND_COLUMNS = ("previous_health", "previous_band", "health_30d_ago", "health_change_30d",
+                 "health_90d_ago", "health_change_90d", "momentum", "alerts", "alert_reasons")
+
+
+def reference_date(dates: Sequence[dt.date], as_of: dt.date, days: int) -> dt.date | None:
+    """The scoring date closest to ``as_of - days`` within ``days // 4`` (at least 1) days,
+    the earlier one on a tie; None when no date is that close."""
+    target = as_of - dt.timedelta(days=days)
+    tolerance = max(1, days // 4)
+    close = [d for d in dates if d < as_of and abs((d - target).days) <= tolerance]
+    if not close:
+        return None
+    return min(close, key=lambda d: (abs((d - target).days), d))
+
+
+def momentum(change_30d: pd.Series, stable_points: float) -> pd.Series:
+    """``improving`` / ``stable`` (within ±stable_points) / ``declining``; empty without a
+    30-day reference."""
+    change = pd.to_numeric(change_30d, errors="coerce")
+    out = np.where(change > stable_points, "improving",
+                   np.where(change < -stable_points, "declining", "stable"))
+    return pd.Series(np.where(change.isna(), "", out), index=change_30d.index, dtype=object)
+
+
+def _at(past: pd.DataFrame, day: dt.date | None, ids: np.ndarray, column: str) -> np.ndarray:
+    """``column`` of each account in ``ids`` on scoring date ``day`` (NaN/None when absent)."""
+    if day is None:
+        return np.full(len(ids), np.nan if column != "points_json" else None, dtype=object)
+    rows = past[past["as_of"] == day].drop_duplicates("account_id", keep="last")
+    return rows.set_index("account_id")[column].reindex(ids).to_numpy(dtype=object)
+
+
+def point_changes(before: str | None, after: str | None) -> list[tuple[str, float]]:
+    """Per feature, points now minus points then (from the stored ``points_json``), largest
+    absolute change first."""
+    old = json.loads(before) if isinstance(before, str) and before else {}
+    new = json.loads(after) if isinstance(after, str) and after else {}
+    changes = {k: float(new.get(k, 0.0)) - float(old.get(k, 0.0)) for k in {*old, *new}}
+    return sorted(changes.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+
+
+def _why(before: str | None, after: str | None, sign: int, n: int,
+         labels: Mapping[str, str]) -> str:
+    """The ``n`` features whose points moved most in direction ``sign`` (-1 down, +1 up)."""
+    moved = [(k, v) for k, v in point_changes(before, after) if v * sign > 0.05][:n]
+    if not moved:
+        return "no single driver moved much"
+    return "; ".join(f"{labels.get(k, k)} {v:+.1f} pts" for k, v in moved)
+
+
+def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
+                      config: AlertConfig, band_order: Sequence[str],
+                      labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Trend and alert columns per account of ``scores`` (same row order, plus account_id).
+
+    Parameters
+    ----------
+    scores : today's scores: account_id, health, band, points_json, optionally
+        days_to_renewal and risk_1_reason.
+    past : history rows dated before ``as_of`` (see :mod:`healthscore.serving.history`).
+    band_order : band names, lowest health first.
+    labels : feature -> human label used in the reasons (default: the feature name).
+    """
+    labels = labels or {}
+    ids = as_text_ids(scores["account_id"])
+    past = past[past["as_of"] < as_of]
+    dates = sorted(set(past["as_of"]))
+    previous = dates[-1] if dates else None
+    day_30 = reference_date(dates, as_of, 30)
+    day_90 = reference_date(dates, as_of, 90)
+    day_drop = reference_date(dates, as_of, config.drop_days)
+    health = scores["health"].to_numpy(float)
+    out = pd.DataFrame({"account_id": scores["account_id"].to_numpy()}, index=scores.index)
+    out["previous_health"] = _at(past, previous, ids, "health").astype(float)
+    out["previous_band"] = pd.Series(_at(past, previous, ids, "band"), index=scores.index
+                                     ).fillna("")
+    for days, day in ((30, day_30), (90, day_90)):
+        before = _at(past, day, ids, "health").astype(float)
+        out[f"health_{days}d_ago"] = before
+        out[f"health_change_{days}d"] = np.round(health - before, 1)
+    out["momentum"] = momentum(out["health_change_30d"], config.stable_points)
+
+    rank = {name: i for i, name in enumerate(band_order)}
+    band_now = scores["band"].astype(str).to_numpy()
+    band_then = out["previous_band"].to_numpy()
+    drop_before = _at(past, day_drop, ids, "health").astype(float)
+    points_now = scores["points_json"].to_numpy(dtype=object) if "points_json" in scores else (
+        np.full(len(scores), None, dtype=object))
+    points_prev = _at(past, previous, ids, "points_json")
+    points_drop = _at(past, day_drop, ids, "points_json")
+    renewal = (pd.to_numeric(scores["days_to_renewal"], errors="coerce").to_numpy(float)
+               if "days_to_renewal" in scores else np.full(len(scores), np.nan))
+    risk_reason = (scores["risk_1_reason"].fillna("").astype(str).to_numpy()
+                   if "risk_1_reason" in scores else np.full(len(scores), ""))
+
+    dropped = health - drop_before <= -config.drop_points
+    worse = np.array([b in rank and a in rank and rank[b] < rank[a]
+                      for a, b in zip(band_then, band_now, strict=True)])
+    entered = worse & np.isin(band_now, list(config.risk_bands))
+    renewing = (renewal >= 0) & (renewal <= config.renewal_days) & (
+        health < config.renewal_health)
+    rose = (health >= config.expansion_health) & (out["previous_health"].to_numpy(float)
+                                                 < config.expansion_health)
+    alerts = np.full(len(scores), "", dtype=object)
+    reasons = np.full(len(scores), "", dtype=object)
+    for i in np.flatnonzero(dropped | entered | renewing | rose):
+        codes, why = [], []
+        if dropped[i]:
+            codes.append("health_drop")
+            why.append(f"health_drop: {health[i] - drop_before[i]:+.1f} since {day_drop}: "
+                       + _why(points_drop[i], points_now[i], -1, config.reasons, labels))
+        if entered[i]:
+            code = f"entered_{slug(band_now[i])}"
+            codes.append(code)
+            why.append(f"{code}: {band_then[i]} -> {band_now[i]}: "
+                       + _why(points_prev[i], points_now[i], -1, config.reasons, labels))
+        if renewing[i]:
+            codes.append("renewal_at_risk")
+            why.append(f"renewal_at_risk: renews in {renewal[i]:.0f} days at health "
+                       f"{health[i]:.1f}" + (f": {risk_reason[i]}" if risk_reason[i] else ""))
+        if rose[i]:
+            codes.append("expansion_play")
+            why.append(f"expansion_play: up from {out['previous_health'].iat[i]:.1f}: "
+                       + _why(points_prev[i], points_now[i], +1, config.reasons, labels))
+        alerts[i] = ";".join(codes)
+        reasons[i] = " | ".join(why)
+    out["alerts"] = alerts
+    out["alert_reasons"] = reasons
+    return out.reset_index(drop=True)

@@ -1,0 +1,133 @@
+"""Trends and alerts over a three-date sequence kept in a real history store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthscore.serving.history import PRIMARY, DuckDBHistory
+from healthscore.serving.settings import AlertConfig
+from healthscore.serving.trends import momentum, point_changes, reference_date, trends_and_alerts
+
+BANDS = ["Critical", "At risk", "Moderate", "Healthy"]
+D1, D2, D3 = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)  # 31 and 28 days
+
+
+def band_of(health: float) -> str:
+    return BANDS[min(int(health // 25), 3)]
+
+
+def day(health: dict[str, float], points: dict[str, dict[str, float]] | None = None,
+        renewal: dict[str, float] | None = None) -> pd.DataFrame:
+    ids = list(health)
+    points = points or {}
+    renewal = renewal or {}
+    return pd.DataFrame({
+        "account_id": ids, "health": [health[a] for a in ids],
+        "band": [band_of(health[a]) for a in ids],
+        "churn_probability": [1 - health[a] / 100 for a in ids],
+        "days_to_renewal": [renewal.get(a, 300.0) for a in ids],
+        "points_json": [json.dumps(points.get(a, {})) for a in ids],
+        "risk_1_reason": ["Oldest unpaid invoice is 40 days past due" if a == "payer" else ""
+                          for a in ids],
+    })
+
+
+@pytest.fixture
+def sequence(tmp_path):
+    """Three monthly runs: 'decliner' loses usage points, 'riser' gains, 'steady' holds,
+    'payer' renews soon at health 65, 'new' appears on the last date only."""
+    history = DuckDBHistory(tmp_path / "history.duckdb")
+    history.replace(D1, {PRIMARY: day(
+        {"decliner": 82.0, "riser": 60.0, "steady": 90.0, "payer": 70.0},
+        {"decliner": {"events_30d": 1.0, "days_past_due": 0.0}, "riser": {"events_30d": -8.0}})})
+    history.replace(D2, {PRIMARY: day(
+        {"decliner": 72.0, "riser": 70.0, "steady": 91.0, "payer": 66.0},
+        {"decliner": {"events_30d": -5.0, "days_past_due": -2.0},
+         "riser": {"events_30d": -2.0}})})
+    today = day({"decliner": 45.0, "riser": 84.0, "steady": 89.0, "payer": 65.0, "new": 50.0},
+                {"decliner": {"events_30d": -20.0, "days_past_due": -9.0, "nps": 0.5},
+                 "riser": {"events_30d": 3.0, "latest_nps": 1.0}},
+                renewal={"payer": 45.0})
+    return history, today
+
+
+def test_reference_dates_follow_the_scoring_cadence() -> None:
+    monthly = [D1, D2]
+    assert reference_date(monthly, D3, 30) == D2  # 28 days back is "30 days ago"
+    assert reference_date(monthly, D3, 90) is None  # 59 days back is too far from 90
+    daily = [D3 - dt.timedelta(days=k) for k in range(1, 100)]
+    assert reference_date(daily, D3, 30) == D3 - dt.timedelta(days=30)
+    assert reference_date([D3 - dt.timedelta(days=23), D3 - dt.timedelta(days=37)], D3, 30) == (
+        D3 - dt.timedelta(days=37))  # equally close: the earlier one
+    assert reference_date([], D3, 30) is None
+
+
+def test_momentum_bands_the_30_day_change() -> None:
+    out = momentum(pd.Series([6.0, 5.0, -5.0, -5.1, np.nan]), 5.0)
+    assert out.tolist() == ["improving", "stable", "stable", "declining", ""]
+
+
+def test_point_changes_rank_features_by_how_much_they_moved() -> None:
+    moved = point_changes('{"a": 1.0, "b": -2.0}', '{"a": -4.0, "c": 0.5}')
+    assert moved == [("a", -5.0), ("b", 2.0), ("c", 0.5)]
+    assert point_changes(None, '{"a": 1.0}') == [("a", 1.0)]
+
+
+def test_trends_over_three_dates(sequence) -> None:
+    history, today = sequence
+    trend = trends_and_alerts(today, history.read(until=D3 - dt.timedelta(days=1)), D3,
+                              AlertConfig(), BANDS).set_index("account_id")
+    assert trend.loc["decliner", "previous_health"] == 72.0
+    assert trend.loc["decliner", "health_30d_ago"] == 72.0
+    assert trend.loc["decliner", "health_change_30d"] == -27.0
+    assert np.isnan(trend.loc["decliner", "health_change_90d"])  # no run ~90 days back
+    assert trend.loc["decliner", "momentum"] == "declining"
+    assert trend.loc["riser", "momentum"] == "improving"
+    assert trend.loc["steady", "momentum"] == "stable"
+    assert trend.loc["new", "momentum"] == ""
+    assert np.isnan(trend.loc["new", "previous_health"])
+    assert trend.loc["new", "previous_band"] == ""
+
+
+def test_alerts_and_their_reasons(sequence) -> None:
+    history, today = sequence
+    trend = trends_and_alerts(today, history.read(), D3, AlertConfig(), BANDS,
+                              labels={"events_30d": "Events in the last 30 days"}
+                              ).set_index("account_id")
+    alerts = trend["alerts"].str.split(";")
+    assert alerts["decliner"] == ["health_drop", "entered_at_risk"]
+    why = trend.loc["decliner", "alert_reasons"]
+    # the drop is explained by the driver points that fell most since the 30-day reference
+    assert why.startswith("health_drop: -27.0 since 2025-02-01: Events in the last 30 days "
+                          "-15.0 pts; days_past_due -7.0 pts")
+    assert "entered_at_risk: Moderate -> At risk" in why
+    assert "nps" not in why  # it moved up, not down
+    assert alerts["riser"] == ["expansion_play"]
+    assert "Events in the last 30 days +5.0 pts; latest_nps +1.0 pts" in (
+        trend.loc["riser", "alert_reasons"])
+    assert alerts["payer"] == ["renewal_at_risk"]
+    assert trend.loc["payer", "alert_reasons"] == (
+        "renewal_at_risk: renews in 45 days at health 65.0: "
+        "Oldest unpaid invoice is 40 days past due")
+    assert trend.loc["steady", "alerts"] == "" and trend.loc["new", "alerts"] == ""
+
+
+def test_alert_thresholds_come_from_the_config(sequence) -> None:
+    history, today = sequence
+    strict = AlertConfig(drop_points=30, renewal_days=30, expansion_health=90,
+                         risk_bands=["Critical"])
+    trend = trends_and_alerts(today, history.read(), D3, strict, BANDS).set_index("account_id")
+    assert (trend["alerts"] == "").all()
+
+
+def test_the_first_run_has_no_trends_and_only_state_alerts(sequence, tmp_path) -> None:
+    _, today = sequence
+    empty = DuckDBHistory(tmp_path / "not-yet-written.duckdb").read()
+    trend = trends_and_alerts(today, empty, D3, AlertConfig(), BANDS)
+    assert trend["health_change_30d"].isna().all()
+    assert trend["alerts"].tolist() == ["", "", "", "renewal_at_risk", ""]
