@@ -8,6 +8,7 @@ creates typed views named after the tables, which every later stage queries.
 
 from __future__ import annotations
 
+import difflib
 import glob
 import hashlib
 import logging
@@ -18,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from healthscore.data.schema import TABLES
+from healthscore.data.schema import TABLES, WIDE_KEY_COLUMNS
 from healthscore.data.settings import DataConfig, TableSource
 from healthscore.errors import DataSourceError
 
@@ -115,25 +116,72 @@ def read_sql_source(url: str, query: str, table: str) -> pd.DataFrame:
         ) from exc
 
 
+def _describe(con: duckdb.DuckDBPyConnection, table: str, relation: str,
+              origin: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a source relation."""
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except duckdb.Error as exc:
+        raise DataSourceError(f"table {table!r}: cannot read {origin}: {exc}") from exc
+    return {row[0]: str(row[1]) for row in rows}
+
+
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
+
+
+def melt_wide_metrics(con: duckdb.DuckDBPyConnection, relation: str, source: TableSource,
+                      origin: str) -> str:
+    """A relation in the long metrics shape (account id, date, metric, value) over a wide export
+    with one column per metric (``source.value_columns``); empty cells are dropped.
+
+    Numeric columns are melted as DOUBLE; if any value column holds text, every value is melted
+    as text so that validation reports the cells that are not numbers.
+    """
+    types = _describe(con, "metrics", relation, origin)
+    lookup = {c.lower(): c for c in types}
+    missing = [c for c in source.value_columns if c.lower() not in lookup]
+    if missing:
+        hints = []
+        for name in missing:
+            close = difflib.get_close_matches(name, list(types), n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise DataSourceError(
+            f"table 'metrics': value_columns {', '.join(hints)} not found in {origin}; its "
+            f"columns: {list(types)[:30]}")
+    actual = [lookup[c.lower()] for c in source.value_columns]
+    numeric = all(types[c].upper().startswith(_NUMERIC_TYPES) for c in actual)
+    target = "DOUBLE" if numeric else "VARCHAR"
+    keys = []
+    for col in WIDE_KEY_COLUMNS:
+        user_col = lookup.get(source.columns.get(col, col).lower())
+        if user_col is not None:
+            keys.append(f"{quote(user_col)} AS {quote(col)}")
+    values = ", ".join(f"CAST({quote(c)} AS {target}) AS {quote(c)}" for c in actual)
+    on = ", ".join(quote(c) for c in actual)
+    return (f"(UNPIVOT (SELECT {', '.join([*keys, values])} FROM {relation}) "
+            f"ON {on} INTO NAME metric VALUE value)")
+
+
 def register_raw_view(
     con: duckdb.DuckDBPyConnection, table: str, relation: str, source: TableSource, origin: str
 ) -> RawTable:
     """Create ``raw_<table>`` selecting the contract columns (renamed) present in ``relation``."""
     spec = TABLES[table]
-    try:
-        available = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-    except duckdb.Error as exc:
-        raise DataSourceError(f"table {table!r}: cannot read {origin}: {exc}") from exc
+    wide = table == "metrics" and source.wide
+    if wide:  # the melted relation already carries the contract's names
+        relation = melt_wide_metrics(con, relation, source, origin)
+    available = list(_describe(con, table, relation, origin))
     lookup = {c.lower(): c for c in available}
     selected: list[str] = []
     present: list[str] = []
     missing_mapped: dict[str, str] = {}
     for col in spec.column_names:
-        user_col = source.columns.get(col, col)
+        user_col = col if wide else source.columns.get(col, col)
         actual = lookup.get(user_col.lower())
         if actual is None:
             if col in source.columns:
-                missing_mapped[col] = user_col
+                missing_mapped[col] = source.columns[col]
             continue
         expr = quote(actual)
         if table == "subscriptions" and col == "arr" and source.mrr:

@@ -40,7 +40,7 @@ class Column:
     ``required``: must be present in the source. ``nullable``: may hold NULLs.
     ``default``: SQL literal used when an optional column is absent.
     ``min``/``max``: inclusive numeric range. ``not_after_end``: a date that may not lie
-    after the data's end date.
+    after the data's end date. ``finite``: a number that may not be NaN or infinite.
     """
 
     name: str
@@ -52,6 +52,7 @@ class Column:
     max: float | None = None
     not_after_end: bool = False
     allowed: tuple[str, ...] | None = None
+    finite: bool = False  # a number must be finite (no NaN or infinity)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Table:
     time_column: str | None
     order_rules: tuple[OrderRule, ...] = field(default=())
     description: str = ""
+    context: tuple[str, ...] = ()  # shown with the keys in every violation's sample rows
 
     def column(self, name: str) -> Column:
         """Return the contract column called ``name``."""
@@ -229,9 +231,31 @@ TOUCHPOINTS = Table(
     ),
 )
 
+METRICS = Table(
+    name="metrics",
+    required=False,
+    key=(),  # several measurements of one metric on one day are averaged
+    time_column="measured_at",
+    context=("measured_at", "metric"),
+    description=(
+        "History of account metric snapshots in long form (CRM, billing or warehouse fields: "
+        "seats used, open opportunities, a health field, ...); a wide export with one column "
+        "per metric is melted into this shape by the `wide:` source option. A NULL value means "
+        "not measured; the row is ignored."
+    ),
+    columns=(
+        Column(ACCOUNT_ID, Kind.ID),
+        Column("measured_at", Kind.DATE, not_after_end=True),
+        Column("metric", Kind.TEXT),
+        Column("value", Kind.FLOAT, nullable=True, finite=True),
+    ),
+)
+WIDE_KEY_COLUMNS = (ACCOUNT_ID, "measured_at")  # the columns a wide metrics export keeps
+
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (ACCOUNTS, SUBSCRIPTIONS, EVENTS, CONTACTS, INVOICES, TICKETS, SURVEYS, TOUCHPOINTS)
+    for t in (ACCOUNTS, SUBSCRIPTIONS, EVENTS, CONTACTS, INVOICES, TICKETS, SURVEYS, TOUCHPOINTS,
+              METRICS)
 }
 REQUIRED_TABLES = tuple(name for name, t in TABLES.items() if t.required)
 OPTIONAL_TABLES = tuple(name for name, t in TABLES.items() if not t.required)

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from healthscore.data.schema import SEGMENTS, TABLES
+from healthscore.data.schema import SEGMENTS, TABLES, WIDE_KEY_COLUMNS
 from healthscore.settings import Section
 
 TableName = Literal[
     "accounts", "subscriptions", "events", "contacts", "invoices", "tickets", "surveys",
-    "touchpoints",
+    "touchpoints", "metrics",
 ]
 ContractColumn = Literal[tuple(sorted({c for t in TABLES.values() for c in t.column_names}))]
 
@@ -25,6 +25,9 @@ class TableSource(Section):
     table in a DuckDB database file. ``url`` + ``query``: a SQL query run through SQLAlchemy.
     ``columns`` maps contract column -> your column name (only the ones that differ).
     ``mrr``: the subscriptions' ``arr`` column holds monthly revenue; it is multiplied by 12.
+    ``wide`` (metrics only): the export has one column per metric, listed in
+    ``value_columns``, beside ``account_id`` and ``measured_at``; it is melted into the long
+    contract shape (metric = the column's name; empty cells are not measurements).
     """
 
     path: Path | None = None
@@ -35,6 +38,12 @@ class TableSource(Section):
     query: str | None = None
     columns: dict[ContractColumn, str] = Field(default_factory=dict)
     mrr: bool = False
+    wide: bool = False
+    value_columns: list[str] = Field(
+        default_factory=list,
+        description="Wide metrics export: the columns holding metric values (each becomes a "
+        "metric named after its column).",
+    )
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> TableSource:
@@ -45,6 +54,14 @@ class TableSource(Section):
             raise ValueError("a duckdb source needs `table`")
         if self.url is not None and not self.query:
             raise ValueError("a url source needs `query`")
+        if self.wide and not self.value_columns:
+            raise ValueError("a wide source needs `value_columns`: the columns holding the "
+                             "metric values")
+        if self.value_columns and not self.wide:
+            raise ValueError("`value_columns` is only read with `wide: true`")
+        repeated = sorted({c for c in self.value_columns if self.value_columns.count(c) > 1})
+        if repeated:
+            raise ValueError(f"value_columns lists {repeated} more than once")
         return self
 
 
@@ -77,10 +94,19 @@ class DataConfig(Section):
         problems = []
         for name, source in value.items():
             known_cols = set(TABLES[name].column_names)
+            if source.wide and name == "metrics":
+                known_cols = set(WIDE_KEY_COLUMNS)
             bad = sorted(set(source.columns) - known_cols)
             if bad:
                 problems.append(f"{name}.columns maps column(s) {bad} that {name} does not "
                                 f"have; its columns: {sorted(known_cols)}")
+            if source.wide and name != "metrics":
+                problems.append(f"{name}.wide: only the metrics table can be a wide export")
+            keys = {source.columns.get(c, c).lower() for c in WIDE_KEY_COLUMNS}
+            clash = [c for c in source.value_columns if c.lower() in keys]
+            if clash:
+                problems.append(f"{name}.value_columns: {clash} are the account id or "
+                                "measurement date column, not metric values")
         if problems:
             raise ValueError("; ".join(problems))
         return value

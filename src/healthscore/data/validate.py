@@ -44,7 +44,7 @@ def _as_date(col: str) -> str:
 def row_rules(spec: Table, present: set[str], end_date: dt.date) -> list[Rule]:
     """Every row-level rule that applies to the columns ``present`` in a table."""
     rules: list[Rule] = []
-    keys = tuple(c for c in (ACCOUNT_ID, *spec.key) if c in present)
+    keys = tuple(c for c in (ACCOUNT_ID, *spec.key, *spec.context) if c in present)
     end = f"DATE {sql_literal(end_date.isoformat())}"
 
     def show(*cols: str) -> tuple[str, ...]:
@@ -81,6 +81,8 @@ def _range_rules(col: Column, show: tuple[str, ...]) -> list[Rule]:
         rules.append(Rule(col.name, f"below minimum {col.min:g}", f"{value} < {col.min}", show))
     if col.max is not None:
         rules.append(Rule(col.name, f"above maximum {col.max:g}", f"{value} > {col.max}", show))
+    if col.finite:
+        rules.append(Rule(col.name, "not a finite number", f"NOT isfinite({value})", show))
     if col.allowed:
         allowed = ", ".join(sql_literal(v) for v in col.allowed)
         rules.append(Rule(col.name, f"not one of {list(col.allowed)}",

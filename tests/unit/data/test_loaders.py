@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from healthscore.data.dataset import open_dataset
 from healthscore.data.loaders import fingerprint_sources, resolve_sources
 from healthscore.data.settings import DataConfig, TableSource
-from healthscore.errors import DataSourceError
+from healthscore.errors import DataSourceError, DataValidationError
 
 END = dt.date(2024, 6, 30)
 
@@ -285,3 +286,74 @@ def test_fingerprint_of_a_glob_follows_its_files(tmp_path):
     first = fingerprint_sources(sources)
     write_parquet(events_frame((1, 2, 3)), tmp_path / "events-0.parquet")
     assert fingerprint_sources(sources) != first
+
+
+def crm_export(path: Path) -> TableSource:
+    """A wide CRM export: one column per metric, empty where not measured."""
+    pd.DataFrame({
+        "Account": [1, 1, 2], "Snapshot": ["2024-01-05", "2024-02-05", "2024-01-07"],
+        "Seats Used": [3, None, 40], "Open Opps": [1.5, 2.0, None], "Owner": ["a", "b", "c"],
+    }).to_csv(path, index=False)
+    return TableSource(path=path, wide=True, value_columns=["Seats Used", "open opps"],
+                       columns={"account_id": "Account", "measured_at": "Snapshot"})
+
+
+def test_a_wide_metrics_export_is_melted(required, tmp_path):
+    metrics = open_with(required, metrics=crm_export(tmp_path / "crm.csv")).frame("metrics")
+    rows = metrics.sort_values(["account_id", "measured_at", "metric"])
+    assert rows.assign(measured_at=rows.measured_at.dt.strftime("%Y-%m-%d")).to_dict(
+        "records") == [
+        {"account_id": 1, "measured_at": "2024-01-05", "metric": "Open Opps", "value": 1.5},
+        {"account_id": 1, "measured_at": "2024-01-05", "metric": "Seats Used", "value": 3.0},
+        {"account_id": 1, "measured_at": "2024-02-05", "metric": "Open Opps", "value": 2.0},
+        {"account_id": 2, "measured_at": "2024-01-07", "metric": "Seats Used", "value": 40.0},
+    ], "empty cells are not measurements; other columns (Owner) are ignored"
+
+
+def test_a_text_value_column_is_validated_cell_by_cell(required, tmp_path):
+    source = crm_export(tmp_path / "crm.csv").model_copy(
+        update={"value_columns": ["Seats Used", "Owner"]})
+    with pytest.raises(DataValidationError) as info:
+        open_with(required, metrics=source)
+    (violation,) = info.value.violations
+    assert (violation.table, violation.column, violation.rule, violation.count) == (
+        "metrics", "value", "not coercible to float", 3)
+    assert set(violation.samples["metric"]) == {"Owner"}
+
+
+def test_a_missing_value_column_suggests_the_closest(required, tmp_path):
+    source = crm_export(tmp_path / "crm.csv").model_copy(update={"value_columns": ["Seat Used"]})
+    with pytest.raises(DataSourceError, match=r"value_columns 'Seat Used' \(did you mean "
+                                              r"'Seats Used'\?\) not found in"):
+        open_with(required, metrics=source)
+
+
+def test_a_wide_export_missing_its_date_column_names_the_mapping(required, tmp_path):
+    source = crm_export(tmp_path / "crm.csv").model_copy(
+        update={"columns": {"account_id": "Account", "measured_at": "Date"}})
+    with pytest.raises(DataValidationError, match=r"metrics.measured_at: required column "
+                                                  r"missing \(mapped from 'Date', not found\)"):
+        open_with(required, metrics=source)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ({"path": "x.csv", "wide": True}, "a wide source needs `value_columns`"),
+    ({"path": "x.csv", "value_columns": ["a"]}, "`value_columns` is only read with `wide: true`"),
+    ({"path": "x.csv", "wide": True, "value_columns": ["a", "a"]}, "lists ['a'] more than once"),
+])
+def test_wide_source_settings_are_checked(source, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TableSource(**source)
+
+
+def test_wide_is_for_the_metrics_table_only_and_maps_only_its_keys():
+    with pytest.raises(ValueError) as info:
+        DataConfig(tables={
+            "events": {"path": "e.csv", "wide": True, "value_columns": ["x"]},
+            "metrics": {"path": "m.csv", "wide": True, "value_columns": ["Date", "y"],
+                        "columns": {"measured_at": "date", "metric": "name"}},
+        })
+    message = str(info.value)
+    assert "events.wide: only the metrics table can be a wide export" in message
+    assert "metrics.columns maps column(s) ['metric']" in message
+    assert "metrics.value_columns: ['Date'] are the account id or measurement date" in message
