@@ -22,10 +22,19 @@ from healthscore.features.engine import (  # noqa: E402
     select_features,
 )
 from healthscore.features.families import FAMILIES, SPINE_FAMILY  # noqa: E402
-from healthscore.features.settings import FeatureConfig, FeatureSelection  # noqa: E402
+from healthscore.features.metrics import TEMPLATE_NAMES, metric_specs  # noqa: E402
+from healthscore.features.settings import (  # noqa: E402
+    FeatureConfig,
+    FeatureSelection,
+    MetricDefinition,
+    MetricFeatures,
+)
 
 load_feature_modules()
-SPECS = registry.all_features() + [t.spec for t in registry.all_templates()]
+METRIC_SPECS = metric_specs("seats_used", MetricDefinition(), 45) + metric_specs(
+    "Open Opps", MetricDefinition(dimension="commercial", direction="higher_is_riskier",
+                                  label="Open opportunities", unit="deals"), 30)
+SPECS = registry.all_features() + [t.spec for t in registry.all_templates()] + METRIC_SPECS
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +68,87 @@ def test_built_column_has_the_declared_type(matrix, spec):
             assert column.notna().all(), "a filled feature is never missing"
     else:
         assert column.dropna().map(type).eq(str).all()
+
+
+def metric_columns(matrix) -> list:
+    return [s for s in matrix.features if s.family == "metrics"]
+
+
+def test_metric_features_are_built_for_every_metric_of_the_data(matrix):
+    built = {(s.template, s.parameter) for s in metric_columns(matrix)}
+    assert built == {(t, m) for t in TEMPLATE_NAMES for m in ("seats_used", "crm_health")}
+
+
+@pytest.fixture(scope="module")
+def history_matrix():
+    """Snapshots from April 2023, while the tiny world's metrics are being measured."""
+    config = FeatureConfig(snapshots={"start": dt.date(2023, 4, 1)})
+    return build_feature_matrix(dataset_from_frames(tiny_frames(), END), config)
+
+
+@pytest.mark.parametrize("statistic", TEMPLATE_NAMES)
+def test_built_metric_column_has_the_declared_type(history_matrix, statistic):
+    matrix = history_matrix
+    specs = [s for s in metric_columns(matrix) if s.template == statistic]
+    assert specs
+    for spec in specs:
+        column = matrix.frame[spec.name]
+        assert pd.api.types.is_float_dtype(column)
+        if spec.fill is not None:
+            assert column.notna().all() and column.isin([0.0, 1.0]).all()
+    values = matrix.frame[specs[0].name].dropna()  # seats_used: measured in every window
+    assert len(values)
+    sentence = specs[0].sentence(float(values.iloc[0]))
+    assert "{" not in sentence and sentence
+
+
+def test_metric_directions_follow_the_definition():
+    by_template = {s.template: s for s in METRIC_SPECS if s.parameter == "Open Opps"}
+    riskier = registry.Direction.HIGHER_IS_RISKIER
+    assert {t for t, s in by_template.items() if s.direction is riskier} == set(
+        TEMPLATE_NAMES) - {"metric_days_since", "metric_stale"}
+    assert by_template["metric_last"].dimension is registry.Dimension.COMMERCIAL
+    assert by_template["metric_last"].name == "metric_last__open_opps"
+    assert by_template["metric_last"].sentence(3) == "Open opportunities: 3"
+    braces = metric_specs("x", MetricDefinition(label="Open {deals}"), 30)
+    assert braces[0].sentence(3) == "Open {deals}: 3", "a label is text, not a template"
+    assert by_template["metric_stale"].unit == "flag"
+    assert by_template["metric_slope_90d"].unit == "deals per 30 days"
+    default = {s.template: s for s in METRIC_SPECS if s.parameter == "seats_used"}
+    assert {s.direction for s in default.values()} == {registry.Direction.NEUTRAL}
+    assert default["metric_pct_change_30d"].sentence(-0.25) == "Seats used -25% vs 30 days earlier"
+
+
+def test_metric_definitions_name_metrics_of_the_data_or_warn(caplog):
+    dataset = dataset_from_frames(tiny_frames(), END)
+    config = MetricFeatures(definitions={"seat_used": {"direction": "higher_is_healthier"}})
+    names = {s.name for s in candidate_features(dataset, config)}
+    assert "metric_last__seats_used" in names
+    assert ("features.metrics.definitions.seat_used: no such metric in the metrics table; "
+            "did you mean 'seats_used'?") in caplog.text
+
+
+def test_only_defined_and_max_metrics_limit_the_metrics():
+    dataset = dataset_from_frames(tiny_frames(), END)
+    only = MetricFeatures(only_defined=True, definitions={"crm_health": {}})
+    assert {s.parameter for s in candidate_features(dataset, only)
+            if s.family == "metrics"} == {"crm_health"}
+    capped = MetricFeatures(max_metrics=1)
+    assert {s.parameter for s in candidate_features(dataset, capped)
+            if s.family == "metrics"} == {"seats_used"}  # the most often measured
+
+
+def test_metric_features_are_selected_by_statistic_or_dimension():
+    dataset = dataset_from_frames(tiny_frames(), END)
+    config = MetricFeatures(definitions={"crm_health": {"dimension": "sentiment"}})
+    chosen = select_features(candidate_features(dataset, config), FeatureSelection(
+        dimensions=["sentiment"], names=["metric_last"], exclude=["metric_stale",
+                                                                  "latest_nps"]))
+    names = {s.name for s in chosen}
+    assert "metric_last__seats_used" in names and "metric_min_90d__crm_health" in names
+    assert not {n for n in names if n.startswith(("metric_stale", "metric_min_90d__seats"))}
+    with pytest.raises(ConfigError, match="did you mean 'metric_last'"):
+        select_features(candidate_features(dataset), FeatureSelection(names=["metric_lst"]))
 
 
 def test_one_row_per_account_and_snapshot(matrix):

@@ -7,6 +7,10 @@ This module is where the cut-off is guaranteed, once for every feature of a fami
   ``csat``, an invoice's ``paid_at``, a contact's ``ended_at``) are masked to NULL unless the
   date they become known is itself before the snapshot.
 Feature SQL only ever sees ``t`` (the masked rows) and ``s`` (the spine row).
+
+One family is not SQL: ``metrics`` (any account metric's history) is computed by the kernel
+in :mod:`healthscore.features.metrics` from the rows of its source here, for speed at
+hundreds of millions of rows; its cut-off is that module's ``_first_not_before``.
 """
 
 from __future__ import annotations
@@ -173,6 +177,13 @@ FAMILIES: dict[str, Family] = {
                ("occurred_at", "kind"), requires=("touchpoints",), lookback_days=365),
     )
 }
+
+METRICS_FAMILY = "metrics"
+FAMILIES[METRICS_FAMILY] = Family(
+    METRICS_FAMILY, "SELECT account_id, measured_at, metric, value FROM metrics "
+    "WHERE value IS NOT NULL", "measured_at", ("measured_at", "metric", "value"),
+    requires=("metrics",),
+    probe="SELECT count(*) FROM (SELECT 1 FROM metrics WHERE value IS NOT NULL LIMIT 1)")
 
 # Features computed directly from spine columns (already as of the snapshot).
 SPINE_FAMILY = "spine"

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from healthscore.settings import Section
 
@@ -38,16 +38,68 @@ class ChurnDefinition(Section):
     )
 
 
+DimensionName = Literal["usage", "engagement", "relationship", "billing", "support",
+                        "sentiment", "commercial"]
+
+
 class FeatureSelection(Section):
     """Which registered features to build: by dimension and/or name, minus ``exclude``.
     Empty ``dimensions`` and ``names`` select everything."""
 
-    dimensions: list[
-        Literal["usage", "engagement", "relationship", "billing", "support", "sentiment",
-                "commercial"]
-    ] = Field(default_factory=list)
+    dimensions: list[DimensionName] = Field(default_factory=list)
     names: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+
+
+class MetricDefinition(Section):
+    """How one metric of the ``metrics`` table is read: its dimension, which way is healthy
+    (``neutral``: unknown, no monotone constraint), and the words used in explanations."""
+
+    dimension: DimensionName = "usage"
+    direction: Literal["higher_is_healthier", "higher_is_riskier", "neutral"] = "neutral"
+    label: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="What the metric is called in sentences; default: its name, spaced.",
+    )
+    unit: str = Field(default="value", min_length=1, max_length=40)
+    explain: str | None = Field(
+        default=None,
+        description="Sentence for the latest value, with {value} (e.g. '{value:,.0f} seats in "
+        "use'); the sentences of the trend features are built from the label.",
+    )
+
+    @field_validator("explain")
+    @classmethod
+    def _formats_a_value(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "{value" not in value:
+            raise ValueError("must contain {value}")
+        try:
+            value.format(value=1.5)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"does not format a number: {exc}") from None
+        return value
+
+
+class MetricFeatures(Section):
+    """Trend features from the optional ``metrics`` table (one set per metric, see
+    docs/features.md). Metrics not listed in ``definitions`` get the defaults."""
+
+    stale_after_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=45,
+        description="A measurement older than this (in days, as of the date it is looked up "
+        "for) no longer counts as the current value; the stale flag is then 1.",
+    )
+    max_metrics: Annotated[int, Field(ge=1, le=500)] = Field(
+        default=50,
+        description="At most this many metrics get features: the defined ones first, then the "
+        "most often measured.",
+    )
+    only_defined: bool = Field(
+        default=False, description="Build features only for the metrics listed in definitions."
+    )
+    definitions: dict[str, MetricDefinition] = Field(default_factory=dict)
 
 
 class FeatureConfig(Section):
@@ -58,6 +110,7 @@ class FeatureConfig(Section):
     churn: ChurnDefinition = Field(default_factory=ChurnDefinition)
     expansion_pct: Annotated[float, Field(gt=0, le=10)] = 0.10
     select: FeatureSelection = Field(default_factory=FeatureSelection)
+    metrics: MetricFeatures = Field(default_factory=MetricFeatures)
     leakage_auc_threshold: Annotated[float, Field(gt=0.5, le=1)] = 0.95
     cache_dir: Path | None = Field(
         default=None, description="Where feature matrices are cached; default <workdir>/cache."

@@ -80,6 +80,12 @@ def frames() -> Frames:
             "occurred_at": ["2024-01-15"],
             "kind": ["qbr"],
         }),
+        "metrics": pd.DataFrame({
+            "account_id": [1, 1, 2],
+            "measured_at": ["2024-01-07", "2024-01-07", "2024-02-01"],
+            "metric": ["seats_used", "open_opportunities", "seats_used"],
+            "value": [2.0, 1.0, None],
+        }),
     }
 
 
@@ -162,6 +168,17 @@ RULE_CASES = {
                              "2023-02-01"),
     "account-not-in-accounts": (set_cell("events", "account_id", 99),
                                 "events", "account_id", "account_id not in accounts", "99"),
+    "metric-not-a-number": (set_cell("metrics", "value", "12,5"),
+                            "metrics", "value", "not coercible to float", "12,5"),
+    "metric-not-finite": (set_cell("metrics", "value", float("inf")),
+                          "metrics", "value", "not a finite number", "inf"),
+    "metric-nan": (set_cell("metrics", "value", "NaN", row=2),
+                   "metrics", "value", "not a finite number", "NaN"),
+    "metric-name-null": (set_cell("metrics", "metric", None),
+                         "metrics", "metric", "null in a required column", "None"),
+    "metric-after-end-date": (set_cell("metrics", "measured_at", "2024-07-01"), "metrics",
+                              "measured_at", "date after the data's end date 2024-06-30",
+                              "2024-07-01"),
 }
 
 
@@ -280,6 +297,26 @@ def test_absent_tickets_switch_off_support_features_only(frames):
     assert {s.family for s in features}.isdisjoint({"tickets"})
     assert {"usage", "billing", "relationship", "sentiment"} <= dimensions
     assert "events_30d" in {s.name for s in features}
+
+
+def test_absent_metrics_switch_off_metric_features_only(frames):
+    with_metrics = candidate_features(dataset_from_frames(frames, END))
+    metric_names = {s.name for s in with_metrics if s.family == "metrics"}
+    assert {"metric_last__seats_used", "metric_stale__open_opportunities"} <= metric_names
+    del frames["metrics"]
+    without = candidate_features(dataset_from_frames(frames, END))
+    assert {s.name for s in without} == {s.name for s in with_metrics} - metric_names
+
+
+def test_a_metrics_table_without_values_has_no_metric_features(frames):
+    frames["metrics"]["value"] = None
+    features = candidate_features(dataset_from_frames(frames, END))
+    assert not [s for s in features if s.family == "metrics"]
+
+
+def test_metrics_may_repeat_a_day_and_leave_values_empty(frames):
+    frames["metrics"] = pd.concat([frames["metrics"]] * 2, ignore_index=True)
+    assert dataset_from_frames(frames, END).row_counts()["metrics"] == 6
 
 
 def test_without_optional_tables_only_required_families_remain(frames):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 from tiny_world import END
 
-from healthscore.data.dataset import dataset_from_frames
+from healthscore.data.dataset import dataset_from_frames, open_dataset
+from healthscore.data.settings import DataConfig, TableSource
 from healthscore.features.engine import build_feature_matrix
 from healthscore.features.settings import FeatureConfig
 
@@ -65,25 +67,104 @@ ACCOUNT_1 = {
 }
 
 
+NAN = float("nan")
+# metrics (stale after 45 days). seats_used before 03-01: 3 on 11-20, 4 on 01-05, 2 on 02-10,
+# 5 and 7 on 02-29 (mean 6); as of 01-31 (s - 30) the latest is 4 (26 days old), as of 12-02
+# (s - 90) it is 3; the window [12-02, 03-01) holds 4, 2, 5, 7. crm_health: one value 168 days
+# old, so stale. (The slope is checked against a least-squares fit below.)
+ACCOUNT_1_METRICS = {
+    "metric_last__seats_used": 6.0, "metric_change_30d__seats_used": 2.0,
+    "metric_pct_change_30d__seats_used": 0.5, "metric_change_90d__seats_used": 3.0,
+    "metric_pct_change_90d__seats_used": 1.0, "metric_min_90d__seats_used": 2.0,
+    "metric_max_90d__seats_used": 7.0, "metric_days_since__seats_used": 1.0,
+    "metric_stale__seats_used": 0.0,
+    "metric_last__crm_health": NAN, "metric_change_30d__crm_health": NAN,
+    "metric_pct_change_30d__crm_health": NAN, "metric_change_90d__crm_health": NAN,
+    "metric_pct_change_90d__crm_health": NAN, "metric_slope_90d__crm_health": NAN,
+    "metric_min_90d__crm_health": NAN, "metric_max_90d__crm_health": NAN,
+    "metric_days_since__crm_health": 168.0, "metric_stale__crm_health": 1.0,
+}
+
+
+def mismatches(actual: pd.Series, expected: dict[str, object]) -> dict[str, tuple]:
+    """Expected vs actual values that differ (NaN equals NaN)."""
+    return {k: (v, actual[k]) for k, v in expected.items()
+            if not (actual[k] == v or (pd.isna(v) and pd.isna(actual[k])))}
+
+
 def test_every_feature_family_matches_hand_computed_values(matrix):
     actual = row(matrix, 1)
-    mismatches = {k: (v, actual[k]) for k, v in ACCOUNT_1.items() if actual[k] != v}
-    assert not mismatches, f"expected vs actual: {mismatches}"
+    wrong = mismatches(actual, {**ACCOUNT_1, **ACCOUNT_1_METRICS})
+    assert not wrong, f"expected vs actual: {wrong}"
 
 
 def test_golden_values_cover_every_built_feature(matrix):
-    assert set(matrix.feature_names) - set(ACCOUNT_1) == {"usage_trend_90d"}
+    covered = {*ACCOUNT_1, *ACCOUNT_1_METRICS}
+    assert set(matrix.feature_names) - covered == {"usage_trend_90d",
+                                                   "metric_slope_90d__seats_used"}
 
 
-def test_usage_trend_is_the_relative_least_squares_slope(matrix):
-    # Daily series over 90 days (x = days ago): 2 at x=5, 1 at x=46, zeros elsewhere.
-    x = pd.Series(range(1, 91), dtype=float)
-    y = pd.Series(0.0, index=x.index)
-    y[x == 5] = 2.0
-    y[x == 46] = 1.0
-    t = -x
-    slope = ((t - t.mean()) * y).sum() / ((t - t.mean()) ** 2).sum()
-    assert row(matrix, 1)["usage_trend_90d"] == pytest.approx(slope * 90 / y.mean())
+def test_metric_slope_is_the_least_squares_slope_per_30_days(matrix):
+    # days before 2024-03-01 of the window's measurements, and their values
+    x = np.array([-56.0, -20.0, -1.0, -1.0])
+    v = np.array([4.0, 2.0, 5.0, 7.0])
+    slope = np.polyfit(x, v, 1)[0]
+    assert row(matrix, 1)["metric_slope_90d__seats_used"] == pytest.approx(slope * 30)
+
+
+def test_metric_features_a_month_later_see_the_snapshot_day_measurement(matrix):
+    # 2024-04-01: the 100 of 03-01 is the latest (31 days old); as of 03-02 (s - 30) it is
+    # also the latest; as of 01-02 (s - 90) the 3 of 11-20 is 43 days old, within 45 days
+    actual = row(matrix, 1, dt.date(2024, 4, 1))
+    assert not mismatches(actual, {
+        "metric_last__seats_used": 100.0, "metric_change_30d__seats_used": 0.0,
+        "metric_change_90d__seats_used": 97.0, "metric_pct_change_90d__seats_used": 5.0,
+        "metric_min_90d__seats_used": 2.0, "metric_max_90d__seats_used": 100.0,
+        "metric_days_since__seats_used": 31.0, "metric_stale__seats_used": 0.0,
+    })
+
+
+def test_metric_staleness_limit_applies_to_each_lookup(tiny):
+    strict = config(metrics={"stale_after_days": 42})
+    matrix = build_feature_matrix(dataset_from_frames(tiny, END), strict)
+    actual = row(matrix, 1, dt.date(2024, 4, 1))
+    assert pd.isna(actual["metric_change_90d__seats_used"]), "the 3 of 11-20 is 43 days old"
+    assert actual["metric_change_30d__seats_used"] == 0.0
+    early = row(matrix, 1, dt.date(2023, 10, 1))  # crm_health measured 16 days before
+    assert (early["metric_last__crm_health"], early["metric_stale__crm_health"]) == (70.0, 0.0)
+    later = row(matrix, 1, dt.date(2023, 11, 1))  # 47 days: stale
+    assert pd.isna(later["metric_last__crm_health"])
+    assert (later["metric_days_since__crm_health"], later["metric_stale__crm_health"]) == (
+        47.0, 1.0)
+
+
+def test_a_single_measurement_has_no_slope_and_no_earlier_value(matrix):
+    actual = row(matrix, 2)  # seats_used 40 on 2024-02-01 only
+    assert (actual["metric_last__seats_used"], actual["metric_min_90d__seats_used"],
+            actual["metric_max_90d__seats_used"]) == (40.0, 40.0, 40.0)
+    assert pd.isna(actual["metric_slope_90d__seats_used"])
+    assert pd.isna(actual["metric_change_30d__seats_used"])
+    assert pd.isna(actual["metric_days_since__crm_health"]), "never measured"
+    assert actual["metric_stale__crm_health"] == 1.0
+
+
+def test_a_wide_export_gives_the_same_metric_features(tiny, tmp_path):
+    tiny["metrics"] = tiny["metrics"].drop(index=4)  # one value per account and day
+    long = build_feature_matrix(dataset_from_frames(tiny, END), config())
+    wide = tiny.pop("metrics").pivot(index=["account_id", "measured_at"], columns="metric",
+                                     values="value").reset_index()
+    wide.columns = ["Account", "Date", "CRM Health", "Seats Used"]
+    wide.to_csv(tmp_path / "crm.csv", index=False)
+    for name, frame in tiny.items():
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+    data = DataConfig(dir=tmp_path, end_date=END, tables={"metrics": TableSource(
+        path=tmp_path / "crm.csv", wide=True, value_columns=["Seats Used", "CRM Health"],
+        columns={"account_id": "Account", "measured_at": "Date"})})
+    melted = build_feature_matrix(open_dataset(data), config())
+    columns = [c for c in long.feature_names if c.startswith("metric_")]
+    assert len(columns) == 20 and columns == [c for c in melted.feature_names
+                                              if c.startswith("metric_")]
+    pd.testing.assert_frame_equal(long.frame[columns], melted.frame[columns])
 
 
 def test_missing_values_keep_their_meaning(matrix):

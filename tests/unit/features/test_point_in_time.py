@@ -33,7 +33,7 @@ EXAMPLES = int(os.environ.get("HEALTHSCORE_PIT_EXAMPLES", "60"))  # CI slow run:
 TIME_COLUMN = {
     "accounts": "created_at", "subscriptions": "start_date", "events": "occurred_at",
     "contacts": "started_at", "invoices": "issued_at", "tickets": "opened_at",
-    "surveys": "responded_at", "touchpoints": "occurred_at",
+    "surveys": "responded_at", "touchpoints": "occurred_at", "metrics": "measured_at",
 }
 COLUMNS = {
     "subscriptions": ["account_id", "start_date", "end_date", "arr", "seats", "term_months",
@@ -45,6 +45,7 @@ COLUMNS = {
                 "csat"],
     "surveys": ["account_id", "responded_at", "nps"],
     "touchpoints": ["account_id", "occurred_at", "kind"],
+    "metrics": ["account_id", "measured_at", "metric", "value"],
 }
 KEYS = {"subscriptions": "subscription_id", "contacts": "contact_id", "invoices": "invoice_id",
         "tickets": "ticket_id"}
@@ -64,7 +65,7 @@ def random_world(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
         "account_id": np.arange(1, n + 1), "segment": rng.choice(["smb", "enterprise"], n),
         "created_at": [START] * n,
     })
-    subs, events, contacts, invoices, tickets, surveys, touch = [], [], [], [], [], [], []
+    subs, events, contacts, invoices, tickets, surveys, touch, metrics = ([] for _ in range(8))
     for a in range(1, n + 1):
         begin = day(rng, START, START + pd.Timedelta(days=300))
         for _ in range(int(rng.integers(1, 4))):
@@ -111,8 +112,14 @@ def random_world(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
         for _ in range(int(rng.integers(0, 6))):
             touch.append({"account_id": a, "occurred_at": day(rng, START, end),
                           "kind": str(rng.choice(["qbr", "meeting"]))})
+        for _ in range(int(rng.integers(0, 30))):  # irregular, some days twice, some empty
+            metrics.append({"account_id": a, "measured_at": day(rng, START, end),
+                            "metric": str(rng.choice(["seats_used", "crm_health"])),
+                            "value": float(rng.integers(-5, 50)) if rng.random() < 0.9
+                            else np.nan})
     rows = {"subscriptions": subs, "events": events, "contacts": contacts,
-            "invoices": invoices, "tickets": tickets, "surveys": surveys, "touchpoints": touch}
+            "invoices": invoices, "tickets": tickets, "surveys": surveys, "touchpoints": touch,
+            "metrics": metrics}
     frames = {"accounts": accounts}
     for table, records in rows.items():  # explicit columns: a table may have no rows
         frame = pd.DataFrame.from_records(records, columns=COLUMNS[table])
@@ -168,8 +175,12 @@ def _move_later_known(rng, frame: pd.DataFrame, table: str, cut: pd.Timestamp) -
     if table == "invoices":
         due_late = frame["due_at"] >= cut
         frame.loc[due_late, "status"] = rng.choice(["paid", "failed", "open"], int(due_late.sum()))
-    if table in ("events", "surveys", "touchpoints"):
+    if table in ("events", "surveys", "touchpoints", "metrics"):
         future = frame[TIME_COLUMN[table]] >= cut
+        if table == "metrics":
+            frame.loc[future, "value"] = rng.integers(-9, 99, int(future.sum())).astype(float)
+            frame.loc[future, "metric"] = rng.choice(["seats_used", "new_metric"],
+                                                     int(future.sum()))
         if table == "events":
             frame.loc[future, "quantity"] = rng.integers(1, 9, int(future.sum())).astype(float)
             frame.loc[future, "event_type"] = rng.choice(["login", "new_thing"], int(future.sum()))
@@ -250,11 +261,15 @@ def test_future_rows_never_change_past_features(definition, seed, cut_index):
         as_of(mutated, cut, shared).reset_index(drop=True),
         check_dtype=False,
     )
-    # A template column that exists only on one side (a new event type) is all-zero then.
+    # A template column that exists only on one side (a new event type or metric) has no data
+    # then: all zero or unknown, and a metric's stale flag is 1.
     for matrix in (original, mutated):
         only = [c for c in matrix.frame.columns if c not in shared and c not in LABEL_COLUMNS]
         past = matrix.frame.loc[matrix.frame.snapshot_date <= cut, only]
-        assert (past.fillna(0) == 0).all().all(), f"{only} carry data before {cut}"
+        stale = [c for c in only if c.startswith("metric_stale__")]
+        assert (past[stale] == 1).all().all(), f"{stale} see measurements before {cut}"
+        rest = past.drop(columns=stale)
+        assert (rest.fillna(0) == 0).all().all(), f"{only} carry data before {cut}"
 
 
 @pytest.mark.property
@@ -278,6 +293,42 @@ def test_past_rows_never_change_labels(definition, seed, cut_index):
     before, after = labels(original), labels(mutated)
     common = before.index.intersection(after.index)
     pd.testing.assert_frame_equal(before.loc[common], after.loc[common])
+
+
+def test_metric_features_are_in_the_property_test():
+    matrix = build(random_world(np.random.default_rng(3)), CONFIGS["contract"])
+    names = set(matrix.feature_names)
+    assert {"metric_last__seats_used", "metric_slope_90d__crm_health"} <= names
+    assert matrix.frame["metric_last__seats_used"].notna().any()
+
+
+def test_the_property_test_catches_a_metrics_leak(monkeypatch):
+    """A kernel whose cut-off lets the snapshot day in (<= instead of <) is caught."""
+    from healthscore.features import metrics
+
+    def leaky(days, start, hi, cutoff):
+        j = start
+        while j < hi and days[j] <= cutoff:
+            j += 1
+        return j
+
+    monkeypatch.setattr(metrics, "_first_not_before", metrics.njit(leaky))
+    monkeypatch.setattr(metrics, "_series_features", metrics.njit(parallel=False)(
+        metrics._series_features.py_func))
+    caught = 0
+    for seed in range(5):
+        frames = random_world(np.random.default_rng(seed))
+        cut = dt.date(2024, 6, 1)
+        frames["metrics"] = pd.concat([frames["metrics"], pd.DataFrame(
+            {"account_id": [1], "measured_at": [pd.Timestamp(cut)], "metric": ["seats_used"],
+             "value": [1000.0]})], ignore_index=True)
+        original = build(frames, CONFIGS["contract"])
+        changed = {k: v.copy() for k, v in frames.items()}
+        changed["metrics"].loc[changed["metrics"].measured_at == pd.Timestamp(cut), "value"] = -1
+        mutated = build(changed, CONFIGS["contract"])
+        cols = ["metric_last__seats_used"]
+        caught += not as_of(original, cut, cols).equals(as_of(mutated, cut, cols))
+    assert caught > 0
 
 
 def test_the_property_test_catches_a_leak(monkeypatch):

@@ -64,4 +64,13 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
             "account_id": [1, 2], "occurred_at": dates("2024-01-10", "2023-12-01"),
             "kind": ["qbr", "meeting"],
         }),
+        # Irregular measurements. Account 1: seats_used twice on 2024-02-29 (their mean
+        # counts), once on the 2024-03-01 snapshot day (future then); crm_health only long ago.
+        "metrics": pd.DataFrame({
+            "account_id": [1, 1, 1, 1, 1, 1, 1, 2],
+            "measured_at": dates("2023-11-20", "2024-01-05", "2024-02-10", "2024-02-29",
+                                 "2024-02-29", "2024-03-01", "2023-09-15", "2024-02-01"),
+            "metric": ["seats_used"] * 6 + ["crm_health", "seats_used"],
+            "value": [3.0, 4.0, 2.0, 5.0, 7.0, 100.0, 70.0, 40.0],
+        }),
     }
