@@ -57,6 +57,10 @@ GROUND_TRUTH_COLUMNS = (ACCOUNT_ID, "month", "latent_health", "champion_left", "
                         "payment_failure", "churned", "segment")
 
 EVENT_TYPES = ("login", "dashboard_view", "report_run", "export", "api_call")
+# CRM/billing fields exported as a metrics history: (name, measurements per month)
+METRICS = (("seats_used", 3.5), ("api_calls", 4.0), ("open_opportunities", 1.0),
+           ("crm_health_field", 0.6))
+_CSM_COVERAGE = {"enterprise": 1.0, "mid_market": 0.7, "smb": 0.3}  # who has a CRM health field
 TOUCHPOINT_KINDS = ("qbr", "meeting", "training", "check_in")
 DEPARTMENTS = ("engineering", "operations", "finance", "sales", "marketing", "it", "product",
                "customer_success")
@@ -861,6 +865,40 @@ def _touchpoints(acc: _Accounts, segs: _Segments, month: _Month, active: np.ndar
     return {"account": owner, "occurred": _within(rng, lo[owner], hi[owner]), "kind": kind}
 
 
+def _metrics(acc: _Accounts, segs: _Segments, st: _State, month: _Month, alive: np.ndarray,
+             health: np.ndarray, rng: np.random.Generator) -> Batch:
+    """CRM and billing fields measured at irregular times (Poisson arrivals) while an account
+    is a customer, from this month's health (the CSM's field from its lagging average) with
+    noise: seats in use, weekly API calls, open expansion opportunities and a 1-10 health
+    score that only some accounts' CSMs keep."""
+    lo = np.maximum(month.p0, acc.sub_start)
+    hi = np.minimum(np.minimum(month.p1, st.churn_day), month.end + 1)
+    frac = np.where(alive & (hi > lo), (hi - lo) / month.days, 0.0)
+    fixed_draw = (np.arange(len(alive)) * 2654435761 % 1000) / 1000  # per account, no rng
+    covered = segs.table(_CSM_COVERAGE)[acc.segment] > fixed_draw
+    rates = np.array([rate for _, rate in METRICS])[:, None] * frac
+    rates[-1] *= covered
+    counts = rng.poisson(rates)
+    code = np.repeat(np.arange(len(METRICS)), counts.sum(axis=1))
+    owner = np.concatenate([np.repeat(np.arange(len(alive)), c) for c in counts])
+    day = _within(rng, lo[owner], hi[owner])
+    h = health[owner] - _H_REF
+    leaving = st.health.leaving[owner]
+    seats = st.seats[owner]
+    m = len(owner)
+    active = np.clip(_utilisation(health[owner], month.calendar_month) * 1.6
+                     * np.where(leaving, 0.4, 1.0), 0.0, 1.0)
+    value = np.select(
+        [code == 0, code == 1, code == 2],
+        [rng.binomial(seats, active),
+         rng.poisson(40.0 * seats * np.exp(0.8 * h) * np.where(leaving, 0.3, 1.0)),
+         rng.poisson(0.4 * np.sqrt(seats) * 2 * _sigmoid(h - 0.5))],
+        np.clip(np.rint(6.0 + 1.5 * (st.health.memory[owner] - _H_REF)
+                        + rng.normal(0.0, 1.2, m)), 1, 10),
+    )
+    return {"account": owner, "day": day, "metric": code, "value": value.astype(np.float64)}
+
+
 def _utilisation(health: np.ndarray, calendar_month: int) -> np.ndarray:
     """Share of seats active in a week."""
     return _SEASON_USAGE[calendar_month] * (0.08 + 0.5 * _sigmoid(1.5 * (health - _H_REF)))
@@ -944,9 +982,10 @@ def _month_step(acc: _Accounts, segs: _Segments, st: _State, month: _Month, rate
 def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
               progress: Progress | None = None) -> _Result:
     """Run the monthly simulation; hand each month's usage events to ``on_events``."""
-    world_seed, event_seed = np.random.SeedSequence(config.seed).spawn(2)
+    world_seed, event_seed, metric_seed = np.random.SeedSequence(config.seed).spawn(3)
     rng = np.random.default_rng(world_seed)
     event_rng = np.random.default_rng(event_seed)
+    metric_rng = np.random.default_rng(metric_seed)  # the other tables do not depend on it
     bounds = period_starts(config.start_date, config.months)
     ahead = period_starts(config.start_date, config.months + _NOTICE_MONTHS + 1)
     start, end = int(bounds[0]), int(bounds[-1]) - 1
@@ -980,6 +1019,7 @@ def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
                        notice_p1=int(ahead[m + _NOTICE_MONTHS + 1]),
                        upcoming=tuple(int(d) for d in ahead[m:m + _NOTICE_MONTHS + 2]))
         alive, health = _month_step(acc, segs, st, month, rates, rng, out)
+        out.add("metrics", _metrics(acc, segs, st, month, alive, health, metric_rng))
         if previous is not None:  # weeks of last month may reach into this month's churn
             emit(m - 1, *previous)
         previous = (alive, health, st.health.leaving.copy(), st.seats.copy())
@@ -1094,6 +1134,7 @@ def _tables(res: _Result) -> dict[str, pd.DataFrame]:
     """Every contract table except events, in contract column order."""
     out = res.out
     surveys, touch = out.concat("surveys"), out.concat("touchpoints")
+    metrics = out.concat("metrics")
     frames = {
         "accounts": _accounts_frame(res.acc, res.segs),
         "subscriptions": _subscriptions_frame(res),
@@ -1106,6 +1147,10 @@ def _tables(res: _Result) -> dict[str, pd.DataFrame]:
         "touchpoints": pd.DataFrame({ACCOUNT_ID: _ids(touch["account"]),
                                      "occurred_at": _dates(touch["occurred"]),
                                      "kind": np.array(TOUCHPOINT_KINDS)[touch["kind"]]}),
+        "metrics": pd.DataFrame({ACCOUNT_ID: _ids(metrics["account"]),
+                                 "measured_at": _dates(metrics["day"]),
+                                 "metric": np.array([n for n, _ in METRICS])[metrics["metric"]],
+                                 "value": metrics["value"]}),
     }
     return {name: frame[list(TABLES[name].column_names)] for name, frame in frames.items()}
 

@@ -22,6 +22,7 @@ from healthscore.data.schema import (
 from healthscore.data.settings import SynthConfig
 from healthscore.data.synth import (
     GROUND_TRUTH,
+    METRICS,
     World,
     annual_churn_rates,
     generate_world,
@@ -290,6 +291,32 @@ def test_low_health_shows_in_observables(world: World) -> None:
     late = ((invoices["paid_at"] - invoices["due_at"]).dt.days > 0).groupby(
         invoices[ACCOUNT_ID]).mean()
     assert late.reindex(low).mean() > late.reindex(high).mean()
+
+
+def test_metrics_history_is_irregular_and_follows_health(world: World) -> None:
+    metrics = world.tables["metrics"]
+    assert set(metrics["metric"]) == {n for n, _ in METRICS}
+    month = metrics["measured_at"].dt.to_period("M").dt.to_timestamp()
+    health = world.ground_truth.set_index([ACCOUNT_ID, "month"])["latent_health"]
+    joined = metrics.assign(health=health.reindex(
+        pd.MultiIndex.from_arrays([metrics[ACCOUNT_ID], month])).to_numpy())
+    assert joined["health"].notna().all(), "measured only in months the account is a customer"
+    for name in ("seats_used", "api_calls", "crm_health_field"):
+        rows = joined[joined["metric"] == name]
+        assert rows["value"].corr(rows["health"], method="spearman") > 0.1, name
+    gaps = (metrics.sort_values("measured_at").groupby([ACCOUNT_ID, "metric"])["measured_at"]
+            .diff().dt.days.dropna())
+    assert gaps.nunique() > 20 and gaps.min() == 0, "no fixed cadence"
+    covered = metrics.loc[metrics["metric"] == "crm_health_field", ACCOUNT_ID].nunique()
+    assert 0.2 < covered / len(world.tables["accounts"]) < 0.8, "some CSMs keep the field"
+
+
+def test_metrics_stop_when_an_account_churns(world: World) -> None:
+    subs = world.tables["subscriptions"]
+    last = subs.sort_values("start_date").groupby(ACCOUNT_ID).tail(1).set_index(ACCOUNT_ID)
+    churned = last["end_date"].dropna()
+    metrics = world.tables["metrics"].merge(churned.rename("churn_day"), on=ACCOUNT_ID)
+    assert len(metrics) and (metrics["measured_at"] < metrics["churn_day"]).all()
 
 
 def test_new_accounts_keep_arriving(world: World) -> None:
