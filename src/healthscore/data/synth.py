@@ -882,21 +882,23 @@ def _metrics(acc: _Accounts, segs: _Segments, st: _State, month: _Month, alive: 
     code = np.repeat(np.arange(len(METRICS)), counts.sum(axis=1))
     owner = np.concatenate([np.repeat(np.arange(len(alive)), c) for c in counts])
     day = _within(rng, lo[owner], hi[owner])
-    h = health[owner] - _H_REF
-    leaving = st.health.leaving[owner]
-    seats = st.seats[owner]
-    m = len(owner)
-    active = np.clip(_utilisation(health[owner], month.calendar_month) * 1.6
-                     * np.where(leaving, 0.4, 1.0), 0.0, 1.0)
-    value = np.select(
-        [code == 0, code == 1, code == 2],
-        [rng.binomial(seats, active),
-         rng.poisson(40.0 * seats * np.exp(0.8 * h) * np.where(leaving, 0.3, 1.0)),
-         rng.poisson(0.4 * np.sqrt(seats) * 2 * _sigmoid(h - 0.5))],
-        np.clip(np.rint(6.0 + 1.5 * (st.health.memory[owner] - _H_REF)
-                        + rng.normal(0.0, 1.2, m)), 1, 10),
-    )
-    return {"account": owner, "day": day, "metric": code, "value": value.astype(np.float64)}
+    value = np.empty(len(owner))
+    for k, rows in enumerate(np.split(owner, np.cumsum(counts.sum(axis=1))[:-1])):
+        h, seats = health[rows] - _H_REF, st.seats[rows]
+        calm = np.where(st.health.leaving[rows], 0.35, 1.0)  # leavers have mostly moved on
+        if k == 0:  # seats in use
+            active = _utilisation(health[rows], month.calendar_month) * 1.6 * calm
+            drawn = rng.binomial(seats, np.clip(active, 0.0, 1.0))
+        elif k == 1:  # API calls in the week before
+            drawn = rng.poisson(40.0 * seats * np.exp(0.8 * h) * calm)
+        elif k == 2:  # open expansion opportunities
+            drawn = rng.poisson(0.8 * np.sqrt(seats) * _sigmoid(h - 0.5))
+        else:  # the CSM's 1-10 score follows the account's recent average health
+            score = 6.0 + 1.5 * (st.health.memory[rows] - _H_REF)
+            drawn = np.clip(np.rint(score + rng.normal(0.0, 1.2, len(rows))), 1, 10)
+        value[code == k] = drawn
+    return {"account": owner.astype(np.int32), "day": day.astype(np.int32),
+            "metric": code.astype(np.int8), "value": value}
 
 
 def _utilisation(health: np.ndarray, calendar_month: int) -> np.ndarray:
@@ -1149,7 +1151,8 @@ def _tables(res: _Result) -> dict[str, pd.DataFrame]:
                                      "kind": np.array(TOUCHPOINT_KINDS)[touch["kind"]]}),
         "metrics": pd.DataFrame({ACCOUNT_ID: _ids(metrics["account"]),
                                  "measured_at": _dates(metrics["day"]),
-                                 "metric": np.array([n for n, _ in METRICS])[metrics["metric"]],
+                                 "metric": pd.Categorical.from_codes(
+                                     metrics["metric"], [n for n, _ in METRICS]),
                                  "value": metrics["value"]}),
     }
     return {name: frame[list(TABLES[name].column_names)] for name, frame in frames.items()}
