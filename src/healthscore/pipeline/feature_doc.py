@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from healthscore.features.engine import load_feature_modules
 from healthscore.features.families import FAMILIES
+from healthscore.features.metrics import STATISTICS
 from healthscore.features.registry import Kind, all_features, all_templates
 
 HEADER = """# Feature catalogue
@@ -51,7 +52,32 @@ def render_feature_catalog() -> str:
             out.append(f"| {name} | {spec.direction.value.replace('_', ' ')} | {spec.unit} | "
                        f"{missing} | {_family(spec.family)} | {spec.description} | "
                        f"{spec.explain} |")
+    out.append(METRICS_HEADER)
+    for stat in STATISTICS:
+        direction = "the metric's" if stat.directed else "neutral"
+        missing = "unknown" if stat.fill is None else f"{stat.fill:g}"
+        words = {"label": "*metric*", "unit": "*unit*", "limit": "*L*"}
+        explain = stat.explain.format(**words)
+        out.append(f"| `metric_{stat.name}__<metric>` | {direction} | "
+                   f"{stat.unit.format(**words)} | {missing} | "
+                   f"{stat.description.format(**words)} | {explain} |")
     return "\n".join(out) + "\n"
+
+
+METRICS_HEADER = """
+## metric trends (per metric of the `metrics` table)
+
+Every metric of the optional `metrics` table (a CRM, billing or warehouse field) gets these
+features, named `<template>__<metric>`, with the dimension, direction, unit and label of its
+`features.metrics.definitions` entry (default: usage, neutral, `value`, its name spaced out);
+*L* is `features.metrics.stale_after_days` (default 45). The **value as of a day d** is the
+latest measurement dated strictly before *d* (several that day: their mean), unknown when it is
+more than *L* days older than *d*; "now" is the snapshot date *s*, "30 days earlier" is the
+value as of *s* - 30. The 90-day window is [*s* - 90, *s*). See docs/data-contract.md for a
+worked example.
+
+| feature | direction | unit | when missing | description | sentence |
+|---|---|---|---|---|---|"""
 
 
 if __name__ == "__main__":

@@ -21,3 +21,13 @@ def test_catalogue_documents_every_feature_and_its_missing_value():
         assert f"`{spec.name}`" in text
     assert "| `latest_nps` | higher is healthier | score 0-10 | unknown |" in text
     assert "| `events_30d` | higher is healthier | events | 0 |" in text
+
+
+def test_catalogue_documents_the_metric_trend_templates():
+    from healthscore.features.metrics import TEMPLATE_NAMES
+
+    text = render_feature_catalog()
+    for name in TEMPLATE_NAMES:
+        assert f"| `{name}__<metric>` |" in text
+    assert "| `metric_stale__<metric>` | neutral | flag | 1 |" in text
+    assert "{{" not in text
