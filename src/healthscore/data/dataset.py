@@ -57,7 +57,12 @@ def connect(engine: EngineConfig | None = None) -> duckdb.DuckDBPyConnection:
     draws its own), bounded memory with spilling, insertion order not preserved."""
     engine = engine or EngineConfig()
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        # In Jupyter without ipywidgets DuckDB refuses to change the setting: there its
+        # progress bar is off already.
+        log.debug("DuckDB progress bar setting unavailable here (Jupyter without ipywidgets)")
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{engine.memory_limit}'")
     if engine.threads:
