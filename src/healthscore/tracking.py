@@ -4,7 +4,8 @@ Both training (logging runs, registering models) and serving (loading models) us
 sits at the package root. Tracking URI: ``$MLFLOW_TRACKING_URI`` if set, else
 ``training.tracking.uri``, else ``sqlite:///mlflow.db`` in the working directory (MLflow's own
 default; the model registry and aliases work on it without a server). Artifacts go to
-``<workdir>/mlartifacts``.
+``<workdir>/mlartifacts``, or with a tracking server (``http(s)://``) to the server's artifact
+store, so that other machines can load the models (see docs/mlflow-server.md).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class TrackingConfig(Section):
     model_name: str = "healthscore"
 
 DEFAULT_URI = "sqlite:///mlflow.db"
+SERVER_SCHEMES = ("http://", "https://")
 CHALLENGER, CHAMPION = "challenger", "champion"
 TAG_SESSION = "healthscore.session"
 TAG_MODEL = "healthscore.model"
@@ -55,7 +57,10 @@ def configure(config: TrackingConfig, artifact_root: Path) -> str:
     if mlflow.get_experiment_by_name(config.experiment) is None:
         location = artifact_root.resolve().as_uri() if "://" not in str(artifact_root) else str(
             artifact_root)
-        mlflow.create_experiment(config.experiment, artifact_location=location)
+        # A tracking server stores artifacts where its --artifacts-destination says, so that
+        # every machine can load the models; a local store keeps them in <workdir>.
+        server = uri.startswith(SERVER_SCHEMES)
+        mlflow.create_experiment(config.experiment, artifact_location=None if server else location)
     mlflow.set_experiment(config.experiment)
     return uri
 
