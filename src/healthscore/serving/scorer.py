@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -148,6 +149,33 @@ def apply_overrides(health: np.ndarray, account_ids: pd.Series, overrides: pd.Da
     return health, applied
 
 
+@dataclass
+class Explained:
+    """Driver points after hard stops: ``drivers.points`` add up, per row, to ``health`` (the
+    model's health capped by the hard stops) minus ``base_health``."""
+
+    drivers: Drivers
+    base_health: float
+    model_health: np.ndarray  # unrounded, before hard stops
+    health: np.ndarray  # unrounded, after hard stops (before manual overrides)
+    hard_stops: np.ndarray  # names of the rules applied per row, comma-separated
+
+
+def explain_with_hard_stops(model: HealthModel, frame: pd.DataFrame,
+                            stops: Sequence[HardStop]) -> Explained:
+    """Driver points in health points with each binding hard stop's cut credited to its
+    rule's feature (see :mod:`healthscore.serving.explain`)."""
+    base_health, points, model_health = health_points(model, frame)
+    drivers = Drivers(list(model.model.feature_names), {m.name: m for m in model.features},
+                      points, frame)
+    capped, applied, binding = _hard_stops(model_health, frame, stops)
+    for k in np.unique(binding[binding >= 0]):
+        stop = stops[int(k)]
+        delta = np.where(binding == k, capped - model_health, 0.0)
+        drivers.add_points(stop.feature, _stop_meta(stop, drivers.metas), delta)
+    return Explained(drivers, base_health, model_health, capped, applied)
+
+
 def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfig,
                    as_of: dt.date, overrides: pd.DataFrame | None = None) -> pd.DataFrame:
     """Score a feature frame (one row per account): probability, model health, drivers,
@@ -156,24 +184,18 @@ def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     Driver points add up to the health after hard stops minus the base health: a binding hard
     stop's cap is credited to its feature. Manual overrides are shown, not explained.
     """
-    base_health, points, model_health = health_points(model, frame)
-    drivers = Drivers(list(model.model.feature_names), {m.name: m for m in model.features},
-                      points, frame)
-    capped, stops, binding = _hard_stops(model_health, frame, config.hard_stops)
-    for k in np.unique(binding[binding >= 0]):
-        stop = config.hard_stops[int(k)]
-        delta = np.where(binding == k, capped - model_health, 0.0)
-        drivers.add_points(stop.feature, _stop_meta(stop, drivers.metas), delta)
-    scored = describe(drivers, model_health, base_health, top_risks=config.top_risks,
-                      top_strengths=config.top_strengths, playbooks=dict(config.playbooks))
-    health, manual = apply_overrides(capped, frame["account_id"], overrides, as_of)
+    explained = explain_with_hard_stops(model, frame, config.hard_stops)
+    scored = describe(explained.drivers, explained.model_health, explained.base_health,
+                      top_risks=config.top_risks, top_strengths=config.top_strengths,
+                      playbooks=dict(config.playbooks))
+    health, manual = apply_overrides(explained.health, frame["account_id"], overrides, as_of)
     context = [c for c in ("account_id", "segment", "lifecycle_stage", "arr", "days_to_renewal",
                            "in_renewal_window") if c in frame]
     out = frame[context].copy()
     out.insert(1, "as_of", as_of)
     out["health"] = np.round(health, 1)
     out["band"] = assign_bands(out["health"].to_numpy(), frame, config)
-    out["hard_stops"] = stops
+    out["hard_stops"] = explained.hard_stops
     out["override"] = manual
     out = pd.concat([out, scored], axis=1)
     return out.reset_index(drop=True)

@@ -124,3 +124,29 @@ def global_drivers(contributions: np.ndarray, names: list[str]) -> pd.DataFrame:
     importance = np.abs(np.asarray(contributions)).mean(axis=0)
     table = pd.DataFrame({"feature": names, "mean_abs_contribution": importance})
     return table.sort_values("mean_abs_contribution", ascending=False, ignore_index=True)
+
+
+def threshold_figure(table: pd.DataFrame, chosen: float | None = None):
+    """Precision and recall (left axis) and the worklist per run (right axis) against the
+    health threshold, from :func:`healthscore.training.thresholds.threshold_table`; a dashed
+    line marks the ``chosen`` threshold."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    x = table["health_threshold"]
+    ax.plot(x, table["precision"], marker="o", color=COLORS[0], label="precision")
+    ax.plot(x, table["recall"], marker="o", color=COLORS[1], label="recall")
+    ax.set(xlabel="Flag accounts with health below", ylabel="Share", ylim=(0, 1.02),
+           title="Precision and recall by at-risk threshold (test period)")
+    right = ax.twinx()
+    right.bar(x, table["flagged_per_run"], width=2.5, color="grey", alpha=0.25,
+              label="accounts flagged per run")
+    right.set_ylabel("Accounts flagged per run (mean)")
+    if chosen is not None:
+        ax.axvline(chosen, color="black", linestyle="--", linewidth=1,
+                   label=f"chosen: health < {chosen:g}")
+    lines = ax.get_legend_handles_labels()
+    bars = right.get_legend_handles_labels()
+    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="center right", fontsize=8)
+    ax.set_zorder(right.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    return fig

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 SAMPLE_FOR_DRIVERS = 2000
 ROW_KEYS = ("account_id", "snapshot_date")
 TEST_FEATURES = "tables/test_features.parquet"
+TEST_PREDICTIONS = "tables/test_predictions.parquet"
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
@@ -70,7 +71,7 @@ def model_artifacts(result: ModelResult, test_frame: pd.DataFrame) -> dict[str, 
         "tables/band_table.csv": ev.bands.to_csv(index=False),
         "tables/segment_metrics.csv": ev.by_segment.to_csv(index=False),
         "tables/intervals.csv": ev.intervals.to_csv(index=False),
-        "tables/test_predictions.parquet": _parquet_bytes(result.test_rows),
+        TEST_PREDICTIONS: _parquet_bytes(result.test_rows),
         "plots/roc.png": figure_png(plots.roc_figure(scores)),
         "plots/pr.png": figure_png(plots.pr_figure(scores)),
         "plots/calibration.png": figure_png(plots.calibration_figure(scores)),

@@ -112,19 +112,28 @@ def fit_health_model(name: str, train: pd.DataFrame, valid: pd.DataFrame,
     return health_model
 
 
+def evaluate_predictions(predictions: pd.DataFrame, config: TrainingConfig, seed: int,
+                         n_boot: int | None = None) -> Evaluation:
+    """Evaluate scored rows as training does: ``y`` and ``p`` columns, optionally ``arr`` and
+    ``segment`` (a run's logged ``tables/test_predictions.parquet`` has them all), with the
+    configured at-risk threshold, bands and bootstrap (``n_boot`` overrides it)."""
+    arr = predictions["arr"].fillna(0).to_numpy(float) if "arr" in predictions else None
+    segment = (predictions["segment"].astype(str).to_numpy() if "segment" in predictions
+               else None)
+    return evaluate(predictions["y"].to_numpy(), predictions["p"].to_numpy(), arr=arr,
+                    segment=segment, health_threshold=config.at_risk_threshold,
+                    bands=bands_of(config),
+                    n_boot=config.bootstrap if n_boot is None else n_boot, seed=seed)
+
+
 def _evaluate(model: HealthModel, rows: pd.DataFrame, config: TrainingConfig, seed: int,
               n_boot: int | None = None) -> tuple[Evaluation, pd.DataFrame]:
-    y = rows[config.label].astype(int).to_numpy()
-    p = model.predict_proba(rows)
-    arr = rows["arr"].fillna(0).to_numpy(float) if "arr" in rows else None
-    segment = rows["segment"].astype(str).to_numpy() if "segment" in rows else None
-    evaluation = evaluate(y, p, arr=arr, segment=segment,
-                          health_threshold=config.at_risk_threshold, bands=bands_of(config),
-                          n_boot=config.bootstrap if n_boot is None else n_boot, seed=seed)
     keep = [c for c in ("account_id", "snapshot_date", "segment", "arr") if c in rows]
     out = rows[keep].copy()
-    out["y"], out["p"] = y, p
-    return evaluation, out.reset_index(drop=True)
+    out["y"] = rows[config.label].astype(int).to_numpy()
+    out["p"] = model.predict_proba(rows)
+    out = out.reset_index(drop=True)
+    return evaluate_predictions(out, config, seed, n_boot), out
 
 
 def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
