@@ -22,8 +22,9 @@ from healthscore.serving.scorer import score_accounts
 from healthscore.training.splits import TEST, TRAIN, VALIDATION
 from healthscore.training.train import assign_splits, fit_health_model
 
-VARIANTS = {"default (depth 6, 15 leaves)": {},
-            "shallow (depth 4, 15 leaves)": {"max_depth": 4}}
+VARIANTS = {"default (depth 4, 15 leaves, learning rate 0.1)": {},
+            "deeper (depth 6, 15 leaves, learning rate 0.05)": {"max_depth": 6,
+                                                                 "learning_rate": 0.05}}
 
 
 def main(argv: list[str] | None = None) -> None:

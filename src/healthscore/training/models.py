@@ -19,6 +19,7 @@ from healthscore.errors import ModelError
 from healthscore.training.settings import LightGBMConfig, LogisticConfig, ScorecardConfig
 
 log = logging.getLogger(__name__)
+CONTRIBUTION_CHUNK = 100_000
 
 
 @dataclass(frozen=True)
@@ -365,10 +366,18 @@ class LightGBMModel(ChurnModel):
 
     def _contributions(self, x) -> tuple[float, np.ndarray]:
         """TreeSHAP through the booster's native contributions (equal to shap's
-        TreeExplainer); the last column is the expected value."""
-        contrib = self.booster_.predict(x, pred_contrib=True,
-                                        num_iteration=self.best_iteration_)
-        return float(contrib[0, -1]) if len(contrib) else 0.0, contrib[:, :-1]
+        TreeExplainer; the last column is the expected value), in chunks of
+        ``CONTRIBUTION_CHUNK`` rows so memory stays bounded, on ``num_threads`` threads."""
+        phi = np.empty((len(x), len(self.features)))
+        base = 0.0
+        for start in range(0, len(x), CONTRIBUTION_CHUNK):
+            contrib = self.booster_.predict(x.iloc[start:start + CONTRIBUTION_CHUNK],
+                                            pred_contrib=True,
+                                            num_iteration=self.best_iteration_,
+                                            num_threads=self.config.num_threads)
+            phi[start:start + len(contrib)] = contrib[:, :-1]
+            base = float(contrib[0, -1])
+        return base, phi
 
     def params(self) -> dict[str, object]:
         return {**self.config.model_dump(), "best_iteration": self.best_iteration_}
