@@ -21,6 +21,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 SMALL_WORLD = {"ACCOUNTS": 600, "MONTHS": 24, "SEED": 5, "BOOTSTRAP": 20,
                "ACCOUNTS_PER_WEEK": 5}  # a capacity that fits the small world
+TRAINING_NOTEBOOKS = {"02-validate-model", "03-compare-runs"}
 TIMEOUT_SECONDS = 300  # per cell; each notebook takes well under a minute on 2 cores
 
 
@@ -63,6 +64,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
 
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's temporary folder goes here
     notebook = with_parameters(nbformat.read(path, as_version=4), SMALL_WORLD)
     started = time.perf_counter()
     NotebookClient(notebook, timeout=TIMEOUT_SECONDS, kernel_name="python3",
@@ -75,6 +77,8 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
                  for o in c.get("outputs", []))
     assert images >= 2, f"{path.name}: expected plots in the outputs, got {images}"
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "healthscore-out").exists()
+    if path.stem in TRAINING_NOTEBOOKS:  # their MLflow store is the notebook's temp folder
+        assert list(tmp_path.glob("healthscore-*/mlflow.db"))
     print(f"{path.name}: {seconds:.1f}s")
     if os.environ.get("HEALTHSCORE_KEEP_NOTEBOOKS"):
         nbformat.write(notebook, Path(os.environ["HEALTHSCORE_KEEP_NOTEBOOKS"]) / path.name)
