@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by whoever builds samples; `--help` stays instant
+    import pandas as pd
+
+
+def _no_samples() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame()
 
 
 class HealthscoreError(Exception):
@@ -39,7 +47,7 @@ class Violation:
     column: str | None
     rule: str
     count: int
-    samples: pd.DataFrame = field(default_factory=pd.DataFrame)
+    samples: pd.DataFrame = field(default_factory=_no_samples)
 
     def describe(self) -> str:
         """Render as a short human-readable block."""

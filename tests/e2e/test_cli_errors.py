@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +47,16 @@ def write_config(tmp_path: Path, data_dir: Path) -> Path:
 def break_surveys(data_dir: Path) -> None:
     pd.DataFrame({"account_id": [1, 2], "responded_at": ["2024-01-01", "2024-01-01"],
                   "nps": [11, 8]}).to_parquet(data_dir / "surveys.parquet")
+
+
+def test_the_cli_imports_no_heavy_library_before_a_command_runs():
+    # `healthscore --help` stays instant: pandas, mlflow, shap, lightgbm load lazily
+    code = ("import sys, healthscore.pipeline.cli; "
+            "print(sorted(m for m in ('pandas', 'mlflow', 'shap', 'lightgbm', 'duckdb', "
+            "'sklearn', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_help_lists_the_subcommands():
