@@ -223,7 +223,7 @@ def rank_auc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     n_pos, n_neg = int(positives.sum()), int((~positives).sum())
     if n_pos == 0 or n_neg == 0:
         return np.full(x.shape[1], np.nan)
-    columns = np.ascontiguousarray(x.T)
+    columns = np.array(x.T, dtype=float, order="C")  # a copy: sorted below, x untouched
     chosen = columns[:, positives]
     columns.sort(axis=1)
     rank_sums = np.empty(x.shape[1])

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from healthscore.errors import ParameterError
+from healthscore.features.engine import rank_auc
 from healthscore.features.explore import churn_rates, outcome_histogram, outcome_summary
 from healthscore.features.registry import Dimension, Direction, FeatureSpec, Kind
 
@@ -75,3 +76,13 @@ def test_summary_ranks_features_by_separation():
     assert row["churned_median"] == 0.5 and row["retained_median"] == 10.0
     assert row["missing_share"] == pytest.approx(1 / 6)
     assert row["auc"] == 1.0  # churners' logins are below every retained account's
+
+
+def test_rank_auc_leaves_a_read_only_column_major_input_alone():
+    """The audit's input is often a read-only, column-major view of a frame."""
+    x = np.asfortranarray([[3.0, 1.0], [1.0, 2.0], [2.0, 0.0]])
+    x.flags.writeable = False
+    before = x.copy()
+    auc = rank_auc(x, np.array([1, 0, 0]))
+    np.testing.assert_allclose(auc, [1.0, 0.5])
+    np.testing.assert_array_equal(x, before)
