@@ -245,8 +245,12 @@ def leakage_audit(frame: pd.DataFrame, specs: list[FeatureSpec], threshold: floa
     if len(labelled) > AUDIT_ROWS:  # AUC on 200k rows is within about 0.002 of the full one
         labelled = labelled.sample(n=AUDIT_ROWS, random_state=0)
     names = [s.name for s in specs if s.kind is Kind.NUMERIC]
-    x = labelled[names].astype(float)
-    x = x.fillna(x.median()).fillna(0.0).to_numpy()
+    columns = labelled[names].to_numpy(dtype=float).T.copy()  # one contiguous row per feature
+    for column in columns:
+        missing = np.isnan(column)
+        if missing.any():
+            column[missing] = np.median(column[~missing]) if not missing.all() else 0.0
+    x = columns.T
     auc = rank_auc(x, labelled["label_churn"].to_numpy()) if len(labelled) else np.array([])
     audit = pd.DataFrame({"feature": names, "auc": np.fmax(auc, 1 - auc)} if len(auc) else
                          {"feature": [], "auc": []})
