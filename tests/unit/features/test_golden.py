@@ -234,3 +234,18 @@ def test_inactivity_churn_definition(tiny):
     assert not at.loc[dt.date(2024, 2, 1), "label_churn"]  # 02-25 falls in [02-01, 03-02)
     assert not at.loc[dt.date(2024, 3, 1), "label_churn"]  # the 03-01 event is in its horizon
     assert dt.date(2024, 5, 1) not in at.index  # no event in the 30 days before
+
+
+@pytest.mark.parametrize("text_ids", [False, True])
+def test_metric_passes_over_account_ranges_give_the_same_features(tiny, monkeypatch, text_ids):
+    from healthscore.features import metrics
+
+    if text_ids:
+        for frame in tiny.values():
+            frame["account_id"] = "acc-" + frame["account_id"].astype(str)
+    one = build_feature_matrix(dataset_from_frames(tiny, END), config())
+    monkeypatch.setattr(metrics, "CHUNK_ROWS", 2)  # 8 rows: 4 passes of one account or none
+    many = build_feature_matrix(dataset_from_frames(tiny, END), config())
+    columns = [c for c in one.feature_names if c.startswith("metric_")]
+    assert one.frame[columns].notna().any().any()
+    pd.testing.assert_frame_equal(one.frame[columns], many.frame[columns])
