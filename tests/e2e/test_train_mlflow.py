@@ -98,6 +98,29 @@ def test_pyfunc_round_trips_through_mlflow(trained):
     assert set(out["band"]) <= {"Critical", "At risk", "Moderate", "Healthy"}
 
 
+@pytest.mark.slow
+def test_mlflow_models_predict_serves_the_pyfunc(trained, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    best = trained["run"].results[trained["session"].best]
+    rows = best.test_rows[["account_id", "snapshot_date"]].head(20)
+    features = rows.merge(trained["frame"], on=["account_id", "snapshot_date"])
+    features[best.health_model.feature_names].to_csv(tmp_path / "in.csv", index=False)
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    subprocess.run([str(mlflow_cli), "models", "predict", "-m", f"models:/{MODEL_NAME}@challenger",
+                    "-i", str(tmp_path / "in.csv"), "-t", "csv", "--env-manager", "local",
+                    "-o", str(tmp_path / "out.json")], check=True, capture_output=True,
+                   env=os.environ.copy(), timeout=300)
+    out = pd.DataFrame(json.loads((tmp_path / "out.json").read_text())["predictions"])
+    np.testing.assert_allclose(out["churn_probability"],
+                               best.health_model.predict_proba(features), rtol=1e-6)
+    assert {"health", "band", "risk_1_reason", "playbook"} <= set(out.columns)
+
+
 def test_report_embeds_its_plots_and_compares_with_the_scorecard(trained):
     path = trained["reports"][trained["session"].best]
     page = path.read_text()
