@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -174,12 +175,12 @@ class SQLHistory(ScoreHistory):
         import sqlalchemy
 
         self.url = url
-        self.location = url
         try:
             self.engine = sqlalchemy.create_engine(url)
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
-            raise DataSourceError(f"score history {url!r}: not a usable SQLAlchemy URL "
-                                  f"({exc})") from None
+            raise DataSourceError(f"score history {_masked(url)!r}: not a usable SQLAlchemy "
+                                  f"URL ({exc})") from None
+        self.location = self.engine.url.render_as_string(hide_password=True)
 
     def _ensure_table(self, connection) -> None:
         import sqlalchemy
@@ -215,6 +216,11 @@ class SQLHistory(ScoreHistory):
                     {"d": as_of, "r": role})
                 history_rows(frame, as_of, role).to_sql(TABLE, connection, if_exists="append",
                                                        index=False, chunksize=10_000)
+
+
+def _masked(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def _empty() -> pd.DataFrame:

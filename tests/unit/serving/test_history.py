@@ -119,3 +119,11 @@ def test_open_history_picks_the_store(tmp_path) -> None:
 def test_a_bad_url_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(DataSourceError, match="score history 'nosuchdialect://x'"):
         open_history("nosuchdialect://x", tmp_path)
+
+
+def test_the_location_shown_hides_a_password(tmp_path) -> None:
+    history = SQLHistory(f"sqlite:///{tmp_path / 'h.db'}")
+    assert history.location.startswith("sqlite:///")
+    with pytest.raises(DataSourceError) as info:
+        open_history("nosuchdialect://user:s3cret@host/db", tmp_path)
+    assert "s3cret" not in str(info.value) and "user:***@host" in str(info.value)
