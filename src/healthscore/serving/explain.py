@@ -137,29 +137,49 @@ def describe(drivers: Drivers, health: np.ndarray, base_health: float, *, top_ri
 def _add_drivers(out: pd.DataFrame, kind: str, picks: np.ndarray, points: np.ndarray,
                  raw_values: np.ndarray, names: list[str], metas: dict[str, FeatureMeta],
                  negative: bool) -> None:
+    """Driver columns for ranks 1..k; texts are built once per (feature, value) seen."""
     rows = np.arange(len(out))
+    name_of = np.array(names, dtype=object)
+    dimension_of = np.array([metas[n].dimension if n in metas else "" for n in names],
+                            dtype=object)
     for k in range(picks.shape[1]):
         idx = picks[:, k]
         pts = points[rows, idx]
         keep = pts < 0 if negative else pts > 0
-        feats = np.array(names, dtype=object)[idx]
-        vals = raw_values[rows, idx]
-        out[f"{kind}_{k + 1}_feature"] = np.where(keep, feats, "")
-        out[f"{kind}_{k + 1}_dimension"] = np.where(
-            keep, [metas[f].dimension if f in metas else "" for f in feats], "")
-        out[f"{kind}_{k + 1}_value"] = np.where(keep, [_value_text(v) for v in vals], "")
+        value_text, reason = _driver_texts(idx, raw_values[rows, idx], names, metas)
+        out[f"{kind}_{k + 1}_feature"] = np.where(keep, name_of[idx], "")
+        out[f"{kind}_{k + 1}_dimension"] = np.where(keep, dimension_of[idx], "")
+        out[f"{kind}_{k + 1}_value"] = np.where(keep, value_text, "")
         out[f"{kind}_{k + 1}_points"] = np.where(keep, np.round(pts, 1), 0.0)
-        out[f"{kind}_{k + 1}_reason"] = np.where(
-            keep, [metas[f].sentence(v) if f in metas else f"{f} = {v}"
-                   for f, v in zip(feats, vals, strict=True)], "")
+        out[f"{kind}_{k + 1}_reason"] = np.where(keep, reason, "")
+
+
+def _driver_texts(idx: np.ndarray, values: np.ndarray, names: list[str],
+                  metas: dict[str, FeatureMeta]) -> tuple[np.ndarray, np.ndarray]:
+    """(value text, sentence) per row for feature ``names[idx[i]]`` at ``values[i]``."""
+    value_text = np.empty(len(idx), dtype=object)
+    reason = np.empty(len(idx), dtype=object)
+    for j in np.unique(idx):
+        at = np.flatnonzero(idx == j)
+        codes, uniques = pd.factorize(pd.Series(values[at], dtype=object), use_na_sentinel=False)
+        name = names[j]
+        meta = metas.get(name)
+        texts = np.array([_value_text(v) for v in uniques], dtype=object)
+        sentences = np.array([meta.sentence(v) if meta else f"{name} = {v}" for v in uniques],
+                             dtype=object)
+        value_text[at] = texts[codes]
+        reason[at] = sentences[codes]
+    return value_text, reason
 
 
 def _points_json(points: np.ndarray, names: list[str], threshold: float = 0.05) -> list[str]:
-    """Compact per-row JSON of every feature whose points reach ``threshold``."""
+    """Compact per-row JSON of every feature whose points reach ``threshold`` (rounded to two
+    decimals), e.g. ``{"days_past_due": -12.5, "events_30d": 0.8}``."""
     rounded = np.round(points, 2)
-    out = []
-    for row in rounded:
-        keep = np.abs(row) >= threshold
-        out.append(json.dumps({n: float(v) for n, v in zip(np.array(names)[keep], row[keep],
-                                                          strict=True)}))
-    return out
+    row, col = np.nonzero(np.abs(rounded) >= threshold)
+    keys = [json.dumps(n) + ": " for n in names]
+    items = [keys[c] + repr(v) for c, v in zip(col.tolist(), rounded[row, col].tolist(),
+                                               strict=True)]
+    bounds = np.searchsorted(row, np.arange(len(points) + 1))
+    return ["{" + ", ".join(items[a:b]) + "}" for a, b in zip(bounds[:-1], bounds[1:],
+                                                              strict=True)]
