@@ -494,12 +494,27 @@ def report(obj: Context, run_id: str, out: Path | None) -> None:
     console.print(f"validation report: {path}")
 
 
+def _as_of_option(help_text: str):
+    return click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+                        help=help_text + " Default: the day after the data ends.")
+
+
+_model_option = click.option("--model", "model_uri", help="MLflow model URI (default: "
+                             "scoring.model, models:/healthscore@champion).")
+
+
+def _config_data_and_day(obj: Context, as_of: dt.datetime | None):
+    """(config, validated dataset, the as-of date: given, else the day after the data)."""
+    from healthscore.pipeline import compose
+
+    config = obj.config()
+    dataset = compose.open_data(config)
+    return config, dataset, as_of.date() if as_of else dataset.end_date + dt.timedelta(days=1)
+
+
 @cli.command()
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Scoring date (features use data before it). Default: the day after the "
-              "data ends.")
-@click.option("--model", "model_uri", help="MLflow model URI (default: scoring.model, "
-              "models:/healthscore@champion).")
+@_as_of_option("Scoring date (features use data before it).")
+@_model_option
 @click.option("--shadow", "shadow_uri", help="Also score with this model (e.g. "
               "models:/healthscore@challenger) and store it beside, without changing outputs.")
 @click.pass_obj
@@ -512,9 +527,7 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None) ->
     """
     from healthscore.pipeline import compose
 
-    config = obj.config()
-    dataset = compose.open_data(config)
-    day = as_of.date() if as_of else dataset.end_date + dt.timedelta(days=1)
+    config, dataset, day = _config_data_and_day(obj, as_of)
     with progress_bar() as progress:
         result = compose.score(config, dataset, day, model_uri, shadow_uri, progress)
     _print_scores(result)
@@ -553,11 +566,9 @@ def _print_scores(result) -> None:
 
 
 @cli.command()
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Compare the accounts active on this date (features use data before it) "
-              "with the model's training rows. Default: the day after the data ends.")
-@click.option("--model", "model_uri", help="MLflow model URI (default: scoring.model, "
-              "models:/healthscore@champion).")
+@_as_of_option("Compare the accounts active on this date (features use data before it) with "
+               "the model's training rows.")
+@_model_option
 @click.pass_obj
 def drift(obj: Context, as_of, model_uri: str | None) -> None:
     """Population stability (PSI) of every model input and of health: the model's training
@@ -569,9 +580,7 @@ def drift(obj: Context, as_of, model_uri: str | None) -> None:
     """
     from healthscore.pipeline import compose
 
-    config = obj.config()
-    dataset = compose.open_data(config)
-    day = as_of.date() if as_of else dataset.end_date + dt.timedelta(days=1)
+    config, dataset, day = _config_data_and_day(obj, as_of)
     report, paths, meta = compose.drift(config, dataset, day, model_uri)
     _print_drift(report, paths, meta, day, config.scoring.drift)
 
