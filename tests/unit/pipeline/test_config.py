@@ -64,7 +64,7 @@ def test_bad_file_lists_every_bad_key_path_in_one_error(tmp_path):
         "features.snapshots.warmup_days", "features.snapshots.cadence",
     }
     assert "did you mean 'tables'?" in problem_for(error, "data.tabels")
-    assert "did you mean 'columns'?" in problem_for(error, "data.tables.events.colums")
+    assert "did you mean 'columns'" in problem_for(error, "data.tables.events.colums")
     assert "unknown name 'cadence'" in problem_for(error, "features.snapshots.cadence")
     assert "give exactly one of path, duckdb or url; got none" in problem_for(
         error, "data.tables.accounts")
