@@ -207,7 +207,9 @@ def test_warehouse_example_loads():
     tables = config.data.tables
     assert config.data.dir is None
     assert config.data.end_date == dt.date(2026, 10, 31)
-    assert set(tables) == {"accounts", "subscriptions", "events", "tickets"}
+    assert set(tables) == {"accounts", "subscriptions", "events", "tickets", "metrics"}
+    assert tables["metrics"].wide and "CSM Health" in tables["metrics"].value_columns
+    assert config.features.metrics.definitions["CSM Health"].dimension == "relationship"
     assert tables["subscriptions"].mrr is True
     assert tables["accounts"].columns["account_id"] == "AccountId"
     assert tables["tickets"].url.startswith("postgresql+psycopg2://")
