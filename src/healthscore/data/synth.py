@@ -889,8 +889,10 @@ def _metrics(acc: _Accounts, segs: _Segments, st: _State, month: _Month, alive: 
         if k == 0:  # seats in use
             active = _utilisation(health[rows], month.calendar_month) * 1.6 * calm
             drawn = rng.binomial(seats, np.clip(active, 0.0, 1.0))
-        elif k == 1:  # API calls in the week before
-            drawn = rng.poisson(40.0 * seats * np.exp(0.8 * h) * calm)
+        elif k == 1:  # API calls in the week before: integrations differ a lot by account
+            integration = np.exp(3.0 * (rows * 40503 % 1000 / 1000 - 0.5))  # fixed per account
+            noise = rng.lognormal(0.0, 0.4, len(rows))
+            drawn = rng.poisson(20.0 * seats * integration * np.exp(0.3 * h) * calm * noise)
         elif k == 2:  # open expansion opportunities
             drawn = rng.poisson(0.8 * np.sqrt(seats) * _sigmoid(h - 0.5))
         else:  # the CSM's 1-10 score follows the account's recent average health
