@@ -128,6 +128,15 @@ def test_metric_definitions_name_metrics_of_the_data_or_warn(caplog):
             "did you mean 'seats_used'?") in caplog.text
 
 
+def test_default_definitions_describe_the_synthetic_world_quietly(caplog):
+    dataset = dataset_from_frames(tiny_frames(), END)  # has seats_used, lacks the other three
+    specs = {s.name: s for s in candidate_features(dataset, MetricFeatures())}
+    assert "no such metric" not in caplog.text
+    assert specs["metric_last__seats_used"].direction is registry.Direction.HIGHER_IS_HEALTHIER
+    assert specs["metric_last__seats_used"].sentence(12) == "12 seats in use"
+    assert specs["metric_last__crm_health"].direction is registry.Direction.NEUTRAL
+
+
 def test_only_defined_and_max_metrics_limit_the_metrics():
     dataset = dataset_from_frames(tiny_frames(), END)
     only = MetricFeatures(only_defined=True, definitions={"crm_health": {}})

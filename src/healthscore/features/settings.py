@@ -82,6 +82,18 @@ class MetricDefinition(Section):
         return value
 
 
+# What the synthetic world's fields mean (data/synth.py METRICS): the demo's definitions.
+SYNTHETIC: dict[str, dict[str, str]] = {
+    "seats_used": {"direction": "higher_is_healthier", "unit": "seats",
+                   "explain": "{value:,.0f} seats in use"},
+    "api_calls": {"direction": "higher_is_healthier", "unit": "calls", "label": "API calls"},
+    "open_opportunities": {"dimension": "commercial", "direction": "higher_is_healthier",
+                           "unit": "opportunities", "label": "Open expansion opportunities"},
+    "crm_health_field": {"dimension": "relationship", "direction": "higher_is_healthier",
+                         "unit": "score 1-10", "label": "CSM health score"},
+}
+
+
 class MetricFeatures(Section):
     """Trend features from the optional ``metrics`` table (one set per metric, see
     docs/features.md). Metrics not listed in ``definitions`` get the defaults."""
@@ -99,7 +111,13 @@ class MetricFeatures(Section):
     only_defined: bool = Field(
         default=False, description="Build features only for the metrics listed in definitions."
     )
-    definitions: dict[str, MetricDefinition] = Field(default_factory=dict)
+    definitions: dict[str, MetricDefinition] = Field(
+        default_factory=lambda: {name: MetricDefinition(**d) for name, d in SYNTHETIC.items()},
+        description="Metric name -> its definition. Default: the synthetic world's fields "
+        "(seats_used and api_calls: usage, higher is healthier; open_opportunities: commercial; "
+        "crm_health_field: relationship). Definitions you give replace these; a name your data "
+        "lacks is then reported with a suggestion.",
+    )
 
 
 class FeatureConfig(Section):
