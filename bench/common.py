@@ -25,3 +25,16 @@ def ensure_world(accounts: int, months: int, seed: int = 7) -> Path:
                         "--months", str(months), "--seed", str(seed), "--out", str(out)],
                        check=True, stdout=subprocess.DEVNULL)
     return out
+
+
+def world_features(accounts: int, months: int, seed: int = 7):
+    """(config, feature frame, feature metadata) of the synthetic world ``accounts`` x
+    ``months`` under bench/out/ (features cached beside it)."""
+    from healthscore.pipeline.compose import build_features, matrix_inputs, open_data
+    from healthscore.pipeline.config import Config
+
+    world = ensure_world(accounts, months, seed)
+    config = Config.model_validate({"workdir": str(world.parent / f"{world.name}-work"),
+                                    "seed": seed, "data": {"dir": str(world)}})
+    frame, metas = matrix_inputs(build_features(config, open_data(config)))
+    return config, frame, metas

@@ -14,11 +14,9 @@ import logging
 import time
 
 import numpy as np
-from common import ensure_world, peak_rss_mb
+from common import peak_rss_mb, world_features
 from sklearn.metrics import roc_auc_score
 
-from healthscore.pipeline.compose import build_features, matrix_inputs, open_data
-from healthscore.pipeline.config import Config
 from healthscore.serving.scorer import score_accounts
 from healthscore.training.splits import TEST, TRAIN, VALIDATION
 from healthscore.training.train import assign_splits, fit_health_model
@@ -36,10 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--months", type=int, default=36)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    world = ensure_world(args.accounts, args.months)
-    base = Config.model_validate({"workdir": str(world.parent / f"{world.name}-work"),
-                                  "data": {"dir": str(world)}})
-    frame, metas = matrix_inputs(build_features(base, open_data(base)))
+    base, frame, metas = world_features(args.accounts, args.months)
     labelled = frame[frame["label_observed"]]
     split, _ = assign_splits(labelled, base.training, 90, base.seed)
     train, valid, test = (labelled[split == s] for s in (TRAIN, VALIDATION, TEST))

@@ -16,11 +16,9 @@ import time
 
 import numpy as np
 import pandas as pd
-from common import ensure_world, peak_rss_mb
+from common import peak_rss_mb, world_features
 from sklearn.metrics import roc_auc_score
 
-from healthscore.pipeline.compose import build_features, matrix_inputs, open_data
-from healthscore.pipeline.config import Config
 from healthscore.serving.model import FeatureMeta
 from healthscore.training.train import fit_health_model
 
@@ -51,10 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--months", type=int, default=36)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    world = ensure_world(args.accounts, args.months)
-    config = Config.model_validate({"workdir": str(world.parent / f"{world.name}-work"),
-                                    "data": {"dir": str(world)}})
-    frame, metas = matrix_inputs(build_features(config, open_data(config)))
+    config, frame, metas = world_features(args.accounts, args.months)
     labelled = frame[frame["label_observed"]]
     rng = np.random.default_rng(0)
     rows = labelled.sample(n=args.rows, replace=True, random_state=0)
