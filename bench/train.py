@@ -3,9 +3,9 @@
 Usage: python bench/train.py [--rows 1000000] [--features 80] [--accounts 20000 --months 36]
 Builds the feature matrix of a synthetic world, resamples it to --rows labelled rows (with
 replacement; every row keeps its own label) and takes --features inputs (its first ones, with
-noisy copies of numeric features when it has fewer), then fits the default LightGBM (early stopping on a
-20 % validation part) and prints rows, features, trees, fit seconds, peak RSS and validation
-ROC-AUC. Set OMP_WAIT_POLICY=PASSIVE (the Makefile does) on a shared machine.
+noisy copies of numeric features when it has fewer), then fits the default LightGBM (early
+stopping on a 20 % validation part) and prints rows, features, trees, fit seconds, peak RSS and
+validation ROC-AUC. Set OMP_WAIT_POLICY=PASSIVE (the Makefile does) on a shared machine.
 """
 
 from __future__ import annotations
