@@ -246,16 +246,14 @@ def drift(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
     """
     from healthscore import tracking
     from healthscore.io import write_csv, write_text
-    from healthscore.serving.batch import check_as_of
+    from healthscore.serving.batch import check_as_of, features_as_of, load_model
     from healthscore.serving.drift import drift_bins, drift_table, reference_of, render_drift
 
     check_as_of(as_of, dataset)
     tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
-    uri = model_uri or config.scoring.model
-    model = tracking.load_health_model(uri)
+    model, meta = load_model(model_uri or config.scoring.model, {})
     reference = reference_of(model)
-    meta = tracking.describe_model(uri)
-    frame = build_features(config, dataset, dates=[as_of]).frame
+    frame = features_as_of(dataset, config.features, as_of, config.workdir / "cache")
     bins = drift_bins(model, frame)
     report = drift_table(bins, model, config.scoring.drift, len(frame))
     page = render_drift(report, bins, as_of, meta, config.scoring.drift, reference.rows)

@@ -76,26 +76,38 @@ class _Scored:
     features: pd.DataFrame
 
 
-def score_with(model_uri: str, dataset: Dataset, features: FeatureConfig,
-               scoring: ScoringConfig, as_of: dt.date, cache_dir: Path | None,
-               overrides: pd.DataFrame | None, hash_: str, seconds: dict[str, float],
-               progress: Progress | None = None, role: str = PRIMARY) -> _Scored:
-    """Score every account active at ``as_of`` with one model (timings added to ``seconds``)."""
-    suffix = "" if role == PRIMARY else f" ({role})"
+def features_as_of(dataset: Dataset, features: FeatureConfig, as_of: dt.date,
+                   cache_dir: Path | None) -> pd.DataFrame:
+    """The feature rows of every account active at ``as_of`` (one snapshot)."""
+    frame = build_feature_matrix(dataset, features, dates=[as_of], cache_dir=cache_dir).frame
+    if frame.empty:
+        raise ParameterError("--as-of", "a date on which some account is active",
+                             as_of.isoformat())
+    return frame
+
+
+def load_model(model_uri: str, seconds: dict[str, float], role: str = PRIMARY,
+               ) -> tuple[HealthModel, dict[str, str]]:
+    """The health model behind ``model_uri`` and its registry description."""
     started = time.perf_counter()
     model = tracking.load_health_model(model_uri)
     meta = tracking.describe_model(model_uri)
-    seconds["load_model" + suffix] = time.perf_counter() - started
-    _step(progress, "load model" + suffix)
+    seconds["load_model" + _suffix(role)] = time.perf_counter() - started
+    return model, meta | {"horizon_days": str(model.horizon_days)}
+
+
+def _suffix(role: str) -> str:
+    return "" if role == PRIMARY else f" ({role})"
+
+
+def score_with(model: HealthModel, meta: dict[str, str], frame: pd.DataFrame,
+               scoring: ScoringConfig, as_of: dt.date, overrides: pd.DataFrame | None,
+               hash_: str, seconds: dict[str, float], progress: Progress | None = None,
+               role: str = PRIMARY) -> _Scored:
+    """Score the feature rows of ``as_of`` with one model (timings added to ``seconds``)."""
+    suffix = _suffix(role)
     started = time.perf_counter()
-    matrix = build_feature_matrix(dataset, features, dates=[as_of], cache_dir=cache_dir)
-    if matrix.frame.empty:
-        raise ParameterError("--as-of", "a date on which some account is active",
-                             as_of.isoformat())
-    seconds["features" + suffix] = time.perf_counter() - started
-    _step(progress, "features" + suffix)
-    started = time.perf_counter()
-    scores = score_accounts(model, matrix.frame, scoring, as_of, overrides)
+    scores = score_accounts(model, frame, scoring, as_of, overrides)
     seconds["score_and_explain" + suffix] = time.perf_counter() - started
     _step(progress, "score and explain" + suffix)
     scores["model_name"] = meta["name"]
@@ -103,8 +115,7 @@ def score_with(model_uri: str, dataset: Dataset, features: FeatureConfig,
     scores["run_id"] = meta["run_id"]
     scores["config_hash"] = hash_
     scores["scored_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    return _Scored(scores, model, meta | {"horizon_days": str(model.horizon_days)},
-                   matrix.frame)
+    return _Scored(scores, model, meta, frame)
 
 
 _STEPS = ("load model", "features", "score and explain", "trends", "write")
@@ -128,10 +139,15 @@ def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig,
     check_as_of(as_of, dataset)
     hash_ = config_hash(features, scoring)
     overrides = read_overrides(scoring.overrides) if scoring.overrides else None
-    cache = workdir / "cache"
     seconds: dict[str, float] = {}
-    primary = score_with(model_uri or scoring.model, dataset, features, scoring, as_of, cache,
-                         overrides, hash_, seconds, progress)
+    model, meta = load_model(model_uri or scoring.model, seconds)
+    _step(progress, "load model")
+    started = time.perf_counter()
+    frame = features_as_of(dataset, features, as_of, workdir / "cache")
+    seconds["features"] = time.perf_counter() - started
+    _step(progress, "features")
+    primary = score_with(model, meta, frame, scoring, as_of, overrides, hash_, seconds,
+                         progress)
     check_drift(primary.model, primary.features, scoring.drift,
                 health=primary.scores["model_health"].to_numpy(float))
     started = time.perf_counter()
@@ -145,8 +161,10 @@ def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig,
     _step(progress, "trends")
     shadow = None
     if shadow_uri:
-        shadow = score_with(shadow_uri, dataset, features, scoring, as_of, cache, overrides,
-                            hash_, seconds, role=SHADOW).scores
+        # the same feature rows: both models see the accounts exactly alike
+        shadow_model, shadow_meta = load_model(shadow_uri, seconds, SHADOW)
+        shadow = score_with(shadow_model, shadow_meta, frame, scoring, as_of, overrides, hash_,
+                            seconds, role=SHADOW).scores
     out = scoring.output_dir or workdir / "scores"
     day = as_of.isoformat()
     paths = {"scores": out / f"{day}.parquet", "crm_csv": out / f"{day}.csv",
