@@ -2,7 +2,7 @@
 
 Usage: python bench/quality.py [--accounts 8000] [--months 24] [--seed 7]
        [--shapes saas:realistic monthly:realistic transactional:realistic saas:easy]
-       [--models scorecard logistic lightgbm] [--bootstrap 200]
+       [--models scorecard logistic lightgbm] [--bootstrap 200] [--training JSON]
 
 For each business shape and difficulty: synth -> features -> train (no MLflow) at the default
 horizon, then the test ROC-AUC and PR-AUC of each model with bootstrap 95 % intervals and the
@@ -15,6 +15,7 @@ alone 0.68-0.80 and LightGBM above it beyond the intervals.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 
@@ -57,7 +58,8 @@ def run_shape(business: str, difficulty: str, args: argparse.Namespace) -> dict[
     config = Config.model_validate({
         "workdir": str(world.parent / f"{world.name}-work"), "seed": args.seed,
         "data": {"dir": str(world)},
-        "training": {"models": args.models, "bootstrap": args.bootstrap},
+        "training": {"models": args.models, "bootstrap": args.bootstrap,
+                     **json.loads(args.training)},
     })
     started = time.perf_counter()
     dataset = open_data(config)
@@ -122,6 +124,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="business:difficulty pairs")
     parser.add_argument("--models", nargs="+", default=["scorecard", "logistic", "lightgbm"])
     parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--training", default="{}",
+                        help='training config overrides as JSON, e.g. \'{"lightgbm": '
+                        '{"monotone": false}}\'')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     print("| business | difficulty | model | test ROC-AUC [95 % CI] | test PR-AUC [95 % CI] "
