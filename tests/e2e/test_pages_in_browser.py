@@ -91,9 +91,10 @@ def probe_page(browser: str, page: Path, width: int, scratch: Path) -> dict:
 def screenshot(browser: str, page: Path, width: int, folder: Path, scratch: Path) -> None:
     """Save a full-window screenshot of ``page`` at ``width`` px into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / f"{page.parent.name}-{page.stem}-{width}.png"
     subprocess.run(
         browser_command(browser, width, f"--user-data-dir={scratch / 'shots'}",
-                        f"--screenshot={folder / f'{page.parent.name}-{page.stem}-{width}.png'}", page.as_uri()),
+                        f"--screenshot={shot}", page.as_uri()),
         capture_output=True, timeout=120, check=False)
 
 

@@ -57,7 +57,7 @@ CRM_COLUMNS = (ACCOUNT_ID, AS_OF, HEALTH, BAND, PROBABILITY, MOMENTUM, CHANGE_30
                MODEL_VERSION)
 ALERT_ROWS = 50
 STYLE = page_style("""
-th,td{text-align:left}td.num,th.num{text-align:right;white-space:nowrap}td.id{white-space:nowrap}
+th,td{text-align:left}td.num,th.num{text-align:right}td.num,td.id{white-space:nowrap}
 table{width:100%}td.wide{min-width:16rem}td.text{min-width:9rem}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.8rem;
 margin:1rem 0}
@@ -388,16 +388,16 @@ def _decliners_section(scores: pd.DataFrame, n: int) -> str:
         ("#", "num", lambda r: str(r["rank"])),
         ("Account", "id", lambda r: html.escape(str(r[ACCOUNT_ID]))),
         ("ARR", "num", lambda r: _money(r[ARR]) if ARR in r else "–"),
-        ("Health", "num", lambda r: _number(r[HEALTH], "{:.1f}")),
+        ("Health, band (before)", "num", lambda r: _number(r[HEALTH], "{:.1f}")
+         + f"<br>{_band_chip(r[BAND])}" + (
+            f'<br><span class="muted">({html.escape(str(r[PREVIOUS_BAND]))})</span>'
+            if PREVIOUS_BAND in r and r[PREVIOUS_BAND] not in ("", r[BAND]) else "")),
         ("30-day change", "num", lambda r: _number(r[CHANGE_30D], "{:+.1f}")),
         ("90-day change", "num",
          lambda r: _number(r[CHANGE_90D], "{:+.1f}") if CHANGE_90D in r else "–"),
-        ("Band (before)", "", lambda r: _band_chip(r[BAND]) + (
-            f' <span class="muted">({html.escape(str(r[PREVIOUS_BAND]))})</span>'
-            if PREVIOUS_BAND in r and r[PREVIOUS_BAND] not in ("", r[BAND]) else "")),
         ("Momentum", "", lambda r: html.escape(str(r.get(MOMENTUM, "")))),
-        ("Top risk driver", "", lambda r: html.escape(str(r.get("risk_1_reason", "")))),
-        ("Playbook", "", lambda r: _playbook(r)),
+        ("Top risk driver", "text", lambda r: html.escape(str(r.get("risk_1_reason", "")))),
+        ("Playbook", "text", lambda r: _playbook(r)),
     ]
     return _html_table(decliners, columns)
 
