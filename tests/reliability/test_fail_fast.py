@@ -127,3 +127,15 @@ def test_a_tracking_server_that_never_answers_times_out_within_30_seconds(
         seconds = time.perf_counter() - started
     assert result.exit_code == 75, flat(result.output)
     assert seconds <= 30 and no_fitting == []
+
+
+def test_train_refuses_a_new_store_beside_the_artifacts_of_an_old_one(world, tmp_path,
+                                                                      monkeypatch, no_fitting):
+    """A deleted mlflow.db must not silently become an empty store that train registers into."""
+    (tmp_path / "work" / "mlartifacts" / "1").mkdir(parents=True)
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    result = invoke(["-c", str(config_file(world, tmp_path)), "train"])
+    assert result.exit_code == 3, flat(result.output)
+    assert "is missing but" in flat(result.output) and "mlartifacts" in flat(result.output)
+    assert not store.exists() and no_fitting == []

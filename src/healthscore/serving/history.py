@@ -222,14 +222,24 @@ class SQLHistory(ScoreHistory):
             raise RetryableError(f"score history {self.location} does not answer: {reason}; "
                                  "run again when the database is back") from None
 
-    def _ensure_table(self, connection) -> None:
+    def _ensure_table(self) -> None:
+        """Create the table on first use, in its own transaction: two first runs may race to
+        create it (PostgreSQL's IF NOT EXISTS is not safe against that), and the loser finds it
+        made by the winner."""
         import sqlalchemy
 
-        if not sqlalchemy.inspect(connection).has_table(TABLE):
-            # IF NOT EXISTS: two first runs of different dates may race to create it
-            connection.execute(sqlalchemy.text(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                + ", ".join(f"{c} {t}" for c, t in COLUMNS.items()) + ")"))
+        with self.engine.connect() as connection:
+            if sqlalchemy.inspect(connection).has_table(TABLE):
+                return
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sqlalchemy.text(
+                    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                    + ", ".join(f"{c} {t}" for c, t in COLUMNS.items()) + ")"))
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            with self.engine.connect() as connection:
+                if not sqlalchemy.inspect(connection).has_table(TABLE):
+                    raise
 
     def read(self, until: dt.date | None = None, role: str = PRIMARY,
              since: dt.date | None = None) -> pd.DataFrame:
@@ -249,8 +259,9 @@ class SQLHistory(ScoreHistory):
         """Delete and insert the date's rows per role, all in one transaction."""
         import sqlalchemy
 
+        with self._unavailable_is_retryable():
+            self._ensure_table()
         with self._unavailable_is_retryable(), self.engine.begin() as connection:
-            self._ensure_table(connection)
             for role, frame in rows.items():
                 connection.execute(
                     sqlalchemy.text(f"DELETE FROM {TABLE} WHERE as_of = :d AND role = :r"),
