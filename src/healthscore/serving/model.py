@@ -49,13 +49,11 @@ class FeatureMeta:
     parameter: str | None = None
 
     def sentence(self, value: Any) -> str:
-        """The human sentence for a value of this feature."""
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return f"{self.description.rstrip('.')}: no data"
-        try:
-            return self.explain.format(value=value, param=self.parameter or "")
-        except (ValueError, TypeError):
-            return self.explain.format(value=str(value), param=self.parameter or "")
+        """The human sentence for a value of this feature (models trained before flags read
+        "yes"/"no" get them too: the template is interpreted here, not frozen)."""
+        from healthscore.features.registry import render_sentence
+
+        return render_sentence(self.explain, self.description, value, self.parameter)
 
 
 @dataclass
