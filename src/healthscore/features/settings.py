@@ -40,6 +40,7 @@ class ChurnDefinition(Section):
 
 DimensionName = Literal["usage", "engagement", "relationship", "billing", "support",
                         "sentiment", "commercial"]
+DirectionName = Literal["higher_is_healthier", "lower_is_healthier", "learned"]
 
 
 class FeatureSelection(Section):
@@ -56,7 +57,11 @@ class MetricDefinition(Section):
     (``neutral``: unknown, no monotone constraint), and the words used in explanations."""
 
     dimension: DimensionName = "usage"
-    direction: Literal["higher_is_healthier", "higher_is_riskier", "neutral"] = "neutral"
+    direction: Literal["higher_is_healthier", "lower_is_healthier", "learned",
+                       "higher_is_riskier", "neutral"] = Field(
+        default="learned",
+        description="learned: from the training rows (no monotone constraint); "
+        "higher_is_riskier and neutral are the former names of lower_is_healthier and learned.")
     label: str | None = Field(
         default=None, min_length=1, max_length=80,
         description="What the metric is called in sentences; default: its name, spaced.",
@@ -130,6 +135,19 @@ class FeatureConfig(Section):
     select: FeatureSelection = Field(default_factory=FeatureSelection)
     metrics: MetricFeatures = Field(default_factory=MetricFeatures)
     leakage_auc_threshold: Annotated[float, Field(gt=0.5, le=1)] = 0.95
+    directions: dict[str, DirectionName] = Field(
+        default_factory=dict,
+        description="Declare which way is healthy, per feature (`days_past_due`), per expanded "
+        "column (`events_30d_by_type__unfriend`), per template (`events_30d_by_type`) or per "
+        "event type (`unfriend`: every per-type column of it): higher_is_healthier, "
+        "lower_is_healthier or learned. Declared directions become monotone constraints unless "
+        "the training rows contradict them; per-event-type columns and bring-your-own columns "
+        "are learned unless declared here. Unknown names fail with a suggestion.")
+    event_types: list[str] | None = Field(
+        default=None,
+        description="The event types that get per-type columns. Default: the most frequent "
+        "ones among events dated before the test period, so the column set never depends on "
+        "later data; a type that first appears later is reported, not added.")
     cache_dir: Path | None = Field(
         default=None, description="Where feature matrices are cached; default <workdir>/cache."
     )

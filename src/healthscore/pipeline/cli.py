@@ -295,7 +295,8 @@ def _training_inputs(obj: Context, config, features: Path | None, id_column: str
         from healthscore.training.feature_table import prepare_feature_table, read_table
 
         frame, metas = prepare_feature_table(read_table(features), id_column, label_column,
-                                             date_column, str(features))
+                                             date_column, str(features),
+                                             config.features.directions)
         if date_column is None:
             console.print("[yellow]No --date-column: rows are split at random (stratified); "
                           "the report says so.[/yellow]")
@@ -325,8 +326,33 @@ def _print_training(run, session, reports) -> None:
     if session.champion_set:
         alias += " and @champion (no champion yet)"
     console.print(f"* best by validation PR-AUC: [bold]{session.best}[/bold]; {alias}")
+    _print_fitting(run)
     for name, path in reports.items():
         console.print(f"  report {name}: {path}")
+
+
+def _print_fitting(run) -> None:
+    """Directions, the LightGBM search and its TreeSHAP cost, and the run's notes."""
+    some = next(iter(run.results.values()))
+    d = some.directions
+    if not d.empty:
+        learned = d[d["source"] == "learned"]
+        console.print(
+            f"  directions: {int(d['source'].isin(['registry', 'config']).sum())} declared "
+            f"({int((d['monotone'] != 0).sum())} constrained), {len(learned)} learned "
+            f"({int((learned['direction'] != 'none').sum())} beyond noise); "
+            f"{int(d['contradicted'].sum())} declared contradicted by the training rows")
+    lgbm = run.results.get("lightgbm")
+    if lgbm is not None:
+        p = lgbm.params
+        chosen = ", ".join(f"{k} {p[k]}" for k in ("num_leaves", "max_depth",
+                                                    "min_child_samples", "learning_rate",
+                                                    "colsample_bytree") if k in p)
+        console.print(f"  lightgbm: {p.get('search_trials', 0)} settings tried; chosen {chosen}, "
+                      f"{p.get('best_iteration')} trees; TreeSHAP "
+                      f"{float(p.get('shap_ms_per_row', float('nan'))):.3f} ms/row")
+    for note in run.notes:
+        console.print(f"  [yellow]note:[/yellow] {note}")
 
 
 @cli.command()

@@ -12,7 +12,8 @@ import pandas as pd
 
 from healthscore.data.dataset import Dataset, open_dataset
 from healthscore.data.settings import DataConfig
-from healthscore.features.engine import FeatureMatrix, build_feature_matrix
+from healthscore.features.engine import FeatureMatrix, build_feature_matrix, per_type_cutoff
+from healthscore.features.snapshots import data_start, snapshot_dates
 from healthscore.pipeline.config import Config
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,21 @@ def open_data(config: Config) -> Dataset:
 
 def build_features(config: Config, dataset: Dataset, progress: Progress | None = None,
                    dates: list[dt.date] | None = None) -> FeatureMatrix:
-    """Build (or reuse from cache) the feature matrix."""
+    """Build (or reuse from cache) the feature matrix.
+
+    For the training schedule (``dates`` None) the per-event-type columns come from events
+    before the test period the time split will use, so later data cannot change them.
+    """
+    types_before = None
+    if dates is None:
+        features = config.features
+        schedule = snapshot_dates(features.snapshots, data_start(dataset), dataset.end_date)
+        grace = features.churn.grace_days if features.churn.definition == "contract" else 0
+        types_before = per_type_cutoff(schedule, dataset.end_date, features.horizon_days,
+                                       grace, config.training.split.test_days)
     return build_feature_matrix(
         dataset, config.features, dates=dates, cache_dir=config.workdir / "cache",
-        progress=progress,
+        progress=progress, types_before=types_before,
     )
 
 
@@ -137,11 +149,13 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
             if progress:
                 progress("compare: load models", i + 1, len(records))
         holdout = cmp.newest(contenders)
-        rows = cmp.read_holdout_rows(records[contenders.index(holdout)].artifact_dir, holdout)
+        holdout_dir = records[contenders.index(holdout)].artifact_dir
+        rows = cmp.read_holdout_rows(holdout_dir, holdout)
+        own = cmp.read_holdout_predictions(holdout_dir, holdout, rows)
     comparison = cmp.compare_runs(
         contenders, rows, health_threshold=config.training.at_risk_threshold,
         bands=bands_of(config.training), n_boot=config.training.bootstrap, seed=config.seed,
-        progress=progress)
+        progress=progress, holdout_predictions=own)
     page = cmp.render_comparison(comparison)
     out = out or config.workdir / "reports" / f"compare-{'-'.join(r[:8] for r in run_ids)}.html"
     write_text(page, out)

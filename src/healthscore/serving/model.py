@@ -47,6 +47,7 @@ class FeatureMeta:
     explain: str
     categorical: bool
     parameter: str | None = None
+    direction_source: str = "registry"  # registry | config (features.directions) | learned
 
     def sentence(self, value: Any) -> str:
         """The human sentence for a value of this feature."""

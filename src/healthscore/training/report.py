@@ -108,6 +108,58 @@ def drivers_table(run: RunRecord, top: int = 12) -> str:
                                "what it measures"]])
 
 
+def fitting_notes(run: RunRecord) -> str:
+    """Notes on how the registered model was fitted: refit, penalty at the grid's edge,
+    contradicted directions, TreeSHAP cost."""
+    p = run.params
+    notes = []
+    if p.get("refit") == "True":
+        notes.append(f"The registered model was refit on all {p.get('refit_rows', '?')} "
+                     f"labelled rows (through {p.get('refit_through', '?')}) with the settings "
+                     "chosen on the validation period; its calibrator was fitted on "
+                     "out-of-fold predictions. <b>Every metric on this page comes from the "
+                     "evaluation fit</b>, which was trained on the training period only and "
+                     "never saw the test rows.")
+    if p.get("param_penalty_at_edge") == "True":
+        notes.append(f"The logistic penalty C={html.escape(p.get('param_C', '?'))} is on the "
+                     "edge of training.logistic.c_grid: a value beyond the grid may fit "
+                     "better; widen the grid.")
+    if int(float(p.get("directions_contradicted", 0) or 0)):
+        notes.append(f"{p['directions_contradicted']} declared direction(s) are contradicted "
+                     "by the training rows: they got no monotone constraint (see Feature "
+                     "directions).")
+    if "shap_ms_per_row" in run.metrics:
+        notes.append(f"TreeSHAP drivers cost {run.metrics['shap_ms_per_row']:.3f} ms per row "
+                     "(one thread, measured).")
+    return "".join(f'<p class="note">{n}</p>' for n in notes)
+
+
+def directions_section(run: RunRecord) -> str:
+    """Each feature's direction: declared (registry or config) or learned, its strength
+    (Somers' D with retention on the training rows) and whether it was constrained."""
+    path = run.artifact_dir / "tables" / "directions.csv"
+    if not path.exists():
+        return ""
+    table = pd.read_csv(path)
+    table = table.reindex(table["strength"].abs().sort_values(ascending=False).index)
+    return ("<h2>Feature directions</h2><p>Which way is healthy, per feature: declared in the "
+            "registry or in features.directions, otherwise learned on the training rows. "
+            "Strength is Somers' D with staying (+1: higher always healthier, 0: no "
+            "association); monotone is the constraint LightGBM got (only for declared "
+            "directions the data does not contradict).</p>" + html_table(table))
+
+
+def search_section(run: RunRecord) -> str:
+    """The LightGBM search's trials, if one ran."""
+    path = run.artifact_dir / "tables" / "lightgbm_search.csv"
+    if not path.exists():
+        return ""
+    return ("<h2>LightGBM settings search</h2><p>Each trial fitted on a sample of the "
+            "training rows with early stopping, judged by validation log loss; settings over "
+            "the TreeSHAP cost cap are not chosen.</p>"
+            + html_table(pd.read_csv(path), floats="{:.4f}"))
+
+
 def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
     """The whole HTML page."""
     p = run.params
@@ -139,7 +191,7 @@ def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
 <h1>Health score validation: {html.escape(model)}</h1>
 <p class="sub">run {run.run_id} · label {html.escape(p.get("label", ""))} ·
 calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
-{html.escape(sizes)}</p>{notes}
+{html.escape(sizes)}</p>{notes}{fitting_notes(run)}
 <h2>Headline: would this score have caught last period's churn?</h2>
 {headline_table(run, baseline)}
 <h2>Health bands</h2>
@@ -148,4 +200,5 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 <div class="grid">{plots}</div>
 <h2>Top global drivers</h2>{drivers_table(run)}
 <h2>By segment</h2>{html_table(segments[keep]) if keep else "<p>No segments.</p>"}
+{directions_section(run)}{search_section(run)}
 </body></html>"""

@@ -64,12 +64,48 @@ class ScorecardConfig(Section):
 
 
 class LogisticConfig(Section):
-    """L2 logistic regression; C is chosen on the validation period by log loss."""
+    """L2 logistic regression; C is chosen on the validation period by log loss. Each numeric
+    column first gets a robust transform fitted on the training rows (log1p for a skewed
+    non-negative count, then clipping to the ``clip_quantiles``); the report flags a C that
+    lands on an edge of ``c_grid``."""
 
     c_grid: list[Annotated[float, Field(gt=0)]] = Field(
-        default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0]
+        default_factory=lambda: [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
     )
     class_weight: Literal["none", "balanced"] = "none"
+    transform: Literal["robust", "none"] = Field(
+        default="robust",
+        description="robust: log1p for non-negative columns with skewness above "
+        "`skew_threshold`, then clipping to `clip_quantiles` of the training rows; none: raw "
+        "values (only scaled). Raw heavy-tailed counts let a few extreme accounts set the "
+        "slope.")
+    skew_threshold: Annotated[float, Field(ge=0)] = 1.0
+    clip_quantiles: tuple[float, float] = (0.001, 0.999)
+
+    @field_validator("clip_quantiles")
+    @classmethod
+    def _clip_ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] < value[1] <= 1:
+            raise ValueError(f"must be [low, high] with 0 <= low < high <= 1; got {list(value)}")
+        return value
+
+
+class SearchConfig(Section):
+    """The budgeted LightGBM search on the validation period: ``trials`` settings (the first
+    is the configured one, the rest drawn by the seed from a small grid over num_leaves,
+    max_depth, min_child_samples, learning_rate and colsample_bytree), each fitted on at most
+    ``sample_rows`` training rows with early stopping, judged by validation log loss. The
+    chosen settings are then fitted on every training row."""
+
+    trials: Annotated[int, Field(ge=0, le=200)] = Field(
+        default=6, description="Settings tried; 0 or 1 = no search (the configured ones).")
+    sample_rows: Annotated[int, Field(ge=1000)] = Field(
+        default=30_000, description="Training rows each trial is fitted on (a fixed sample).")
+    max_shap_ms_per_row: Annotated[float, Field(gt=0)] | None = Field(
+        default=2.0,
+        description="Settings whose estimated TreeSHAP cost exceeds this many ms per row "
+        "(on 1 thread; cost ~ trees x leaves x depth^2) are not chosen, so scoring budgets "
+        "hold; null = no cap. The measured ms/row of the chosen model is printed.")
 
 
 class LightGBMConfig(Section):
@@ -87,8 +123,21 @@ class LightGBMConfig(Section):
     colsample_bytree: Annotated[float, Field(gt=0, le=1)] = 0.8
     reg_lambda: Annotated[float, Field(ge=0)] = 1.0
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 30
-    monotone: bool = Field(default=True, description="Monotone constraints from `direction`.")
+    monotone: Literal["declared", "off"] = Field(
+        default="declared",
+        description="declared: a monotone constraint for each declared direction (registry "
+        "or features.directions) that the training rows do not contradict beyond noise; a "
+        "contradicted one is warned about and left unconstrained. off: none. Learned "
+        "directions are never constraints.")
     num_threads: Annotated[int, Field(ge=1, le=256)] = 2
+    search: SearchConfig = Field(default_factory=SearchConfig)
+
+    @field_validator("monotone", mode="before")
+    @classmethod
+    def _monotone_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # the former true/false spelling
+            return "declared" if value else "off"
+        return value
 
 
 class PromotionConfig(Section):
@@ -124,6 +173,14 @@ class TrainingConfig(Section):
     bands: list[BandConfig] = Field(default_factory=default_bands)
     bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    refit: bool = Field(
+        default=True,
+        description="After the held-out evaluation, refit the registered model on every "
+        "labelled row (up to the newest label) with the chosen settings; its calibrator is "
+        "fitted on out-of-fold predictions. Test metrics always come from the evaluation fit.")
+    refit_folds: Annotated[int, Field(ge=2, le=10)] = Field(
+        default=3, description="Folds (by account) of the out-of-fold predictions the refit "
+        "model's calibrator is fitted on.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("models")
