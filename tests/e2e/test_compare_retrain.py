@@ -20,6 +20,9 @@ from healthscore.training.compare import TAG_COMPARED, TAG_HOLDOUT
 MODEL_NAME = "healthscore"
 RUN = re.compile(r"\(run ([0-9a-f]{32})\)")
 
+# A tiny search and refit budget keeps the suite quick (the mechanisms still run).
+TINY_BUDGET = {"lightgbm": {"search": {"trials": 2}}, "refit_folds": 2}
+
 
 def flat(text: str) -> str:
     """Undo rich's line wrapping so assertions do not depend on the terminal width."""
@@ -46,7 +49,7 @@ def retrained(tmp_path_factory):
         base = {"workdir": str(root / "work"), "seed": 5, "data": {"dir": str(root / "data")},
                 "synth": {"accounts": 1200, "months": 24, "seed": 5},
                 "training": {"models": ["scorecard", "lightgbm"], "bootstrap": 50,
-                             "backtest": {"folds": 1}}}
+                             "backtest": {"folds": 1}, **TINY_BUDGET}}
         compose.synthesize_world(config_from_mapping(base))
         default = write_config(root / "default.yaml", base)
         steps = {

@@ -28,6 +28,9 @@ CHAMPION = "models:/healthscore@champion"
 # event counts triple when every event's quantity does; ratios, users and days do not move
 COUNTS = ["events_7d", "events_30d", "events_90d"]
 
+# A tiny search and refit budget keeps the suite quick (the mechanisms still run).
+TINY_BUDGET = {"lightgbm": {"search": {"trials": 2}}, "refit_folds": 2}
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -35,7 +38,7 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         raw = {"workdir": str(root / "work"), "seed": 5, "data": {"dir": str(root / "data")},
-               "synth": WORLD, "training": {"models": ["logistic"], "bootstrap": 0}}
+               "synth": WORLD, "training": {"models": ["logistic"], "bootstrap": 0, **TINY_BUDGET}}
         config = Config.model_validate(raw)
         compose.synthesize_world(config)
         dataset = compose.open_data(config)

@@ -20,6 +20,9 @@ from healthscore.pipeline.config import Config
 
 MODEL_NAME = "healthscore"
 
+# A tiny search and refit budget keeps the suite quick (the mechanisms still run).
+TINY_BUDGET = {"lightgbm": {"search": {"trials": 2}}, "refit_folds": 2}
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -27,7 +30,7 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         config = Config.model_validate({"workdir": str(root / "work"), "seed": 5,
-                                        "training": {"bootstrap": 50}})
+                                        "training": {"bootstrap": 50, **TINY_BUDGET}})
         world = generate_world(SynthConfig(accounts=1200, months=24, seed=5))
         dataset = dataset_from_frames(world.tables, world.end_date)
         matrix = build_feature_matrix(dataset, config.features)

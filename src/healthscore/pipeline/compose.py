@@ -149,13 +149,11 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
             if progress:
                 progress("compare: load models", i + 1, len(records))
         holdout = cmp.newest(contenders)
-        holdout_dir = records[contenders.index(holdout)].artifact_dir
-        rows = cmp.read_holdout_rows(holdout_dir, holdout)
-        own = cmp.read_holdout_predictions(holdout_dir, holdout, rows)
+        rows = cmp.read_holdout_rows(records[contenders.index(holdout)].artifact_dir, holdout)
     comparison = cmp.compare_runs(
         contenders, rows, health_threshold=config.training.at_risk_threshold,
         bands=bands_of(config.training), n_boot=config.training.bootstrap, seed=config.seed,
-        progress=progress, holdout_predictions=own)
+        progress=progress)
     page = cmp.render_comparison(comparison)
     out = out or config.workdir / "reports" / f"compare-{'-'.join(r[:8] for r in run_ids)}.html"
     write_text(page, out)

@@ -72,6 +72,9 @@ class HealthModel:
     # Binned distributions of the inputs and health on the training rows (serving/drift.py).
     # None for models pickled before the field existed: they read this class default.
     reference: DriftReference | None = None
+    # The held-out evaluation fit when this model was refit on every labelled row (its test
+    # metrics come from it; comparisons on rows the refit saw score with it). None otherwise.
+    evaluation: HealthModel | None = None
 
     @property
     def feature_names(self) -> list[str]:

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from healthscore.training.metrics import (
     roc_auc,
     unique_slugs,
 )
-from healthscore.training.record import ROW_KEYS, TEST_FEATURES, TEST_PREDICTIONS
+from healthscore.training.record import ROW_KEYS, TEST_FEATURES
 from healthscore.training.report import STYLE, format_value, html_table
 
 Progress = Callable[[str, int, int], None]
@@ -156,22 +156,19 @@ def read_holdout_rows(artifact_dir: Path, holdout: Contender) -> pd.DataFrame:
     return rows
 
 
-def read_holdout_predictions(artifact_dir: Path, holdout: Contender, rows: pd.DataFrame
-                             ) -> np.ndarray | None:
-    """The holdout run's evaluation-fit predictions of ``rows`` when its registered model
-    was refit (on these rows among others); None when it was not refit or they do not match."""
-    path = artifact_dir / TEST_PREDICTIONS
-    if holdout.params.get("refit") != "True" or not path.exists():
-        return None
-    stored = pd.read_parquet(path)
-    keys = [k for k in ROW_KEYS if k in stored.columns and k in rows.columns]
-    if len(stored) != len(rows) or not keys:
-        return None
-    if "snapshot_date" in keys:
-        stored["snapshot_date"] = pd.to_datetime(stored["snapshot_date"]).dt.date
-    same = (stored[keys].astype(str).reset_index(drop=True)
-            == rows[keys].astype(str).reset_index(drop=True)).all(axis=None)
-    return stored["p"].to_numpy(float) if same else None
+def honest_contender(contender: Contender, rows: pd.DataFrame) -> Contender:
+    """The contender scored by its held-out evaluation fit when its registered model was refit
+    on rows that reach into ``rows`` (scoring rows a model was fitted on would flatter it)."""
+    evaluation = getattr(contender.model, "evaluation", None)
+    if evaluation is None:
+        return contender
+    through = contender.params.get("refit_through")
+    if through and "snapshot_date" in rows and len(rows) and \
+            str(min(rows["snapshot_date"])) > through:
+        return contender  # refit only on rows before the holdout: the registered model is fair
+    log.info("%s: scored by its evaluation fit (its registered model was refit on rows "
+             "through %s, which overlap the holdout)", contender.name, through or "?")
+    return replace(contender, model=evaluation)
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,15 +328,13 @@ def paired_differences(y: np.ndarray, probabilities: Mapping[str, np.ndarray], r
 
 def compare_runs(contenders: Sequence[Contender], rows: pd.DataFrame, *,
                  health_threshold: float, bands: Sequence[Band], n_boot: int, seed: int,
-                 progress: Progress | None = None,
-                 holdout_predictions: np.ndarray | None = None) -> Comparison:
+                 progress: Progress | None = None) -> Comparison:
     """Score every contender on the holdout rows of the newest one and compare them.
 
     The first contender is the reference. Raises :class:`IncompatibleRunsError` when the runs
     cannot be compared fairly (see :func:`compatibility_problems`).
-    ``holdout_predictions``: the newest run's own predictions of these rows from its
-    evaluation fit (see :func:`read_holdout_predictions`); its registered model was refit on
-    these very rows, so scoring them again would flatter it.
+    A contender whose registered model was refit on rows overlapping the holdout (the newest
+    run always is, when refit) is scored by its evaluation fit (:func:`honest_contender`).
     """
     if len(contenders) < 2:
         raise ModelError("a comparison needs at least two runs")
@@ -348,15 +343,9 @@ def compare_runs(contenders: Sequence[Contender], rows: pd.DataFrame, *,
     rows = rows.reset_index(drop=True)
     y = rows[holdout.model.label].astype(int).to_numpy()
     arr = rows["arr"].fillna(0).to_numpy(float) if "arr" in rows else None
+    contenders = [honest_contender(c, rows) for c in contenders]
+    holdout = newest(contenders)
     probabilities = {c.name: c.model.predict_proba(rows) for c in contenders}
-    if holdout_predictions is not None:
-        probabilities[holdout.name] = np.asarray(holdout_predictions, dtype=float)
-    for c in contenders:
-        through = c.params.get("refit_through")
-        if c is not holdout and through and "snapshot_date" in rows and \
-                str(min(rows["snapshot_date"])) <= through:
-            log.warning("%s was refit on rows through %s, which overlap the holdout rows: its "
-                        "figures here are optimistic", c.name, through)
     evaluations = {name: evaluate(y, p, arr=arr, health_threshold=health_threshold,
                                   bands=bands, n_boot=0, seed=seed)
                    for name, p in probabilities.items()}

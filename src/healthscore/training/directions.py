@@ -26,7 +26,7 @@ from healthscore.serving.model import FeatureMeta
 
 log = logging.getLogger(__name__)
 LEARNED_Z = 2.0  # a learned direction counts (scorecard) when |z| reaches this
-CONTRADICTION_Z = 3.0  # a declared direction is contradicted when z has the other sign beyond this
+CONTRADICTION_Z = 3.0  # declared but contradicted: z of the other sign beyond this
 MAX_ROWS = 200_000  # Somers' D on 200k sampled rows is within ~0.003 of the full one
 SIGN_WORDS = {1: "higher is healthier (+)", -1: "lower is healthier (-)", 0: "no direction (0)"}
 
@@ -79,12 +79,15 @@ def rank_association(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def find_directions(metas: list[FeatureMeta], rows: pd.DataFrame, y: np.ndarray,
-                    monotone: bool = True, seed: int = 0) -> list[DirectionFinding]:
+                    monotone: bool | str = True, seed: int = 0) -> list[DirectionFinding]:
     """Resolve every feature's direction on the training ``rows`` (never later ones).
 
-    ``monotone``: whether declared, uncontradicted directions become LightGBM constraints.
-    Categorical features get no direction.
+    ``monotone``: True / "declared": declared, uncontradicted directions become LightGBM
+    constraints; "always": every declared direction does, contradicted or not (the former
+    default, kept to measure what it cost); False / "off": none. Categorical features get no
+    direction.
     """
+    mode = {True: "declared", False: "off"}.get(monotone, monotone)
     numeric = [m for m in metas if not m.categorical]
     y = np.asarray(y, dtype=int)
     if len(rows) > MAX_ROWS:
@@ -93,20 +96,20 @@ def find_directions(metas: list[FeatureMeta], rows: pd.DataFrame, y: np.ndarray,
     values = np.column_stack([pd.to_numeric(rows[m.name], errors="coerce").to_numpy(float)
                               for m in numeric]) if numeric else np.empty((len(rows), 0))
     strength, z = rank_association(values, y)
-    found = {m.name: _finding(m, float(d), float(s), monotone)
+    found = {m.name: _finding(m, float(d), float(s), mode)
              for m, d, s in zip(numeric, strength, z, strict=True)}
     return [found.get(m.name) or DirectionFinding(m.name, m.direction, "categorical", 0.0,
                                                   0.0, 0, 0, False) for m in metas]
 
 
-def _finding(meta: FeatureMeta, strength: float, z: float, monotone: bool) -> DirectionFinding:
+def _finding(meta: FeatureMeta, strength: float, z: float, mode: str) -> DirectionFinding:
     declared = direction_sign(meta.direction)
     learned = int(np.sign(z)) if abs(z) >= LEARNED_Z else 0
     source = getattr(meta, "direction_source", "registry") if declared else "learned"
     contradicted = bool(declared and declared * z <= -CONTRADICTION_Z)
-    if declared and not contradicted:
+    if declared and (not contradicted or mode == "always"):
         return DirectionFinding(meta.name, meta.direction, source, strength, z, declared,
-                                declared if monotone else 0, False)
+                                declared if mode != "off" else 0, contradicted)
     if contradicted:
         log.warning(
             "feature %r is declared %s (%s) but the training rows say %s (Somers' D %+.3f, "
@@ -122,7 +125,7 @@ def contradiction_notes(findings: list[DirectionFinding]) -> list[str]:
         f"Feature {f.feature!r} is declared {SIGN_WORDS[direction_sign(f.declared)]} "
         f"({f.source}) but the training rows say {SIGN_WORDS[f.sign]} (Somers' D "
         f"{f.strength:+.3f}, z {f.z:+.1f}): it gets no monotone constraint and its direction "
-        "is learned." for f in findings if f.contradicted
+        "is learned." for f in findings if f.contradicted and not f.monotone
     ]
 
 

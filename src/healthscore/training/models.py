@@ -398,7 +398,7 @@ class LightGBMModel(ChurnModel):
 
     def _params(self, settings: dict[str, float | int]) -> dict[str, object]:
         cfg = self.config
-        constraints = [-f.monotone if cfg.monotone == "declared" and not f.categorical else 0
+        constraints = [-f.monotone if cfg.monotone != "off" and not f.categorical else 0
                        for f in self.features]
         return {
             "objective": "binary", "subsample": cfg.subsample, "subsample_freq": 1,

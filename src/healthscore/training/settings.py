@@ -123,12 +123,13 @@ class LightGBMConfig(Section):
     colsample_bytree: Annotated[float, Field(gt=0, le=1)] = 0.8
     reg_lambda: Annotated[float, Field(ge=0)] = 1.0
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 30
-    monotone: Literal["declared", "off"] = Field(
+    monotone: Literal["declared", "always", "off"] = Field(
         default="declared",
         description="declared: a monotone constraint for each declared direction (registry "
         "or features.directions) that the training rows do not contradict beyond noise; a "
-        "contradicted one is warned about and left unconstrained. off: none. Learned "
-        "directions are never constraints.")
+        "contradicted one is warned about and left unconstrained. always: every declared "
+        "direction, contradicted or not (the former default). off: none. Learned directions "
+        "are never constraints.")
     num_threads: Annotated[int, Field(ge=1, le=256)] = 2
     search: SearchConfig = Field(default_factory=SearchConfig)
 

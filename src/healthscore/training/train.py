@@ -61,7 +61,7 @@ def resolve_directions(metas: list[FeatureMeta], train: pd.DataFrame, config: Tr
                        seed: int) -> list[DirectionFinding]:
     """Every feature's direction, learned or checked on the training rows only."""
     y = train[config.label].astype(int).to_numpy()
-    return find_directions(metas, train, y, config.lightgbm.monotone == "declared", seed)
+    return find_directions(metas, train, y, config.lightgbm.monotone, seed)
 
 
 def bands_of(config: TrainingConfig) -> list[Band]:
@@ -246,6 +246,8 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
                              parts[VALIDATION], config, seed, n_boot=0)
         registered = refit_health_model(model, labelled, metas, config, seed) \
             if config.refit else model
+        if registered is not model:
+            registered.evaluation = model
         params = model.model.params()
         if registered is not model:
             params |= {"refit": True, "refit_rows": len(labelled)}
