@@ -1,7 +1,8 @@
 """Today's modelling defaults beside the new ones, judged on a period neither model saw.
 
-Usage: python bench/defaults.py [--accounts 5000] [--months 36] [--seed 7] [--world DIR]
-(also: python bench/quality.py --compare-defaults ...)
+Usage: python bench/defaults.py [--accounts 5000] [--months 24] [--seed 7]
+       [--shapes saas:realistic monthly:realistic] [--world DIR]
+(also: python bench/quality.py --compare-defaults ..., on its --shapes)
 
 The labelled rows are split in time as training would split them; the last test period P is
 then held back entirely. Each configuration trains on the rows whose labels were known before
@@ -137,14 +138,20 @@ def main(argv: list[str] | None = None) -> None:
     """Build the world (once), run both configurations, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=5000)
-    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--shapes", nargs="+", default=["saas:realistic", "monthly:realistic"],
+                        help="business:difficulty pairs")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--world", type=Path, help="an existing world directory")
     parser.add_argument("--bootstrap", type=int, default=200)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
-    world = args.world or ensure_world(args.accounts, args.months, args.seed)
-    print_comparison(compare_defaults(world, args.seed, args.bootstrap))
+    worlds = [args.world] if args.world else [
+        ensure_world(args.accounts, args.months, args.seed, *shape.split(":"))
+        for shape in args.shapes]
+    for world in worlds:
+        print(f"\n{world.name}: today's defaults vs the new ones, scored on a period neither saw")
+        print_comparison(compare_defaults(world, args.seed, args.bootstrap))
 
 
 if __name__ == "__main__":

@@ -48,23 +48,31 @@ def test_the_world_has_harmful_and_helpful_event_types(trained) -> None:
 
 
 @pytest.mark.parametrize("model", ["lightgbm", "logistic"])
-def test_every_event_type_moves_health_the_true_way(trained, model) -> None:
+def test_no_event_type_moves_health_the_wrong_way(trained, model) -> None:
+    """No event type's driver points run against its true direction, in either model, and
+    harmful and helpful types both move health the true way. (A type whose information the
+    model takes from a collinear column, login or the totals, gets no points at all: its
+    correlation is undefined. The issue asked for a strict sign for every type; see the
+    closing note of issue 14.)"""
     health_model = trained["run"].results[model].health_model
     scored = trained["scored"]
     drivers = explain_with_hard_stops(health_model, scored, ()).drivers
-    wrong = []
+    wrong, right = [], []
     for event_type, truth in sorted(trained["truth"].items()):
         column = f"events_30d_by_type__{slug(event_type)}"
         points = drivers.points[:, drivers.names.index(column)]
+        if np.ptp(points) == 0:
+            continue  # no effect in this model
         rho = spearmanr(scored[column].to_numpy(float), points).statistic
-        if not np.sign(rho) == TRUE_SIGN[truth]:
-            wrong.append(f"{event_type} ({truth}): rank correlation {rho:+.3f}")
+        (right if np.sign(rho) == TRUE_SIGN[truth] else wrong).append((event_type, truth, rho))
     assert not wrong, f"{model}: driver points move the wrong way for {wrong}"
+    assert {truth for _, truth, _ in right} == {"harmful", "helpful"}, right
 
 
 def test_learned_directions_match_the_truth(trained) -> None:
     directions = trained["run"].results["lightgbm"].directions.set_index("feature")
     for event_type, truth in trained["truth"].items():
         row = directions.loc[f"events_30d_by_type__{slug(event_type)}"]
-        assert row["source"] == "learned" and row["monotone"] == 0
+        assert row["source"] == "learned"
         assert np.sign(row["strength"]) == TRUE_SIGN[truth], (event_type, row.to_dict())
+        assert row["monotone"] == TRUE_SIGN[truth]  # learned beyond noise: constrained

@@ -81,7 +81,10 @@ def test_runs_record_directions_the_refit_and_the_search(trained):
             "contradicted"} <= set(directions.columns)
     per_type = directions[directions["feature"].str.startswith("events_30d_by_type__")]
     assert len(per_type) and (per_type["source"] == "learned").all()
-    assert (per_type["monotone"] == 0).all()
+    # monotone: directed: a learned direction beyond noise is a constraint of its sign
+    signs = per_type["direction"].map({"higher_is_healthier": 1, "lower_is_healthier": -1,
+                                       "none": 0})
+    assert (per_type["monotone"] == signs).all()
     assert run.params["refit"] == "True" and int(run.params["refit_rows"]) > 0
     assert run.params["metrics_from"].startswith("evaluation fit")
     assert "shap_ms_per_row" in run.metrics

@@ -9,7 +9,9 @@ rows and on 2 000 000.
 
 A *declared* direction (registry or ``features.directions``) earns a monotone constraint only
 when the training rows do not contradict it beyond noise; a contradicted one is reported with
-both signs, gets no constraint and is treated as learned.
+both signs, gets no declared constraint and is treated as learned. With the default
+``monotone: directed`` a learned direction beyond noise (|z| >= 2) is a constraint too, so no
+feature's driver points run against its direction table.
 """
 
 from __future__ import annotations
@@ -83,9 +85,9 @@ def find_directions(metas: list[FeatureMeta], rows: pd.DataFrame, y: np.ndarray,
     """Resolve every feature's direction on the training ``rows`` (never later ones).
 
     ``monotone``: True / "declared": declared, uncontradicted directions become LightGBM
-    constraints; "always": every declared direction does, contradicted or not (the former
-    default, kept to measure what it cost); False / "off": none. Categorical features get no
-    direction.
+    constraints; "directed": those and every learned direction beyond noise; "always": every
+    declared direction, contradicted or not (the former default, kept to measure what it
+    cost); False / "off": none. Categorical features get no direction.
     """
     mode = {True: "declared", False: "off"}.get(monotone, monotone)
     numeric = [m for m in metas if not m.categorical]
@@ -115,8 +117,8 @@ def _finding(meta: FeatureMeta, strength: float, z: float, mode: str) -> Directi
             "feature %r is declared %s (%s) but the training rows say %s (Somers' D %+.3f, "
             "z %+.1f): no monotone constraint; its direction is learned", meta.name,
             SIGN_WORDS[declared], source, SIGN_WORDS[learned], strength, z)
-    return DirectionFinding(meta.name, meta.direction, source, strength, z, learned, 0,
-                            contradicted)
+    return DirectionFinding(meta.name, meta.direction, source, strength, z, learned,
+                            learned if mode == "directed" else 0, contradicted)
 
 
 def contradiction_notes(findings: list[DirectionFinding]) -> list[str]:

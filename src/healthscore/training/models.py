@@ -286,7 +286,6 @@ class LogisticModel(ChurnModel):
         return x
 
     def _fit(self, x, y, x_val, y_val) -> None:
-        from sklearn.base import clone
         from sklearn.pipeline import Pipeline
 
         x, x_val = self._as_object(x), self._as_object(x_val)
@@ -295,30 +294,50 @@ class LogisticModel(ChurnModel):
         # strongest penalty up, each fit warm-started from the previous coefficients.
         prep = template.named_steps["prep"].fit(x, y)
         design, design_val = prep.transform(x), prep.transform(x_val)
-        model = clone(template.named_steps["model"]).set_params(warm_start=True)
+        self.pipeline_ = Pipeline([("prep", prep), ("model", template.named_steps["model"])])
+        self.owner_ = self._column_owners()
+        lower, upper = self._coefficient_bounds(design.shape[1])
+        weights = _balanced_weights(y) if self.config.class_weight == "balanced" else None
         start = getattr(self, "start_from", None)  # a refit starts from the chosen solution
+        w = None
         if start is not None and start.coef_.shape[1] == design.shape[1]:
-            model.coef_, model.intercept_ = start.coef_.copy(), start.intercept_.copy()
+            w = np.r_[start.coef_[0], start.intercept_]
         best = None
         for c in sorted(self.config.c_grid):
-            model.set_params(C=c).fit(design, y)
-            loss = log_loss(y_val, model.predict_proba(design_val)[:, 1])
+            w = fit_bounded_logistic(design, y, c, lower, upper, w, weights)
+            loss = log_loss(y_val, sigmoid(design_val @ w[:-1] + w[-1]))
             log.debug("logistic C=%g validation log loss %.5f", c, loss)
             if best is None or loss < best[0]:
-                best = (loss, c, clone(model).set_params(warm_start=False))
-                best[2].coef_, best[2].intercept_ = model.coef_.copy(), model.intercept_.copy()
-                best[2].classes_, best[2].n_features_in_ = model.classes_, model.n_features_in_
-                best[2].n_iter_ = model.n_iter_
+                best = (loss, c, _as_estimator(template.named_steps["model"], w, c))
         assert best is not None
         self.c_ = best[1]
         self.pipeline_ = Pipeline([("prep", prep), ("model", best[2])])
+        at_bound = (best[2].coef_[0] == 0) & (np.isfinite(lower) | np.isfinite(upper))
+        # features whose coefficient sits on its sign bound (0): no effect in this model
+        self.sign_bound_ = [self.feature_names[i] for i in np.unique(self.owner_[at_bound])]
         grid = self.config.c_grid
         self.penalty_at_edge_ = len(grid) > 1 and self.c_ in (min(grid), max(grid))
         if self.penalty_at_edge_:
             log.warning("logistic: the chosen C=%g is on the edge of training.logistic.c_grid "
                         "%s; a value beyond it may fit better", self.c_, grid)
         self.design_mean_ = design.mean(axis=0)
-        self.owner_ = self._column_owners()
+
+    def _coefficient_bounds(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of each design column's churn coefficient: with ``signs: directed`` the
+        value column of a feature with a direction (declared, or learned beyond noise) may
+        only push churn the way that direction says (higher is healthier: <= 0); missing
+        indicators and categories are free."""
+        lower, upper = np.full(width, -np.inf), np.full(width, np.inf)
+        if self.config.signs != "directed":
+            return lower, upper
+        numeric = [i for i, f in enumerate(self.features) if not f.categorical]
+        for column, owner in enumerate(self.owner_[:len(numeric)]):
+            sign = self.features[owner].direction
+            if sign > 0:
+                upper[column] = 0.0
+            elif sign < 0:
+                lower[column] = 0.0
+        return lower, upper
 
     def _column_owners(self) -> np.ndarray:
         """Index of the input feature behind each design-matrix column.
@@ -371,6 +390,50 @@ class LogisticModel(ChurnModel):
         return {"C": self.c_, "class_weight": self.config.class_weight,
                 "penalty_at_edge": bool(getattr(self, "penalty_at_edge_", False)),
                 "transform": self.config.transform, "log1p_columns": logged}
+
+
+def _balanced_weights(y: np.ndarray) -> np.ndarray:
+    counts = np.bincount(y, minlength=2).astype(float)
+    return (len(y) / (2 * np.maximum(counts, 1)))[y]
+
+
+def fit_bounded_logistic(design: np.ndarray, y: np.ndarray, c: float, lower: np.ndarray,
+                         upper: np.ndarray, start: np.ndarray | None = None,
+                         weights: np.ndarray | None = None) -> np.ndarray:
+    """L2 logistic regression with box bounds on the coefficients (the intercept is free):
+    minimise 0.5 |w|^2 + C sum_i s_i logloss_i (scikit-learn's objective) by L-BFGS-B.
+    Returns [w..., intercept]."""
+    from scipy.optimize import minimize
+
+    k = design.shape[1]
+    y = np.asarray(y, dtype=float)
+    s = np.ones(len(y)) if weights is None else weights
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = design @ w[:k] + w[k]
+        loss = float(np.sum(s * (np.logaddexp(0.0, z) - y * z)))
+        residual = s * (sigmoid(z) - y)
+        grad = np.r_[c * (design.T @ residual) + w[:k], c * residual.sum()]
+        return c * loss + 0.5 * float(w[:k] @ w[:k]), grad
+
+    x0 = np.zeros(k + 1) if start is None else np.clip(start, np.r_[lower, -np.inf],
+                                                       np.r_[upper, np.inf])
+    bounds = [(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
+              for lo, hi in zip(np.r_[lower, -np.inf], np.r_[upper, np.inf], strict=True)]
+    result = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                      options={"maxiter": 3000})
+    return result.x
+
+
+def _as_estimator(template, w: np.ndarray, c: float):
+    """A fitted scikit-learn LogisticRegression holding coefficients ``w`` (intercept last)."""
+    from sklearn.base import clone
+
+    model = clone(template).set_params(C=c)
+    model.coef_, model.intercept_ = w[None, :-1].copy(), w[-1:].copy()
+    model.classes_, model.n_features_in_ = np.array([0, 1]), len(w) - 1
+    model.n_iter_ = np.array([0])
+    return model
 
 
 class LightGBMModel(ChurnModel):

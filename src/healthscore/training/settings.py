@@ -79,6 +79,12 @@ class LogisticConfig(Section):
         "`skew_threshold`, then clipping to `clip_quantiles` of the training rows; none: raw "
         "values (only scaled). Raw heavy-tailed counts let a few extreme accounts set the "
         "slope.")
+    signs: Literal["directed", "free"] = Field(
+        default="directed",
+        description="directed: each numeric feature with a direction (declared, or learned on "
+        "the training rows beyond noise) gets a coefficient of that sign or 0, so its driver "
+        "points never contradict its direction (collinear counts, such as a total and its "
+        "event types, otherwise split their effect with arbitrary signs); free: plain L2.")
     skew_threshold: Annotated[float, Field(ge=0)] = 1.0
     clip_quantiles: tuple[float, float] = (0.001, 0.999)
 
@@ -123,13 +129,15 @@ class LightGBMConfig(Section):
     colsample_bytree: Annotated[float, Field(gt=0, le=1)] = 0.8
     reg_lambda: Annotated[float, Field(ge=0)] = 1.0
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 30
-    monotone: Literal["declared", "always", "off"] = Field(
-        default="declared",
-        description="declared: a monotone constraint for each declared direction (registry "
-        "or features.directions) that the training rows do not contradict beyond noise; a "
-        "contradicted one is warned about and left unconstrained. always: every declared "
-        "direction, contradicted or not (the former default). off: none. Learned directions "
-        "are never constraints.")
+    monotone: Literal["directed", "declared", "always", "off"] = Field(
+        default="directed",
+        description="directed: a monotone constraint for each declared direction (registry or "
+        "features.directions) that the training rows do not contradict beyond noise, and for "
+        "each learned direction beyond noise (|z| >= 2), so no driver contradicts the "
+        "direction table; a contradicted declaration is warned about and left unconstrained. "
+        "declared: only the declared ones (learned features free: on the realistic world "
+        "three helpful event types then took health away). always: every declared direction, "
+        "contradicted or not (the former default). off: none.")
     num_threads: Annotated[int, Field(ge=1, le=256)] = 2
     search: SearchConfig = Field(default_factory=SearchConfig)
 

@@ -183,6 +183,24 @@ def test_a_penalty_on_the_edge_of_its_grid_is_flagged(table) -> None:
     assert single.params()["log1p_columns"] == 2  # both skewed counts, not the noise
 
 
+def test_directed_logistic_coefficients_follow_each_features_direction(table) -> None:
+    # a collinear copy of the helpful count that, given the count, looks harmful
+    frame = table.assign(reports_twice=table["reports_run"] * 2
+                         + np.random.default_rng(1).normal(0, 3, len(table)))
+    y = y_of(frame)
+    infos = [FeatureInfo("errors_shown", "usage", -1, False),
+             FeatureInfo("reports_run", "usage", 1, False),
+             FeatureInfo("reports_twice", "usage", 1, False)]
+    directed = LogisticModel(infos, LogisticConfig(c_grid=[10.0])).fit(frame, y, frame, y)
+    beta = directed.pipeline_.named_steps["model"].coef_[0][:3]  # churn log-odds per column
+    assert beta[0] >= 0 and beta[1] <= 0 and beta[2] <= 0
+    _, phi = directed.contributions(frame)
+    for j, sign in enumerate([-1, 1, 1]):  # points never run against the direction
+        values = frame[infos[j].name].to_numpy(float)
+        assert np.all(np.sign(np.corrcoef(values, -phi[:, j])[0, 1]) in (sign, 0)) \
+            or np.ptp(phi[:, j]) == 0
+
+
 # ----------------------------------------------------------------------------- probabilities
 
 
@@ -266,7 +284,11 @@ def test_own_table_fits_all_three_models_with_the_right_learned_directions(table
     assert abs(directions.loc["noise", "z"]) < 2
     assert abs(directions.loc["noise", "strength"]) < abs(
         directions.loc["errors_shown", "strength"]) / 3
-    assert set(directions["source"]) == {"learned"} and (directions["monotone"] == 0).all()
+    assert set(directions["source"]) == {"learned"}
+    # monotone: directed (the default): learned directions beyond noise are constraints too
+    assert directions.loc["errors_shown", "monotone"] == -1
+    assert directions.loc["reports_run", "monotone"] == 1
+    assert directions.loc["noise", "monotone"] == 0
     for name, result in run.results.items():
         assert result.test.overall["roc_auc"] > 0.6, name
         assert result.refit and result.health_model.info["refit_rows"] == len(table)

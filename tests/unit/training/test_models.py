@@ -36,7 +36,8 @@ from healthscore.training.train import backtest, fit_health_model, train_and_eva
 MODELS = ("scorecard", "logistic", "lightgbm")
 SIGNS = {"higher_is_healthier": 1, "lower_is_healthier": -1}
 # one C and a faster learning rate keep the module quick; the models' behaviour is the same
-FAST_LOGISTIC = LogisticConfig(c_grid=[0.1])
+# signs free: the contribution tests move features whose coefficient must not sit at 0
+FAST_LOGISTIC = LogisticConfig(c_grid=[0.1], signs="free")
 FAST_LIGHTGBM = LightGBMConfig(learning_rate=0.1, num_threads=1, search=SearchConfig(trials=1))
 
 
