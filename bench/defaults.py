@@ -1,6 +1,6 @@
 """Today's modelling defaults beside the new ones, judged on a period neither model saw.
 
-Usage: python bench/defaults.py [--accounts 5000] [--months 24] [--seed 7]
+Usage: python bench/defaults.py [--accounts 5000] [--months 36] [--seed 7]
        [--shapes saas:realistic monthly:realistic] [--world DIR]
 (also: python bench/quality.py --compare-defaults ..., on its --shapes)
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     """Build the world (once), run both configurations, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=5000)
-    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--months", type=int, default=36)  # the held-back period needs room
     parser.add_argument("--shapes", nargs="+", default=["saas:realistic", "monthly:realistic"],
                         help="business:difficulty pairs")
     parser.add_argument("--seed", type=int, default=7)
