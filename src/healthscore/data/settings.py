@@ -186,11 +186,11 @@ def default_segments(business: Business = "saas") -> dict[str, SegmentProfile]:
             annual_churn=(0.03, 0.14), base_health=1.6, contacts=(6, 12),
         ),
         "mid_market": SegmentProfile(
-            share=0.3, seats=(10, 40), arr_per_seat=900, monthly_plan_share=0.15,
+            share=0.3, seats=(10, 40), arr_per_seat=900, monthly_plan_share=0.35,
             annual_churn=(0.07, 0.20), base_health=1.2, contacts=(3, 7),
         ),
         "smb": SegmentProfile(
-            share=0.6, seats=(2, 10), arr_per_seat=600, monthly_plan_share=0.5,
+            share=0.6, seats=(2, 10), arr_per_seat=600, monthly_plan_share=0.75,
             annual_churn=(0.12, 0.30), base_health=0.9, contacts=(2, 4),
         ),
     }
@@ -214,10 +214,23 @@ _REALISTIC_KNOBS = {"hidden_drivers": 1.0, "hidden_shock_rate": 0.01, "observati
                     "usage_spread": 0.5, "segment_spread": 0.4, "leaving_signal": 0.4,
                     "unexplained_churn": 0.05, "churn_health_slope": 2.5, "shock_churn": 0.25}
 
+# Where a business shape needs other values to be as hard as real data of its kind: a SaaS
+# renewal calendar alone says much about who can churn within a horizon, so less of health
+# shows there.
+_REALISTIC_BY_BUSINESS: dict[str, dict[str, float]] = {
+    "saas": {},
+    "monthly": {"hidden_drivers": 0.4, "usage_spread": 1.0, "silent_churners": 0.4},
+    "transactional": {},
+}
+
 
 def _preset(name: str) -> str:
     """' easy <value>, realistic <value>.': the presets of a knob, for its description."""
-    return f" easy {_EASY_KNOBS[name]:g}, realistic {_REALISTIC_KNOBS[name]:g}."
+    realistic = {b: {**_REALISTIC_KNOBS, **o}[name] for b, o in _REALISTIC_BY_BUSINESS.items()}
+    if len(set(realistic.values())) == 1:
+        return f" easy {_EASY_KNOBS[name]:g}, realistic {_REALISTIC_KNOBS[name]:g}."
+    return (f" easy {_EASY_KNOBS[name]:g}, realistic "
+            + ", ".join(f"{v:g} ({b})" for b, v in realistic.items()) + ".")
 
 
 ShockKind = Literal["champion_left", "p1_outage", "payment_failure"]
@@ -345,7 +358,8 @@ class SynthConfig(Section):
 
     def resolved(self) -> SynthConfig:
         """A copy with every difficulty- or business-dependent default filled in."""
-        preset = _EASY_KNOBS if self.difficulty == "easy" else _REALISTIC_KNOBS
+        preset = (_EASY_KNOBS if self.difficulty == "easy"
+                  else {**_REALISTIC_KNOBS, **_REALISTIC_BY_BUSINESS[self.business]})
         knobs = DifficultyKnobs(**{k: v if v is not None else preset[k]
                                    for k, v in self.knobs.model_dump().items()})
         shock_churn = preset["shock_churn"]
