@@ -12,8 +12,9 @@ import yaml
 from click.testing import CliRunner
 
 from healthscore import tracking
+from healthscore.errors import ExitCode
 from healthscore.pipeline import compose
-from healthscore.pipeline.cli import EXIT_NOT_PROMOTED, cli
+from healthscore.pipeline.cli import cli
 from healthscore.pipeline.config import config_from_mapping, load_config
 from healthscore.training.compare import TAG_COMPARED, TAG_HOLDOUT
 
@@ -70,7 +71,7 @@ def retrained(tmp_path_factory):
 
 def test_retrain_with_no_champion_and_a_failing_gate_sets_no_champion(retrained):
     result, champion = retrained["results"]["no_champion_fail"]
-    assert result.exit_code == EXIT_NOT_PROMOTED == 4, result.output
+    assert result.exit_code == ExitCode.NOT_PROMOTED == 4, result.output
     output = flat(result.output)
     assert "ECE <= 1e-06 │ fail │ ECE 0.0" in output
     assert "not promoted: lightgbm" in output and "no champion set" in output
@@ -82,6 +83,7 @@ def test_retrain_makes_the_first_passing_model_champion(retrained):
     assert result.exit_code == 0, result.output
     output = flat(result.output)
     assert "PR-AUC not worse than the champion │ skipped │ no champion yet" in output
+    assert "a new model or new data │ skipped │ no champion yet" in output
     assert "Backtest: would this have predicted past churn?" in output
     promoted = re.search(r"promoted: (\w+) \(run ([0-9a-f]{32})\) is healthscore@champion, "
                          r"version (\d+) \(first champion\)", output)
@@ -91,13 +93,15 @@ def test_retrain_makes_the_first_passing_model_champion(retrained):
 
 def test_retrain_keeps_the_champion_when_the_gate_fails(retrained):
     result, champion = retrained["results"]["champion_kept"]
-    assert result.exit_code == EXIT_NOT_PROMOTED, result.output
+    assert result.exit_code == ExitCode.NOT_PROMOTED, result.output
     output = flat(result.output)
     # the same data and seed give the same model: not significantly better than the champion
     assert re.search(r"PR-AUC better than the champion │ fail │ PR-AUC (0\.\d{3}) vs champion "
                      r"\1: difference \+0\.000, 95 % interval \[\+0\.000, \+0\.000\]: "
                      r"[│ ]*no significant difference", output), output  # the cell may wrap
     assert "comparable with the champion │ pass" in output
+    # retraining on unchanged data rebuilds the champion: refused whatever the other checks say
+    assert "a new model or new data │ fail │ model and data unchanged since the" in output
     first = retrained["results"]["first_champion"][1]
     assert champion == first
     assert f"healthscore@champion stays version {first[0]} (run {first[1]})" in output

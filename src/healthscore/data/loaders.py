@@ -22,6 +22,7 @@ import pandas as pd
 from healthscore.data.schema import TABLES, WIDE_KEY_COLUMNS
 from healthscore.data.settings import DataConfig, TableSource
 from healthscore.errors import DataSourceError
+from healthscore.redact import redact_url, scrub, url_problem
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _file_format(path: Path, declared: str) -> str:
+def _file_format(path: Path, declared: str, table: str) -> str:
     if declared != "auto":
         return declared
     suffixes = "".join(path.suffixes).lower()
@@ -68,21 +69,74 @@ def _file_format(path: Path, declared: str) -> str:
             if any(path.rglob(f"*.{fmt}")):
                 return fmt
     raise DataSourceError(
-        f"cannot tell the format of {path}: name it *.parquet or *.csv, or set `format:`"
+        f"table {table!r}: cannot tell the format of {path}: name it *.parquet or *.csv, or "
+        "set `format:`"
     )
+
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def source_files(path: Path, fmt: str | None, table: str) -> list[Path]:
+    """The data files behind a path source (a file, a folder or a glob), sorted; the one
+    reader of folder sources.
+
+    In a folder every ``*.<fmt>`` file below it is read, except hidden and bookkeeping files
+    (names starting with ``.`` or ``_``, as Spark and Hive write them). A path that exists is
+    taken literally, so ``[`` or ``*`` in a real folder name is no pattern. Raises
+    :class:`DataSourceError` when nothing matches or a file is empty or truncated.
+    """
+    if path.is_dir():
+        pattern = f"*.{fmt}" if fmt else "*"
+        files = sorted(p for p in path.rglob(pattern) if p.is_file()
+                       and not any(part.startswith((".", "_"))
+                                   for part in p.relative_to(path).parts))
+        where = f"no *.{fmt} file in the folder {path}" if fmt else f"no file in {path}"
+    elif path.exists():
+        files, where = [path], ""
+    else:
+        files = sorted(Path(m) for m in glob.glob(str(path), recursive=True)
+                       if Path(m).is_file())
+        where = f"no file matches {path}" if any(ch in str(path) for ch in "*?[") else (
+            f"{path} does not exist")
+    if not files:
+        raise DataSourceError(f"table {table!r}: {where}")
+    if fmt:
+        for file in files:
+            _check_file(file, fmt, table)
+    return files
+
+
+def _check_file(file: Path, fmt: str, table: str) -> None:
+    """Refuse an empty file, and a Parquet file without its start and end markers."""
+    size = file.stat().st_size
+    if size == 0:
+        raise DataSourceError(f"table {table!r}: {file} is empty (0 bytes); an interrupted "
+                              "export? Remove it or export the table again.")
+    if fmt == "parquet":
+        with file.open("rb") as handle:
+            head = handle.read(4)
+            handle.seek(max(size - 4, 0))
+            tail = handle.read(4)
+        if head != _PARQUET_MAGIC or tail != _PARQUET_MAGIC:
+            raise DataSourceError(f"table {table!r}: {file} is not a complete Parquet file "
+                                  f"({size} bytes, no PAR1 marker at its "
+                                  f"{'start' if head != _PARQUET_MAGIC else 'end'}); a truncated "
+                                  "or partial export? Export the table again.")
 
 
 def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """Return (SQL relation text, human-readable origin) for a source."""
     if source.path is not None:
         path = source.path
-        if not any(ch in str(path) for ch in "*?[") and not path.exists():
+        if not path.exists() and not any(ch in str(path) for ch in "*?["):
             raise DataSourceError(f"table {table!r}: {path} does not exist")
-        fmt = _file_format(path, source.format)
-        pattern = str(path / "**" / f"*.{fmt}") if path.is_dir() else str(path)
+        fmt = _file_format(path, source.format, table)
+        files = source_files(path, fmt, table)
+        listed = "[" + ", ".join(sql_literal(str(f)) for f in files) + "]"
         reader = "read_parquet" if fmt == "parquet" else "read_csv"
         extra = "" if fmt == "parquet" else ", header = true"
-        return f"{reader}({sql_literal(pattern)}{extra})", str(path)
+        return f"{reader}({listed}{extra})", str(path)
     if source.duckdb is not None:
         if not source.duckdb.exists():
             raise DataSourceError(f"table {table!r}: DuckDB file {source.duckdb} does not exist")
@@ -91,28 +145,24 @@ def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -
         return f"{alias}.{quote(source.table or table)}", f"{source.duckdb}:{source.table}"
     frame = read_sql_source(source.url or "", source.query or "", table)
     con.register(f"df_{table}", frame)
-    return f"df_{table}", f"query on {_redact(source.url or '')}"
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    return f"df_{table}", f"query on {redact_url(source.url or '')}"
 
 
 def read_sql_source(url: str, query: str, table: str) -> pd.DataFrame:
     """Run ``query`` against a SQLAlchemy ``url`` and return the result."""
     import sqlalchemy
 
+    problem = url_problem(url)
+    if problem:
+        raise DataSourceError(f"table {table!r}: the url {redact_url(url)} cannot be used: "
+                              f"{problem}")
     try:
         engine = sqlalchemy.create_engine(url)
         with engine.connect() as conn:
             return pd.read_sql(sqlalchemy.text(query), conn)
     except Exception as exc:  # driver errors have no common base class
         raise DataSourceError(
-            f"table {table!r}: query against {_redact(url)} failed: {exc}"
+            f"table {table!r}: query against {redact_url(url)} failed: {scrub(str(exc))}"
         ) from exc
 
 
@@ -271,12 +321,13 @@ def _source_files(path: Path | None) -> list[tuple[Path, str]]:
     """Files behind a path source (file, folder or glob), with stable labels for hashing."""
     if path is None:
         return []
+    try:
+        files = source_files(path, None, str(path))
+    except DataSourceError:
+        return []
     if path.is_dir():
-        return [(p, str(p.relative_to(path))) for p in sorted(path.rglob("*")) if p.is_file()]
-    if path.exists():
-        return [(path, path.name)]
-    matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
-    return [(m, m.name) for m in matches if m.is_file()]
+        return [(f, str(f.relative_to(path))) for f in files]
+    return [(f, f.name) for f in files]
 
 
 def fingerprint_frames(frames: Mapping[str, pd.DataFrame]) -> str:

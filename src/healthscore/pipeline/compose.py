@@ -85,15 +85,28 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
     The best becomes @challenger, and @champion when there is none and ``claim_champion``.
     Returns (TrainingRun, RecordedSession, {model: report path}).
     """
-    from healthscore.training.record import frame_fingerprint, record_session, test_frame_for
+    from healthscore import tracking
+    from healthscore.redact import redact_config
+    from healthscore.training.record import (
+        frame_fingerprint,
+        record_session,
+        test_frame_for,
+        training_rows_of,
+    )
     from healthscore.training.train import train_and_evaluate
 
+    # the tracking store is checked (and killed runs swept) before anything is fitted
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
     run = train_and_evaluate(frame, metas, config.training, config.features.horizon_days,
                              config.seed, progress)
     frames = {name: test_frame_for(frame, run, result) for name, result in run.results.items()}
     fingerprints = {"inputs": data_fingerprint, "features": frame_fingerprint(frame)}
-    session = record_session(run, frames, config.training, config.model_dump(mode="json"),
-                             fingerprints, config.workdir / "mlartifacts", claim_champion)
+    settings = redact_config(config.model_dump(mode="json"))
+    training_rows = training_rows_of(frame, run, config.training, config.features.horizon_days,
+                                     config.seed)
+    session = record_session(run, frames, config.training, settings,
+                             fingerprints, config.workdir / "mlartifacts", claim_champion,
+                             training_rows)
     reports = {name: write_validation_report(config, logged.run_id)
                for name, logged in session.runs.items()}
     return run, session, reports
@@ -105,9 +118,9 @@ def backtest(config: Config, frame: pd.DataFrame, metas: list,
     from healthscore import tracking
     from healthscore.training.train import backtest as run_backtest
 
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
     folds = run_backtest(frame, metas, config.training, config.features.horizon_days,
                          config.seed, progress)
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
     with tracking.start_run("backtest", {tracking.TAG_KIND: "backtest"}):
         tracking.log_params({"folds": len(folds["fold"].unique()),
                              "models": ",".join(config.training.models)})
@@ -134,7 +147,7 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
     from healthscore.training import compare as cmp
     from healthscore.training.train import bands_of
 
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     model_name = config.training.tracking.model_name
     run_ids = [tracking.resolve_run_id(ref, model_name) for ref in run_refs]
     with tempfile.TemporaryDirectory() as tmp:
@@ -179,7 +192,13 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
     """
     from healthscore import tracking
     from healthscore.training.compare import IncompatibleRunsError
-    from healthscore.training.gate import RetrainOutcome, evaluate_gate, gate_from_comparison
+    from healthscore.training.gate import (
+        RetrainOutcome,
+        evaluate_gate,
+        gate_from_comparison,
+        identity_check,
+        with_check,
+    )
 
     run, session, reports = train(config, frame, metas, data_fingerprint, progress,
                                   claim_champion=False)
@@ -201,6 +220,9 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
             decision = evaluate_gate(gate, run.results[session.best].test.overall,
                                      has_champion=True, incompatible="; ".join(exc.problems),
                                      health_threshold=threshold)
+    decision = with_check(decision, identity_check(
+        _fingerprints(tracking.run_tags(candidate)),
+        _fingerprints(tracking.run_tags(champion[1])) if champion else None))
     version = tracking.promote(model_name, candidate) if decision.passed else None
     tracking.log_artifacts_to_run(session.session_run_id, {
         "retrain/gate.json": json.dumps(decision.as_dict() | {
@@ -208,6 +230,21 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
             "comparison_run": comparison_run, "promoted_version": version}, indent=1)})
     return RetrainOutcome(run, session, reports, folds, champion, comparison, path,
                           comparison_run, decision, version)
+
+
+def _fingerprints(tags: dict[str, str]) -> dict[str, str]:
+    from healthscore import tracking
+
+    return {"model": tags.get(tracking.TAG_MODEL_FINGERPRINT, ""),
+            "data": tags.get(tracking.TAG_DATA_FINGERPRINT, "")}
+
+
+def check_tracking(config: Config, create: bool) -> None:
+    """Fail fast (bad URL, server down, missing store) before loading data or fitting."""
+    from healthscore import tracking
+
+    tracking.check_store(tracking.tracking_uri(config.training.tracking),
+                         config.workdir / "mlartifacts", create)
 
 
 def tracking_uri(config: Config) -> str:
@@ -225,7 +262,7 @@ def write_validation_report(config: Config, run_ref: str, out: Path | None = Non
     from healthscore.io import write_text
     from healthscore.training.report import render_report
 
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     run_id = tracking.resolve_run_id(run_ref, config.training.tracking.model_name)
     with tempfile.TemporaryDirectory() as tmp:
         run = tracking.read_run(run_id, Path(tmp))
@@ -244,7 +281,7 @@ def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
     from healthscore import tracking
     from healthscore.serving.batch import run_batch
 
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     return run_batch(dataset, config.features, config.scoring, config.workdir, as_of,
                      model_uri, shadow_uri, progress)
 
@@ -262,7 +299,7 @@ def drift(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
     from healthscore.serving.drift import drift_bins, drift_table, reference_of, render_drift
 
     check_as_of(as_of, dataset)
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     model, meta = load_model(model_uri or config.scoring.model, {})
     reference = reference_of(model)
     frame = features_as_of(dataset, config.features, as_of, config.workdir / "cache")

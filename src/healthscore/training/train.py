@@ -220,6 +220,15 @@ def _evaluate(model: HealthModel, rows: pd.DataFrame, config: TrainingConfig, se
     return evaluate_predictions(out, config, seed, n_boot), out
 
 
+def informative_features(train: pd.DataFrame, metas: list[FeatureMeta]
+                         ) -> tuple[list[FeatureMeta], list[str]]:
+    """(features holding a value in some training row, names of the all-null ones): a column
+    that is empty everywhere (an optional column the source left blank) teaches nothing and
+    breaks the encoders."""
+    keep = [m for m in metas if m.name not in train or train[m.name].notna().any()]
+    return keep, [m.name for m in metas if m not in keep]
+
+
 def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
                        horizon_days: int, seed: int, progress: Progress | None = None
                        ) -> TrainingRun:
@@ -233,6 +242,12 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
     parts = {name: frame[assignment == name] for name in (TRAIN, VALIDATION, TEST)}
     notes = [] if split else ["No snapshot dates: stratified random split (60/20/20); "
                               "results may be optimistic compared with a time split."]
+    metas, empty = informative_features(parts[TRAIN], metas)
+    if empty:
+        notes.append(f"Left out {len(empty)} feature(s) with no value in any training row: "
+                     + ", ".join(empty))
+        log.warning("features with no value in any training row are left out: %s",
+                    ", ".join(empty))
     findings = resolve_directions(metas, parts[TRAIN], config, seed)
     notes += contradiction_notes(findings)
     labelled = frame  # every row with an observed label, gaps included
