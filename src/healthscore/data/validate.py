@@ -201,3 +201,8 @@ def create_typed_views(con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTab
         select = ", ".join(f"{expr} AS {quote(col.name)}"
                            for expr, col in zip(cols, spec.columns, strict=True))
         con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM raw_{name}")
+    for name, spec in TABLES.items():  # absent optional tables: empty, so SQL can name them
+        if name not in raws:
+            cols = [f"CAST(NULL AS {DUCKDB_TYPE[c.kind] or id_type}) AS {quote(c.name)}"
+                    for c in spec.columns]
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} WHERE FALSE")

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -318,8 +319,15 @@ def _print_training(run, session, reports) -> None:
         marker = " *" if name == session.best else ""
         rows.append([name + marker, auc] + [f"{o[k]:.3f}" for k in keys[1:]]
                     + [session.runs[name].run_id[:12]])
-    split = run.split.describe() if run.split else {"split": "random 60/20/20"}
+    from healthscore.training.train import split_description
+
+    split = split_description(run)
     title = " · ".join(f"{k} {v} ({run.sizes.get(k, 0):,} rows)" for k, v in split.items())
+    if run.split is None:  # no periods: the split's name, then each part's rows
+        title = " · ".join([split["kind"], *(f"{k} {v:,} rows" for k, v in run.sizes.items())])
+    for note in run.notes:
+        style = "yellow" if run.split_kind != "time" or note != run.notes[0] else "dim"
+        console.print(f"[{style}]{escape(note)}[/{style}]")
     console.print(_table(f"Test-period metrics; {title}", ["model", *keys, "run"], rows))
     alias = f"registered version {session.registered_version} as @challenger"
     if session.champion_set:
@@ -359,16 +367,18 @@ def backtest(obj: Context) -> None:
     config = obj.config()
     frame, metas, _ = _training_inputs(obj, config, None, "", "", None)
     with progress_bar() as progress:
-        folds = compose.backtest(config, frame, metas, progress)
-    _print_backtest(folds)
+        folds, plan = compose.backtest(config, frame, metas, progress)
+    _print_backtest(folds, plan.summary())
 
 
-def _print_backtest(folds) -> None:
+def _print_backtest(folds, summary: str) -> None:
     keys = ("roc_auc", "pr_auc", "recall", "precision", "ece")
     rows = [[r.fold, r.model, f"{r.test_start} .. {r.test_end}", f"{r.test_rows:,}"]
             + [f"{getattr(r, k):.3f}" for k in keys] for r in folds.itertuples()]
     console.print(_table("Backtest: would this have predicted past churn?",
                          ["fold", "model", "test period", "rows", *keys], rows))
+    style = "yellow" if "skipped" in summary else "dim"
+    console.print(f"[{style}]{escape(summary)}[/{style}]")
 
 
 VERDICT_STYLE = {"better": "bold green", "worse": "bold red"}
@@ -440,7 +450,7 @@ def retrain(obj: Context, config_path: Path | None) -> None:
     with progress_bar() as progress:
         outcome = compose.retrain(config, frame, metas, fingerprint, progress)
     _print_training(outcome.run, outcome.session, outcome.reports)
-    _print_backtest(outcome.folds)
+    _print_backtest(outcome.folds, outcome.backtest_summary)
     if outcome.comparison is not None:
         _print_comparison(outcome.comparison, outcome.comparison_path, outcome.comparison_run_id)
     _print_gate(outcome, config.training.tracking.model_name)

@@ -384,7 +384,8 @@ def test_health_model_artifact_matches_its_model(run, parts) -> None:
 def test_backtest_reports_each_fold_and_model(world) -> None:
     config = TrainingConfig(models=["scorecard"], bootstrap=0,
                             backtest=BacktestConfig(folds=2, fold_days=91))
-    folds = backtest(world.frame, world.metas, config, 90, seed=0)
+    folds, plan = backtest(world.frame, world.metas, config, 90, seed=0)
+    assert plan.summary() == "2 of 2 backtest folds fit"
     assert folds["fold"].tolist() == [1, 2]
     assert (folds["model"] == "scorecard").all()
     assert folds["test_start"].is_monotonic_increasing
