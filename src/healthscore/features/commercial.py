@@ -63,7 +63,8 @@ def segment() -> str:
 
 
 @feature(family=SPINE_FAMILY, dimension=COMMERCIAL, direction=N, unit="flag",
-         explain="Renewal within 90 days: {value:.0f} (1 = yes)", requires=SUBSCRIPTIONS)
+         explain="In the renewal window: {value:.0f} (1 = yes)", requires=SUBSCRIPTIONS)
 def in_renewal_window() -> str:
-    """1 when the next renewal is within 90 days."""
+    """1 when the next renewal falls in the last quarter of the term, at most 90 days away
+    (an annual contract: 90 days; a monthly plan: its last 7 days)."""
     return "CAST(s.in_renewal_window AS INTEGER)"

@@ -29,7 +29,8 @@ CONTEXT_COLUMNS = (
     "days_to_renewal", "in_renewal_window",
 )
 LABEL_COLUMNS = ("label_churn", "label_expansion", "label_observed")
-RENEWAL_WINDOW_DAYS = 90
+RENEWAL_WINDOW_DAYS = 90  # the renewal window: the last quarter of the term, at most 90 days
+WINDOW_DAYS_PER_MONTH = 7.5  # a quarter of a 30-day month: a monthly plan's last 7 days
 REVENUE_DAYS = 365  # without subscriptions, ARR is the last year's amounts, annualised
 
 
@@ -259,8 +260,9 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
                p.snapshot_date - {start} AS tenure_days,
                {arr} AS arr, c.seats, c.plan, c.term_months,
                c.renewal_date - p.snapshot_date AS days_to_renewal,
-               coalesce(c.renewal_date - p.snapshot_date <= {RENEWAL_WINDOW_DAYS}, FALSE)
-                   AS in_renewal_window,
+               coalesce(c.renewal_date - p.snapshot_date
+                        <= least({RENEWAL_WINDOW_DAYS}, c.term_months * {WINDOW_DAYS_PER_MONTH}),
+                        FALSE) AS in_renewal_window,
                {churn} AS label_churn,
                coalesce(NOT ({churn}) AND coalesce(l.arr, 0)
                    >= c.arr * {1 + config.expansion_pct}, FALSE) AS label_expansion,

@@ -197,6 +197,7 @@ def _build_and_report(config, dataset, out: Path | None):
     from healthscore.io import write_parquet
     from healthscore.pipeline.compose import build_features
 
+    _print_churn_definition(config, dataset)
     started = time.perf_counter()
     with progress_bar() as progress:
         matrix = build_features(config, dataset, progress)
@@ -205,6 +206,26 @@ def _build_and_report(config, dataset, out: Path | None):
     write_parquet(matrix.frame, out)
     _print_matrix(matrix, seconds, out)
     return matrix
+
+
+def _print_churn_definition(config, dataset) -> None:
+    """Say which churn definition applies when the config leaves it to the data."""
+    from healthscore.features.snapshots import churn_definition
+
+    definition = churn_definition(config.features, dataset)
+    if config.features.churn.definition is not None:
+        return
+    churn = config.features.churn
+    if definition == "inactivity":
+        events = ", ".join(churn.inactivity_event_types) or "any event"
+        console.print(
+            "[yellow]No subscriptions table: features.churn.definition is inactivity[/yellow] "
+            "(an account is a customer from its first activity or created_at; it churns when "
+            f"no qualifying event ({events}) happens within {config.features.horizon_days} "
+            "days). Revenue at risk comes from events.amount.")
+    else:
+        console.print(f"Churn: contract (subscriptions end, no new one within "
+                      f"{churn.grace_days} days); features.churn.definition: contract")
 
 
 def _print_matrix(matrix, seconds: float, out: Path) -> None:

@@ -323,3 +323,33 @@ def test_contract_churn_without_subscriptions_is_a_config_error():
     with pytest.raises(ConfigError, match="contract churn needs a subscriptions table"):
         build_feature_matrix(dataset_from_frames(tiny_shop_frames(), SHOP_END),
                              config(churn={"definition": "contract"}))
+
+
+def test_a_monthly_plan_is_in_its_renewal_window_only_in_the_last_days_of_its_term(tiny):
+    subs = tiny["subscriptions"]
+    monthly = subs.account_id == 3
+    subs.loc[monthly, "start_date"] = pd.Timestamp("2023-06-20")
+    subs.loc[monthly, "end_date"] = pd.Timestamp("2023-11-20")
+    frame = build_feature_matrix(dataset_from_frames(tiny, END), config()).frame
+    three = frame[frame.account_id == 3].set_index("snapshot_date")
+    # renewals on the 20th: 19 days ahead on the 1st of a 31-day month, 18 after a 30-day one
+    assert three.loc[dt.date(2023, 8, 1), "days_to_renewal"] == 19
+    assert three.loc[dt.date(2023, 10, 1), "days_to_renewal"] == 19
+    assert not three["in_renewal_window"].any()  # window: the last 7.5 days of a month
+    annual = frame[(frame.account_id == 2) & (frame.snapshot_date == dt.date(2024, 1, 1))]
+    assert annual["days_to_renewal"].iloc[0] <= 90 and annual["in_renewal_window"].iloc[0] == 1
+
+
+def test_the_renewal_window_follows_the_term_length(tiny):
+    subs = tiny["subscriptions"]
+    subs.loc[subs.account_id == 3, ["start_date", "end_date"]] = [
+        pd.Timestamp("2023-06-27"), pd.Timestamp("2023-11-27")]
+    frame = build_feature_matrix(dataset_from_frames(tiny, END), config()).frame
+    three = frame[frame.account_id == 3].set_index("snapshot_date")
+    assert three.loc[dt.date(2023, 8, 1), "days_to_renewal"] == 26
+    assert three.loc[dt.date(2023, 7, 1), "days_to_renewal"] == 26
+    subs.loc[subs.account_id == 3, "start_date"] = pd.Timestamp("2023-06-05")
+    frame = build_feature_matrix(dataset_from_frames(tiny, END), config()).frame
+    three = frame[frame.account_id == 3].set_index("snapshot_date")
+    assert (three["days_to_renewal"] == 4).all()  # renews on the 5th: 4 days ahead
+    assert three["in_renewal_window"].all()
