@@ -97,6 +97,22 @@ def _samples(con: duckdb.DuckDBPyConnection, table: str, condition: str, cols: t
     ).df()
 
 
+def missing_column_rule(raw: RawTable, column: str) -> str:
+    """``required column missing``, with the mapping tried, the columns found and, when the
+    source has a single column, a hint that its delimiter was not recognised."""
+    mapped = raw.missing_mapped.get(column)
+    text = "required column missing" + (f" (mapped from {mapped!r}, not found)" if mapped
+                                        else "")
+    if raw.found:
+        shown = ", ".join(repr(c) for c in raw.found[:30])
+        more = f" and {len(raw.found) - 30} more" if len(raw.found) > 30 else ""
+        text += f"; columns found in {raw.origin}: {shown}{more}"
+    if len(raw.found) == 1:
+        text += (f". Only one column was found: the file is probably not comma-separated; set "
+                 f"data.tables.{raw.name}.delimiter (e.g. ';' or '\\t') or whitespace: true")
+    return text
+
+
 def check_table(
     con: duckdb.DuckDBPyConnection, raw: RawTable, end_date: dt.date, has_accounts: bool
 ) -> list[Violation]:
@@ -106,10 +122,8 @@ def check_table(
     violations: list[Violation] = []
     for col in spec.columns:
         if col.required and col.name not in present:
-            mapped = raw.missing_mapped.get(col.name)
-            detail = f" (mapped from {mapped!r}, not found)" if mapped else ""
-            violations.append(Violation(spec.name, col.name, f"required column missing{detail}",
-                                        0))
+            violations.append(Violation(spec.name, col.name,
+                                        missing_column_rule(raw, col.name), 0))
     rules = row_rules(spec, present, end_date)
     total, *broken = fetch_row(
         con,
