@@ -346,9 +346,8 @@ def _print_training(run, session, reports) -> None:
     title = " · ".join(f"{k} {v} ({run.sizes.get(k, 0):,} rows)" for k, v in split.items())
     if run.split is None:  # no periods: the split's name, then each part's rows
         title = " · ".join([split["kind"], *(f"{k} {v:,} rows" for k, v in run.sizes.items())])
-    for note in run.notes:
-        style = "yellow" if run.split_kind != "time" or note != run.notes[0] else "dim"
-        console.print(f"[{style}]{escape(note)}[/{style}]")
+    if run.split_kind == "time":  # a fallback and overlapping windows are logged as warnings
+        console.print(f"[dim]{escape(run.notes[0])}[/dim]")
     console.print(_table(f"Test-period metrics; {title}", ["model", *keys, "run"], rows))
     alias = f"registered version {session.registered_version} as @challenger"
     if session.champion_set:
