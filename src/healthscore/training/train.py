@@ -85,7 +85,15 @@ class TrainingRun:
 
 
 def assign_splits(frame: pd.DataFrame, config: TrainingConfig, horizon_days: int, seed: int,
-                  ) -> tuple[pd.Series, str, TimeSplit | None, list[str]]:
+                  ) -> tuple[pd.Series, TimeSplit | None]:
+    """The part of every labelled row and the time split, if the rows were split by time
+    (see :func:`split_rows`)."""
+    assignment, _, split, _ = split_rows(frame, config, horizon_days, seed)
+    return assignment, split
+
+
+def split_rows(frame: pd.DataFrame, config: TrainingConfig, horizon_days: int, seed: int,
+               ) -> tuple[pd.Series, str, TimeSplit | None, list[str]]:
     """Split labelled rows by time, by account when the history is too short (see
     :func:`plan_split`), or stratified at random when there are no dates.
 
@@ -159,7 +167,7 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
                              "missing")
     if "label_observed" in frame.columns:
         frame = frame[frame["label_observed"].astype(bool)]
-    assignment, kind, split, notes = assign_splits(frame, config, horizon_days, seed)
+    assignment, kind, split, notes = split_rows(frame, config, horizon_days, seed)
     parts = {name: frame[assignment == name] for name in (TRAIN, VALIDATION, TEST)}
     results: dict[str, ModelResult] = {}
     for i, name in enumerate(config.models):

@@ -198,7 +198,7 @@ def test_demo_config_loads_and_matches_the_defaults():
     config = load_config(CONFIGS / "demo.yaml")
     assert config.data.dir == Path("healthscore-out/data")
     assert config.synth.accounts == 5000
-    assert config.features.churn.definition == "contract"
+    assert config.features.churn.definition is None  # contract with subscriptions
     assert config == Config()
 
 

@@ -348,7 +348,7 @@ def test_train_and_evaluate_fits_every_configured_model(run) -> None:
             assert 0 <= result.test.overall[metric] <= 1, (name, metric)
         assert 0 <= result.validation_pr_auc <= 1
     assert run.split_kind == "time"
-    assert run.notes == []
+    assert run.notes[0].startswith("Split by time: ") and len(run.notes) == 1
 
 
 def test_best_model_is_chosen_by_validation_pr_auc(run) -> None:
