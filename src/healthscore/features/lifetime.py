@@ -30,10 +30,10 @@ def days_since(column: str) -> str:
 
 
 @feature(family="activity", dimension=USAGE, direction=R, unit="days",
-         explain="{value:,.0f} days since the last activity")
-def days_since_last_active() -> str:
-    """Days since the last day with any event, over the whole history (no cap; a model that
-    needs it takes the logarithm)."""
+         explain="{value:,.0f} days since the last product activity")
+def days_since_last_activity() -> str:
+    """Days since the last day with any event, over the whole history: no cap (the logistic
+    model takes its logarithm); unknown before the first event."""
     return days_since("day")
 
 

@@ -66,7 +66,7 @@ ACCOUNT_1 = {
     "tenure_days": 411, "days_to_renewal": 320, "term_months": 12, "arr": 100.0,
     "seats": 5, "plan": "pro", "segment": "smb", "in_renewal_window": 0,
     # lifetime activity: days 01-15 and 02-25 (the 03-01 event is future): one gap of 41 days
-    "days_since_last_active": 5, "active_days_lifetime": 2, "activity_gap_mean_days": 41.0,
+    "active_days_lifetime": 2, "activity_gap_mean_days": 41.0,
     "activity_gap_spread_days": NAN, "activity_overdue_ratio": 5 / 41,
     # purchases: one, of 30, on 02-25
     "days_since_last_purchase": 5, "purchases_lifetime": 1, "purchase_gap_mean_days": NAN,
@@ -274,7 +274,7 @@ def shop_matrix():
 # sqrt((61^2+50^2+5^2)/3 - (116/3)^2)). Purchase gaps 61, 50. Customer since 2023-11-01
 # (121 days): yearly revenue 120 x 365 / 121.
 SHOP_CUSTOMER_1 = {
-    "days_since_last_active": 5, "active_days_lifetime": 4,
+    "days_since_last_activity": 5, "active_days_lifetime": 4,
     "activity_gap_mean_days": 116 / 3,
     "activity_gap_spread_days": np.sqrt((61**2 + 50**2 + 5**2) / 3 - (116 / 3) ** 2),
     "activity_overdue_ratio": 5 / (116 / 3),
@@ -292,7 +292,7 @@ def test_a_shop_without_subscriptions_gets_lifetime_features(shop_matrix):
     assert not wrong, f"expected vs actual: {wrong}"
     assert set(shop_matrix.feature_names) - set(SHOP_CUSTOMER_1) == {
         "events_7d", "events_30d", "events_90d", "events_change_30d", "usage_trend_90d",
-        "weeks_active_12w", "event_types_30d", "days_since_last_activity",
+        "weeks_active_12w", "event_types_30d",
         "events_30d_by_type__purchase", "events_30d_by_type__visit",
         "events_change_30d_by_type__purchase", "events_change_30d_by_type__visit",
     }  # no contract features: no renewal, term, seats or plan without subscriptions

@@ -305,7 +305,7 @@ def test_past_rows_never_change_labels(definition, seed, cut_index):
 def test_lifetime_features_are_in_the_property_test():
     matrix = build(random_world(np.random.default_rng(3)), CONFIGS["no_subscriptions"])
     names = set(matrix.feature_names)
-    assert {"days_since_last_active", "activity_overdue_ratio", "purchase_overdue_ratio",
+    assert {"days_since_last_activity", "activity_overdue_ratio", "purchase_overdue_ratio",
             "revenue_lifetime", "average_basket", "revenue_365d"} <= names
     assert matrix.frame["purchase_overdue_ratio"].notna().any()
     assert matrix.frame["arr"].gt(0).any()  # revenue from amounts without subscriptions
