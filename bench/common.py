@@ -16,13 +16,16 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def ensure_world(accounts: int, months: int, seed: int = 7) -> Path:
+def ensure_world(accounts: int, months: int, seed: int = 7, business: str = "saas",
+                 difficulty: str = "realistic") -> Path:
     """A synthetic world under bench/out/, generated once in a separate process so that
     its memory does not count towards the caller's peak RSS."""
-    out = BENCH_DIR / "out" / f"world-{accounts}x{months}-s{seed}"
+    shape = "" if (business, difficulty) == ("saas", "realistic") else f"-{business}-{difficulty}"
+    out = BENCH_DIR / "out" / f"world-{accounts}x{months}-s{seed}{shape}"
     if not (out / "world.json").exists():
         subprocess.run([sys.executable, str(BENCH_DIR / "synth.py"), "--accounts", str(accounts),
-                        "--months", str(months), "--seed", str(seed), "--out", str(out)],
+                        "--months", str(months), "--seed", str(seed), "--out", str(out),
+                        "--business", business, "--difficulty", difficulty],
                        check=True, stdout=subprocess.DEVNULL)
     return out
 

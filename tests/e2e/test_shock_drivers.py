@@ -1,6 +1,9 @@
 """Drivers name the cause: on the synthetic world, accounts hit by a known shock get the
 matching health dimension as their dominant risk dimension.
 
+It needs a strong signal, so it runs on the ``easy`` world (the realistic one hides part of
+what drives churn on purpose) with its thresholds unchanged.
+
 The world's ground truth records each account's shocks by month. A shock is scored at the first
 snapshot where the data shows it: a champion's departure and a P1 outage the month after, a
 failed payment two months after (it fails on its due date, the month after its invoice).
@@ -32,7 +35,7 @@ SCORED_SNAPSHOTS = 8
 def shocked() -> pd.DataFrame:
     """Per shocked account and scoring date: the shock and the dominant risk dimension."""
     config = Config()
-    world = generate_world(SynthConfig(accounts=3000, months=24, seed=5))
+    world = generate_world(SynthConfig(accounts=3000, months=24, seed=5, difficulty="easy"))
     matrix = build_feature_matrix(dataset_from_frames(world.tables, world.end_date),
                                   config.features)
     frame = matrix.frame

@@ -38,12 +38,11 @@ from healthscore.data.schema import (
     ACCOUNT_ID,
     INVOICE_STATUSES,
     ROLES,
-    SEGMENTS,
     SEVERITIES,
     TABLES,
     Kind,
 )
-from healthscore.data.settings import SynthConfig
+from healthscore.data.settings import BUSINESS_SEGMENTS, DifficultyKnobs, SynthConfig
 from healthscore.io import atomic_path, write_csv, write_text
 
 log = logging.getLogger(__name__)
@@ -56,11 +55,70 @@ MANIFEST = "world.json"
 GROUND_TRUTH_COLUMNS = (ACCOUNT_ID, "month", "latent_health", "champion_left", "p1_outage",
                         "payment_failure", "churned", "segment")
 
-EVENT_TYPES = ("login", "dashboard_view", "report_run", "export", "api_call")
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One event type of a business shape and how health drives it (ground truth).
+
+    Helpful types are what healthy accounts do: they fall as health falls. Harmful types
+    (``weekly_rate`` per account-week at the reference health, x e^{-slope (h - ref)}, x
+    ``leaving_boost`` while a leaver serves notice) rise as health falls.
+    """
+
+    name: str
+    direction: Literal["helpful", "harmful"]
+    weekly_rate: float = 0.0
+    slope: float = 0.0
+    leaving_boost: float = 1.0
+
+
+_EVENT_CATALOGUE: dict[str, tuple[EventType, ...]] = {
+    "saas": (
+        EventType("login", "helpful"), EventType("dashboard_view", "helpful"),
+        EventType("report_run", "helpful"), EventType("export", "helpful"),
+        EventType("api_call", "helpful"),
+        EventType("error_shown", "harmful", 0.5, 0.8, 1.5),
+        EventType("billing_page_view", "harmful", 0.08, 1.0, 3.0),
+        EventType("export_all_data", "harmful", 0.02, 1.0, 6.0),
+        EventType("seat_removed", "harmful", 0.03, 1.0, 3.0),
+    ),
+    "monthly": (
+        EventType("session", "helpful"), EventType("content_view", "helpful"),
+        EventType("feature_use", "helpful"), EventType("share", "helpful"),
+        EventType("error_shown", "harmful", 0.06, 0.8, 1.5),
+        EventType("billing_page_view", "harmful", 0.01, 1.0, 3.0),
+        EventType("downgrade_view", "harmful", 0.006, 1.0, 3.0),
+        EventType("cancel_page_view", "harmful", 0.003, 1.2, 6.0),
+    ),
+    "transactional": (  # helpful rates: per purchase expected in the week
+        EventType("purchase", "helpful", 1.0), EventType("visit", "helpful", 4.0),
+        EventType("product_view", "helpful", 3.0), EventType("wishlist_add", "helpful", 0.3),
+        EventType("return_request", "harmful", 0.02, 1.0, 2.0),
+        EventType("support_contact", "harmful", 0.02, 1.0, 2.0),
+        EventType("unsubscribe_email", "harmful", 0.005, 1.2, 5.0),
+    ),
+}
+PURCHASE = "purchase"
+_PURCHASES_PER_MONTH = {"occasional": 0.4, "regular": 1.2, "frequent": 4.0}
+
+
+def event_types(business: str = "saas") -> tuple[EventType, ...]:
+    """The event types a business shape emits, helpful ones first."""
+    return _EVENT_CATALOGUE[business]
+
+
+def event_directions(business: str = "saas") -> dict[str, str]:
+    """Ground truth written to world.json: event type -> ``helpful`` or ``harmful``."""
+    return {t.name: t.direction for t in event_types(business)}
+
+
+EVENT_TYPES = tuple(t.name for t in event_types("saas"))
 # CRM/billing fields exported as a metrics history: (name, measurements per month)
 METRICS = (("seats_used", 3.5), ("api_calls", 4.0), ("open_opportunities", 1.0),
            ("crm_health_field", 0.6))
-_CSM_COVERAGE = {"enterprise": 1.0, "mid_market": 0.7, "smb": 0.3}  # who has a CRM health field
+_CSM_COVERAGE = {"enterprise": 1.0, "mid_market": 0.7, "smb": 0.3,  # who has a CRM health field
+                 "consumer": 0.0}
 TOUCHPOINT_KINDS = ("qbr", "meeting", "training", "check_in")
 DEPARTMENTS = ("engineering", "operations", "finance", "sales", "marketing", "it", "product",
                "customer_success")
@@ -89,6 +147,11 @@ _SHOCK_SIZE = {"champion_left": 1.0, "p1_outage": 0.8, "payment_failure": 0.9}
 # month after its invoice, and is felt the month after that.
 _SHOCK_FELT_AFTER = {"champion_left": 1, "p1_outage": 1, "payment_failure": 2}
 _NO_CHAMPION_PENALTY = 0.5
+_FRONT_LOAD = {"saas": 0.0, "monthly": 1.0, "transactional": 0.6}  # young accounts' deficit
+_FRONT_LOAD_MONTHS = 3.0
+_QUIET_USAGE = 0.25  # usage of quiet accounts relative to others
+_HIDDEN_PHI = 0.9  # monthly persistence of the unobserved drivers
+_HIDDEN_SHOCK_SIZE = 1.5
 _SEASON_HEALTH = np.array([-0.05, 0.05, 0.05, 0.05, 0.0, 0.0, -0.05, -0.1, 0.0, 0.05, 0.0, -0.1])
 _SEASON_USAGE = np.array([0.95, 1.0, 1.0, 1.0, 1.0, 0.97, 0.9, 0.85, 1.0, 1.0, 1.0, 0.8])
 # Disengagement: an account slides into a decline with a monthly hazard that grows as its health
@@ -111,15 +174,17 @@ _LEAVING_ENGAGEMENT = 0.2  # leavers' usage and touchpoints beyond what their he
 _BURN_IN_MONTHS = 12  # health runs this long before the world starts (declines in progress)
 _CALIBRATION_PATHS, _CALIBRATION_MONTHS, _CALIBRATION_SEED = 3000, 36, 20_240_101
 _CALIBRATION_STEPS = 18
+_BASELINE_SHARE = 0.5
 
 # Per-segment behaviour, keyed by segment name.
-_SPONSOR_SHARE = {"enterprise": 0.9, "mid_market": 0.8, "smb": 0.5}
-_TICKETS_PER_MONTH = {"enterprise": 1.2, "mid_market": 0.5, "smb": 0.2}
-_SURVEYS_PER_MONTH = {"enterprise": 0.35, "mid_market": 0.2, "smb": 0.12}
+_SPONSOR_SHARE = {"enterprise": 0.9, "mid_market": 0.8, "smb": 0.5, "consumer": 0.0}
+_TICKETS_PER_MONTH = {"enterprise": 1.2, "mid_market": 0.5, "smb": 0.2, "consumer": 0.05}
+_SURVEYS_PER_MONTH = {"enterprise": 0.35, "mid_market": 0.2, "smb": 0.12, "consumer": 0.04}
 _TOUCHPOINT_P = {  # monthly probability per kind (qbr: per quarter month), at full engagement
     "enterprise": (0.9, 0.9, 0.15, 0.3),
     "mid_market": (0.6, 0.25, 0.08, 0.35),
     "smb": (0.03, 0.03, 0.05, 0.12),
+    "consumer": (0.0, 0.0, 0.0, 0.0),
 }
 _SEVERITY_P = np.array([0.02, 0.15, 0.45, 0.38])
 _RESOLUTION_MEDIAN_DAYS = np.array([0.7, 2.0, 4.0, 6.0])
@@ -136,6 +201,8 @@ class World:
     start_date: dt.date
     end_date: dt.date  # last day covered (inclusive)
     seed: int | None = None
+    business: str = "saas"
+    difficulty: str = "realistic"
 
 
 @dataclass(frozen=True)
@@ -244,18 +311,39 @@ class _Health:
     declining: np.ndarray
     leaving: np.ndarray  # decided to churn, serving notice
     memory: np.ndarray
+    silent: np.ndarray  # leavers who keep using the product as usual until the end
+    hidden: np.ndarray  # the part of health nobody observes (moves the renewal decision only)
+    hidden_load: np.ndarray
+    hidden_sd: float = 0.0
+    hidden_shock_rate: float = 0.0
+    leaving_depth: float = _LEAVING_DEPTH
 
     @classmethod
     def start(cls, base: np.ndarray, effect: np.ndarray, onset: np.ndarray,
-              rng: np.random.Generator) -> _Health:
+              rng: np.random.Generator, knobs: DifficultyKnobs | None = None,
+              silent: np.ndarray | None = None) -> _Health:
         """Stationary AR parts, no shock load, nobody declining yet."""
         n = len(base)
         slow = rng.normal(0.0, _SLOW_SD / np.sqrt(1 - _SLOW_PHI**2), n)
         fast = rng.normal(0.0, _FAST_SD / np.sqrt(1 - _FAST_PHI**2), n)
         level = base + effect
+        hidden_sd = float(knobs.hidden_drivers or 0.0) if knobs is not None else 0.0
+        hidden = (rng.normal(0.0, hidden_sd, n) if hidden_sd > 0 else np.zeros(n))
         return cls(level=level, base=base, onset=onset, slow=slow, fast=fast, load=np.zeros(n),
                    depth=np.zeros(n), declining=np.zeros(n, dtype=bool),
-                   leaving=np.zeros(n, dtype=bool), memory=level + slow + fast)
+                   leaving=np.zeros(n, dtype=bool), memory=level + slow + fast + hidden,
+                   silent=np.zeros(n, dtype=bool) if silent is None else silent,
+                   hidden=hidden, hidden_load=np.zeros(n), hidden_sd=hidden_sd,
+                   hidden_shock_rate=float(knobs.hidden_shock_rate or 0.0) if knobs else 0.0,
+                   leaving_depth=_LEAVING_DEPTH * (float(knobs.leaving_signal)
+                                                   if knobs is not None else 1.0))
+
+    def fresh(self, who: np.ndarray) -> None:
+        """Accounts that are not customers yet start without a decline under way."""
+        self.declining &= ~who
+        self.depth = np.where(who, 0.0, self.depth)
+        self.memory = np.where(who, self.level + self.slow + self.fast + self.hidden,
+                               self.memory)
 
     def usual(self, calendar_month: int, no_champion: np.ndarray) -> np.ndarray:
         """Health before disengagement."""
@@ -263,15 +351,23 @@ class _Health:
                 - _NO_CHAMPION_PENALTY * no_champion)
 
     def advance(self, calendar_month: int, shock_load: np.ndarray, no_champion: np.ndarray,
-                recovery: float, rng: np.random.Generator) -> np.ndarray:
-        """One month: AR steps, shocks, disengagement onset / win-back; returns health."""
+                recovery: float, rng: np.random.Generator,
+                offset: np.ndarray | float = 0.0) -> np.ndarray:
+        """One month: AR steps, shocks, disengagement onset / win-back; returns the health
+        the account shows (the hidden part moves only its renewal memory)."""
         n = len(self.level)
         eps = rng.standard_normal((2, n))
         u = rng.random((2, n))
         self.slow = _SLOW_PHI * self.slow + _SLOW_SD * eps[0]
         self.fast = _FAST_PHI * self.fast + _FAST_SD * eps[1]
         self.load = _SHOCK_DECAY * self.load + shock_load
-        usual = self.usual(calendar_month, no_champion)
+        if self.hidden_sd > 0 or self.hidden_shock_rate > 0:
+            h = rng.standard_normal((2, n))
+            self.hidden = (_HIDDEN_PHI * self.hidden
+                           + self.hidden_sd * np.sqrt(1 - _HIDDEN_PHI**2) * h[0])
+            hit = rng.random(n) < self.hidden_shock_rate
+            self.hidden_load = _SHOCK_DECAY * self.hidden_load + _HIDDEN_SHOCK_SIZE * hit
+        usual = self.usual(calendar_month, no_champion) - offset
         hazard = np.minimum(_DECLINE_MAX_ONSET,
                             self.onset * np.exp(-_DECLINE_K * (usual - self.base)))
         begins = ~self.declining & (u[0] < hazard)
@@ -279,8 +375,10 @@ class _Health:
         self.declining = (self.declining | begins) & ~won_back
         self.depth = np.where(self.declining, np.minimum(self.depth + _DECLINE_STEP, _DECLINE_MAX),
                               _RECOVERED_DECAY * self.depth)
-        health = usual - np.where(self.leaving, np.maximum(self.depth, _LEAVING_DEPTH), self.depth)
-        self.memory = (1 - _MEMORY_WEIGHT) * self.memory + _MEMORY_WEIGHT * health
+        loud = self.leaving & ~self.silent
+        health = usual - np.where(loud, np.maximum(self.depth, self.leaving_depth), self.depth)
+        felt = health + self.hidden - self.hidden_load
+        self.memory = (1 - _MEMORY_WEIGHT) * self.memory + _MEMORY_WEIGHT * felt
         return health
 
 
@@ -303,7 +401,8 @@ def _calibration_paths(config: SynthConfig, base: float, onset: float,
     n = _CALIBRATION_PATHS
     rates = config.shock_rates
     bases = np.full(n, base)
-    health = _Health.start(bases, rng.normal(0.0, _ACCOUNT_SD, n), np.full(n, onset), rng)
+    health = _Health.start(bases, rng.normal(0.0, _ACCOUNT_SD, n), np.full(n, onset), rng,
+                           config.knobs)
     has_champion = np.ones(n, dtype=bool)
     memory = np.zeros((n, _CALIBRATION_MONTHS))
     usual = np.zeros(_CALIBRATION_MONTHS)
@@ -350,12 +449,19 @@ class _Accounts:
     effect: np.ndarray
     base: np.ndarray
     intercept: np.ndarray
+    slope: np.ndarray  # of the churn decision on recent health
     onset: np.ndarray  # disengagement hazard at the segment's base health
     unexplained: np.ndarray  # churn probability per renewal that no signal explains
     survey_propensity: np.ndarray
     initial_seats: np.ndarray
     industry: np.ndarray
     name_words: np.ndarray  # (2, n) indexes into _NAME_WORDS
+    usage_scale: np.ndarray  # how much the account uses the product, whatever its health
+    leaving_signal: float  # 1: a loud leaver's usage collapses fully; 0: not at all
+    business: str
+    purchase_rate: np.ndarray  # transactional: purchases a month at usual health
+    silent: np.ndarray  # once leaving, keeps using the product as usual until the end
+    basket: np.ndarray  # transactional: mean amount of a purchase
 
 
 @dataclass(frozen=True)
@@ -372,13 +478,24 @@ class _Segments:
     churn_target: np.ndarray
 
     def table(self, values: dict[str, float | tuple[float, ...]]) -> np.ndarray:
-        """A per-segment array of a behaviour constant keyed by segment name."""
-        return np.array([values[name] for name in self.names], dtype=np.float64)
+        """A per-segment array of a behaviour constant keyed by segment name (consumer
+        segments of the monthly and transactional shapes use the ``consumer`` entry)."""
+        return np.array([values.get(name, values["consumer"]) for name in self.names],
+                        dtype=np.float64)
+
+    def slope_factor(self, spread: float) -> np.ndarray:
+        """Per segment: how steeply churn follows health, first segment x(1 + spread) down
+        to the last x(1 - spread)."""
+        k = len(self.names)
+        if k == 1:
+            return np.ones(1)
+        return 1.0 + spread * (1.0 - 2.0 * np.arange(k) / (k - 1))
 
 
 def _segments(config: SynthConfig) -> _Segments:
-    names = tuple(s for s in SEGMENTS if s in config.segments)
-    prof = [config.segments[s] for s in names]
+    profiles = config.segment_profiles()
+    names = tuple(s for s in BUSINESS_SEGMENTS[config.business] if s in profiles)
+    prof = [profiles[s] for s in names]
     return _Segments(
         names=names,
         share=np.array([p.share for p in prof]),
@@ -395,7 +512,8 @@ def _segments(config: SynthConfig) -> _Segments:
 
 def plan_names(segments: _Segments) -> tuple[str, ...]:
     """Plan names: ``<tier>_monthly`` / ``<tier>_annual`` per segment, in segment order."""
-    return tuple(f"{_TIERS[s]}_{b}" for s in segments.names for b in ("monthly", "annual"))
+    return tuple(f"{_TIERS.get(s, s)}_{b}" for s in segments.names
+                 for b in ("monthly", "annual"))
 
 
 _RENEWALS_PER_YEAR = (12.0, 1.0, 0.5)  # term index: monthly, annual, biennial
@@ -407,13 +525,20 @@ class _Calibration:
 
     onset: np.ndarray
     intercept: np.ndarray
+    slope: np.ndarray
 
 
 def _plan_mix_churn(config: SynthConfig, base: float, onset: float, intercept: float,
-                    share: np.ndarray, seed: np.random.SeedSequence) -> float:
+                    slope: float, share: np.ndarray, seed: np.random.SeedSequence) -> float:
     """Churn events per customer-year of a segment with plan-term shares ``share`` (monthly,
     annual, biennial), over calibration paths with decline-onset hazard ``onset``."""
     memory, _ = _calibration_paths(config, base, onset, seed)
+    return _memory_churn(config, memory, intercept, slope, share, seed)
+
+
+def _memory_churn(config: SynthConfig, memory: np.ndarray, intercept: float, slope: float,
+                  share: np.ndarray, seed: np.random.SeedSequence) -> float:
+    """Churn events per customer-year of renewal-memory paths under a plan-term mix."""
     phase = np.random.default_rng(seed).integers(0, 24, len(memory))[:, None]
     months = np.arange(memory.shape[1])[None, :]
     total = 0.0
@@ -422,8 +547,7 @@ def _plan_mix_churn(config: SynthConfig, base: float, onset: float, intercept: f
             every = round(12 / per_year)
             renews = (months + phase) % every == every - 1
             unexplained = 1 - (1 - config.unexplained_churn) ** (1 / per_year)
-            total += share[t] * _churn_per_year(intercept, config.churn_health_slope, memory,
-                                                renews, unexplained)
+            total += share[t] * _churn_per_year(intercept, slope, memory, renews, unexplained)
     return total
 
 
@@ -447,24 +571,35 @@ def _calibrate(config: SynthConfig, segs: _Segments) -> _Calibration:
     """
     onset = np.zeros(len(segs.names))
     intercept = np.zeros(len(segs.names))
+    slope = config.churn_health_slope * segs.slope_factor(config.knobs.segment_spread)
     for s in range(len(segs.names)):
         base, target = float(segs.base[s]), float(segs.churn_target[s])
         seed = np.random.SeedSequence([_CALIBRATION_SEED, s])
-        _, usual = _calibration_paths(config, base, 0.0, seed)
-        intercept[s] = config.churn_health_slope * (float(usual.mean()) - config.churn_depth)
+        calm, usual = _calibration_paths(config, base, 0.0, seed)
+        intercept[s] = slope[s] * (float(usual.mean()) - config.churn_depth)
         monthly = float(segs.monthly_share[s])
         share = np.array([monthly, (1 - monthly) * (1 - _TERM_24_SHARE),
                           (1 - monthly) * _TERM_24_SHARE])
         # what shocks make leave at short notice comes off the target the declines must hit
         target = max(0.1 * target, target - _shock_churn_per_year(config, share))
+        # a flat slope churns a lot even without declines: lower the intercept until churn
+        # without declines is at most _BASELINE_SHARE of the target
+        lo, hi = intercept[s] - 20.0, intercept[s]
+        if _memory_churn(config, calm, hi, float(slope[s]), share, seed) > (
+                _BASELINE_SHARE * target):
+            for _ in range(_CALIBRATION_STEPS):
+                mid = (lo + hi) / 2
+                rate = _memory_churn(config, calm, mid, float(slope[s]), share, seed)
+                lo, hi = (mid, hi) if rate < _BASELINE_SHARE * target else (lo, mid)
+            intercept[s] = (lo + hi) / 2
         lo, hi = -12.0, 0.0
         for _ in range(_CALIBRATION_STEPS):
             mid = (lo + hi) / 2
-            rate = _plan_mix_churn(config, base, float(np.exp(mid)), float(intercept[s]), share,
-                                   seed)
+            rate = _plan_mix_churn(config, base, float(np.exp(mid)), float(intercept[s]),
+                                   float(slope[s]), share, seed)
             lo, hi = (mid, hi) if rate < target else (lo, mid)
         onset[s] = float(np.exp((lo + hi) / 2))
-    return _Calibration(onset=onset, intercept=intercept)
+    return _Calibration(onset=onset, intercept=intercept, slope=slope)
 
 
 def _init_accounts(config: SynthConfig, segs: _Segments, rng: np.random.Generator,
@@ -490,16 +625,26 @@ def _init_accounts(config: SynthConfig, segs: _Segments, rng: np.random.Generato
     unexplained = 1 - (1 - config.unexplained_churn) ** (1 / per_year)
     anchor_month = _month_of(sub_start)
     propensity = np.where(rng.random(n) < 0.35, 0.0, rng.uniform(0.5, 1.5, n))
+    knobs = config.knobs
+    u = rng.random((2, n))
+    usage_scale = (np.exp(knobs.usage_spread * rng.standard_normal(n)
+                          - knobs.usage_spread**2 / 2)
+                   * np.where(u[0] < knobs.quiet_accounts, _QUIET_USAGE, 1.0))
+    silent = u[1] < knobs.silent_churners
+    ppm = segs.table({**_PURCHASES_PER_MONTH, "consumer": 1.0})
     return _Accounts(
         segment=seg, created=created, sub_start=sub_start, anchor_month=anchor_month,
         anchor_dom=sub_start - _month_day(anchor_month, 1) + 1, term=term,
         bill_every=np.where(monthly, 1, 3), plan=2 * seg + (~monthly).astype(np.int64),
         price=price, effect=rng.normal(0.0, _ACCOUNT_SD, n), base=segs.base[seg],
         intercept=calibration.intercept[seg], unexplained=unexplained,
-        onset=calibration.onset[seg],
+        slope=calibration.slope[seg], onset=calibration.onset[seg],
         survey_propensity=propensity, initial_seats=seats,
         industry=rng.integers(0, len(INDUSTRIES), n),
         name_words=rng.integers(0, len(_NAME_WORDS[0]), (2, n)),
+        usage_scale=usage_scale, silent=silent, leaving_signal=float(knobs.leaving_signal),
+        basket=segs.arr_per_seat[seg] / 12 / ppm[seg] * rng.lognormal(-0.1, 0.45, n),
+        business=config.business, purchase_rate=ppm[seg] * rng.lognormal(-0.18, 0.6, n),
     )
 
 
@@ -570,6 +715,8 @@ class _State:
     leave_month: np.ndarray  # month index of the renewal a leaving account churns at, else -1
     last_shock: np.ndarray  # (shock kind, account): month index of its latest shock
     contacts: _Contacts
+    seen: np.ndarray  # the health the tables show: delayed and noisy (realistic difficulty)
+    seen_memory: np.ndarray  # its recent average (what a CSM's score follows)
 
 
 def _init_state(acc: _Accounts, contacts: _Contacts, champion: np.ndarray, config: SynthConfig,
@@ -577,7 +724,7 @@ def _init_state(acc: _Accounts, contacts: _Contacts, champion: np.ndarray, confi
     """Initial state; health runs ``_BURN_IN_MONTHS`` first so that declines are under way."""
     n = len(acc.created)
     seats = acc.initial_seats.astype(np.int64)
-    health = _Health.start(acc.base, acc.effect, acc.onset, rng)
+    health = _Health.start(acc.base, acc.effect, acc.onset, rng, config.knobs, acc.silent)
     everyone = np.ones(n, dtype=bool)
     for m in range(-_BURN_IN_MONTHS, 0):
         load = _shock_load(config.shock_rates, rng.random((3, n)), everyone)
@@ -589,6 +736,7 @@ def _init_state(acc: _Accounts, contacts: _Contacts, champion: np.ndarray, confi
         champion=champion, replace_at=np.full(n, -1, dtype=np.int64),
         leave_month=np.full(n, -1, dtype=np.int64), contacts=contacts,
         last_shock=np.full((len(SHOCK_KINDS), n), -99, dtype=np.int64),
+        seen=health.memory.copy(), seen_memory=health.memory.copy(),
     )
 
 
@@ -634,12 +782,33 @@ class _Collector:
 
 
 def _update_health(st: _State, month: _Month, shocks: dict[str, np.ndarray], recovery: float,
-                   rng: np.random.Generator) -> np.ndarray:
+                   rng: np.random.Generator, offset: np.ndarray | float = 0.0) -> np.ndarray:
     """Advance every account's health by a month with this month's shocks; return it."""
     load = np.zeros(len(st.champion))
     for name, happened in shocks.items():
         load = load + _SHOCK_SIZE[name] * happened
-    return st.health.advance(month.calendar_month, load, st.champion < 0, recovery, rng)
+    return st.health.advance(month.calendar_month, load, st.champion < 0, recovery, rng, offset)
+
+
+def _shown_health(st: _State, health: np.ndarray, knobs: DifficultyKnobs,
+                  rng: np.random.Generator) -> np.ndarray:
+    """The health this month's tables show: last month's shown health weighted by
+    ``observation_lag``, plus noise of sd ``observation_noise`` (both 0 on ``easy``)."""
+    lag, noise = float(knobs.observation_lag), float(knobs.observation_noise)
+    seen = (1 - lag) * health + lag * st.seen
+    if noise > 0:
+        seen = seen + noise * rng.standard_normal(len(health))
+    st.seen = seen
+    st.seen_memory = (1 - _MEMORY_WEIGHT) * st.seen_memory + _MEMORY_WEIGHT * seen
+    return seen
+
+
+def _tenure_offset(acc: _Accounts, month: _Month, front_load: float) -> np.ndarray | float:
+    """How much lower a young account's health runs (consumer churn is front-loaded)."""
+    if front_load <= 0:
+        return 0.0
+    age_months = np.maximum(month.p0 - acc.sub_start, 0) / 30.4
+    return front_load * np.exp(-age_months / _FRONT_LOAD_MONTHS)
 
 
 @dataclass(frozen=True)
@@ -652,6 +821,8 @@ class _Rates:
     churn_slope: float
     recovery: float
     shock_churn: dict[str, float] = field(default_factory=dict)
+    knobs: DifficultyKnobs = field(default_factory=DifficultyKnobs)
+    front_load: float = 0.0
 
 
 def _champion_changes(acc: _Accounts, st: _State, month: _Month, alive: np.ndarray,
@@ -693,7 +864,7 @@ def _churn_decisions(acc: _Accounts, st: _State, month: _Month, alive: np.ndarra
     ahead, _ = _scheduled(acc.anchor_month, acc.anchor_dom, acc.term, 1, month.notice_p0,
                           month.notice_p1)
     deciding = alive & ahead & (st.leave_month < 0)
-    p = _sigmoid(acc.intercept - slope * st.health.memory)
+    p = _sigmoid(acc.intercept - acc.slope * st.health.memory)
     leave = deciding & (rng.random(len(alive)) < p)
     st.leave_month = np.where(leave, month.index + _NOTICE_MONTHS, st.leave_month)
     st.health.leaving |= leave
@@ -855,9 +1026,10 @@ def _touchpoints(acc: _Accounts, segs: _Segments, month: _Month, active: np.ndar
                  rng: np.random.Generator) -> Batch:
     """Customer-success touchpoints: fewer when the account is unhealthy or leaving."""
     frac = np.where(active, (hi - lo) / month.days, 0.0)
-    base = np.array([_TOUCHPOINT_P[s] for s in segs.names])[acc.segment]
+    base = np.array([_TOUCHPOINT_P.get(s, _TOUCHPOINT_P["consumer"])
+                     for s in segs.names])[acc.segment]
     engagement = (_sigmoid(1.0 + 1.5 * (health - _H_REF)) * frac
-                  * np.where(leaving, _LEAVING_ENGAGEMENT, 1.0))
+                  * np.where(leaving, _leaving_engagement(acc), 1.0))
     quarter = (_month_of(month.p0) - acc.anchor_month) % 3 == 0
     p = base * engagement[:, None]
     p[:, TOUCHPOINT_KINDS.index("qbr")] *= quarter
@@ -885,7 +1057,9 @@ def _metrics(acc: _Accounts, segs: _Segments, st: _State, month: _Month, alive: 
     value = np.empty(len(owner))
     for k, rows in enumerate(np.split(owner, np.cumsum(counts.sum(axis=1))[:-1])):
         h, seats = health[rows] - _H_REF, st.seats[rows]
-        calm = np.where(st.health.leaving[rows], 0.35, 1.0)  # leavers have mostly moved on
+        # leavers have mostly moved on
+        calm = np.where(_loud(st, acc)[rows], 1 - 0.65 * acc.leaving_signal, 1.0)
+        calm = calm * acc.usage_scale[rows]
         if k == 0:  # seats in use
             active = _utilisation(health[rows], month.calendar_month) * 1.6 * calm
             drawn = rng.binomial(seats, np.clip(active, 0.0, 1.0))
@@ -896,11 +1070,16 @@ def _metrics(acc: _Accounts, segs: _Segments, st: _State, month: _Month, alive: 
         elif k == 2:  # open expansion opportunities
             drawn = rng.poisson(0.8 * np.sqrt(seats) * _sigmoid(h - 0.5))
         else:  # the CSM's 1-10 score follows the account's recent average health
-            score = 6.0 + 1.5 * (st.health.memory[rows] - _H_REF)
+            score = 6.0 + 1.5 * (st.seen_memory[rows] - _H_REF)
             drawn = np.clip(np.rint(score + rng.normal(0.0, 1.2, len(rows))), 1, 10)
         value[code == k] = drawn
     return {"account": owner.astype(np.int32), "day": day.astype(np.int32),
             "metric": code.astype(np.int8), "value": value}
+
+
+def _leaving_engagement(acc: _Accounts) -> float:
+    """Usage of an account serving notice relative to what its health implies."""
+    return 1.0 - acc.leaving_signal * (1.0 - _LEAVING_ENGAGEMENT)
 
 
 def _utilisation(health: np.ndarray, calendar_month: int) -> np.ndarray:
@@ -911,13 +1090,77 @@ def _utilisation(health: np.ndarray, calendar_month: int) -> np.ndarray:
 def _week_events(acc: _Accounts, week_start: int, end: int, alive: np.ndarray,
                  churn_day: np.ndarray, health: np.ndarray, leaving: np.ndarray,
                  seats: np.ndarray, calendar_month: int, rng: np.random.Generator) -> Batch:
-    """One row per (account, active user) in the week starting ``week_start``; accounts
-    serving notice have mostly moved on."""
+    """A week of events: the helpful usage rows, then the harmful rows."""
     a = np.maximum(week_start, acc.sub_start)
     b = np.minimum(np.minimum(week_start + 7, churn_day), end + 1)
     idx = np.flatnonzero(alive & (b > a))
-    p = (_utilisation(health[idx], calendar_month) * (b[idx] - a[idx]) / 7
-         * np.where(leaving[idx], _LEAVING_ENGAGEMENT, 1.0))
+    types = event_types(acc.business)
+    helpful = sum(t.direction == "helpful" for t in types)
+    if acc.business == "transactional":
+        used = _week_purchases(acc, a, b, idx, health, leaving, calendar_month, types, rng)
+    else:
+        used = _week_usage(acc, a, b, idx, health, leaving, seats, calendar_month, helpful,
+                           rng)
+    harm = _week_harm(a, b, idx, health, leaving, seats, types, helpful, rng)
+    out = {k: np.concatenate([used[k], harm[k]]) for k in used if k in harm}
+    if "amount" in used:
+        out["amount"] = np.concatenate([used["amount"], np.full(len(harm["account"]), np.nan)])
+    return out
+
+
+def _week_harm(a: np.ndarray, b: np.ndarray, idx: np.ndarray, health: np.ndarray,
+               leaving: np.ndarray, seats: np.ndarray, types: tuple[EventType, ...],
+               first: int, rng: np.random.Generator) -> Batch:
+    """Harmful events of a week: Poisson per account and type, rising as health falls and
+    while a (loud) leaver serves notice; each by one of the account's users."""
+    frac = (b[idx] - a[idx]) / 7
+    h = np.clip(health[idx] - _H_REF, -2.5, 2.5)
+    harmful = types[first:]
+    rates = np.stack([t.weekly_rate * np.exp(-t.slope * h)
+                      * np.where(leaving[idx], t.leaving_boost, 1.0) * frac for t in harmful])
+    counts = rng.poisson(rates)  # (type, account)
+    code = np.repeat(np.arange(first, first + len(harmful)), counts.sum(axis=1))
+    owner = np.concatenate([np.repeat(idx, c) for c in counts])
+    m = len(owner)
+    day = a[owner] + np.floor(rng.random(m) * (b[owner] - a[owner])).astype(np.int64)
+    user = 1 + np.floor(rng.random(m) * seats[owner]).astype(np.int64)
+    return {"account": owner, "day": day, "type": code.astype(np.int8),
+            "user": (owner + 1) * 10_000 + user, "quantity": np.ones(m)}
+
+
+def _week_purchases(acc: _Accounts, a: np.ndarray, b: np.ndarray, idx: np.ndarray,
+                    health: np.ndarray, leaving: np.ndarray, calendar_month: int,
+                    types: tuple[EventType, ...], rng: np.random.Generator) -> Batch:
+    """A shop's helpful events of a week: purchases (Poisson at the customer's own rate,
+    lower when unhealthy, with an amount) and the browsing that goes with them."""
+    frac = (b[idx] - a[idx]) / 7
+    drive = (2.0 * _sigmoid(1.5 * (health[idx] - _H_REF)) * acc.usage_scale[idx]
+             * np.where(leaving[idx], _leaving_engagement(acc), 1.0)
+             * _SEASON_USAGE[calendar_month])
+    lam = acc.purchase_rate[idx] * 12 / 52 * drive * frac
+    helpful = [t for t in types if t.direction == "helpful"]
+    counts = rng.poisson(np.stack([t.weekly_rate * lam for t in helpful]))
+    code = np.repeat(np.arange(len(helpful)), counts.sum(axis=1))
+    owner = np.concatenate([np.repeat(idx, c) for c in counts])
+    m = len(owner)
+    day = a[owner] + np.floor(rng.random(m) * (b[owner] - a[owner])).astype(np.int64)
+    buy = code == 0
+    items = 1.0 + rng.poisson(0.8, m)
+    amount = np.where(buy, np.round(acc.basket[owner] * rng.lognormal(-0.08, 0.4, m), 2),
+                      np.nan)
+    return {"account": owner, "day": day, "type": code.astype(np.int8),
+            "user": (owner + 1) * 10_000 + 1, "quantity": np.where(buy, items, 1.0),
+            "amount": amount}
+
+
+def _week_usage(acc: _Accounts, a: np.ndarray, b: np.ndarray, idx: np.ndarray,
+                health: np.ndarray, leaving: np.ndarray, seats: np.ndarray,
+                calendar_month: int, n_types: int, rng: np.random.Generator) -> Batch:
+    """One row per (account, active user) in the week; accounts serving notice have mostly
+    moved on. Its type: low health, mostly the first (logins)."""
+    p = np.minimum(1.0, _utilisation(health[idx], calendar_month) * (b[idx] - a[idx]) / 7
+                   * np.where(leaving[idx], _leaving_engagement(acc), 1.0)
+                   * acc.usage_scale[idx])
     s = seats[idx]
     keep = rng.random(int(s.sum())) < np.repeat(p, s)
     owner = np.repeat(idx, s)[keep]
@@ -926,7 +1169,7 @@ def _week_events(acc: _Accounts, week_start: int, end: int, alive: np.ndarray,
     h = health[owner]
     day = a[owner] + np.floor(rng.random(m) * (b[owner] - a[owner])).astype(np.int64)
     gamma = 1.8 * np.exp(-0.6 * (h - _H_REF))  # low health: mostly logins
-    etype = np.minimum(np.floor(len(EVENT_TYPES) * rng.random(m) ** gamma), len(EVENT_TYPES) - 1)
+    etype = np.minimum(np.floor(n_types * rng.random(m) ** gamma), n_types - 1)
     quantity = 1.0 + rng.poisson(1.0 + 5.0 * _sigmoid(h - _H_REF))
     return {"account": owner, "day": day, "type": etype.astype(np.int8),
             "user": (owner + 1) * 10_000 + user, "quantity": quantity.astype(np.float64)}
@@ -964,13 +1207,17 @@ def _month_step(acc: _Accounts, segs: _Segments, st: _State, month: _Month, rate
     _shock_decisions(acc, st, month, alive, rates.shock_churn, rng)
     for k, kind in enumerate(SHOCK_KINDS):
         st.last_shock[k] = np.where(shocks[kind], month.index, st.last_shock[k])
-    health = _update_health(st, month, shocks, rates.recovery, rng)
+    st.health.fresh(acc.sub_start >= month.p0)
+    true_health = _update_health(st, month, shocks, rates.recovery, rng,
+                                 _tenure_offset(acc, month, rates.front_load))
+    health = _shown_health(st, true_health, rates.knobs, rng)  # what every table shows
     churn = _renewals(acc, st, month, alive & renew_has, renew_day, health, rng, out)
     issue = bill & ((bill_day < st.churn_day) | failed)
     out.add("invoices", _invoices(acc, st, month, issue, bill_day, failed, health, rng))
     idx = np.flatnonzero(alive)
+    felt = true_health + st.health.hidden - st.health.hidden_load
     out.add(GROUND_TRUTH, {"account": idx, "month": np.full(len(idx), month.p0),
-                           "health": health[idx], "champion_left": left[idx],
+                           "health": felt[idx], "champion_left": left[idx],
                            "p1_outage": outage[idx], "payment_failure": failed[idx],
                            "churned": churn[idx]})
     _contact_turnover(st, month, alive, lo, health, rng)
@@ -979,13 +1226,19 @@ def _month_step(acc: _Accounts, segs: _Segments, st: _State, month: _Month, rate
     out.add("tickets", _tickets(acc, segs, month, active, outage, lo, hi, health, rng))
     out.add("surveys", _surveys(acc, segs, month, active, lo, hi, health, rng))
     out.add("touchpoints", _touchpoints(acc, segs, month, active, lo, hi, health,
-                                                   st.health.leaving, rng))
+                                        _loud(st, acc), rng))
     return alive, health
+
+
+def _loud(st: _State, acc: _Accounts) -> np.ndarray:
+    """Accounts serving notice whose behaviour shows it (not the silent churners)."""
+    return st.health.leaving & ~acc.silent
 
 
 def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
               progress: Progress | None = None) -> _Result:
     """Run the monthly simulation; hand each month's usage events to ``on_events``."""
+    config = config.resolved()
     world_seed, event_seed, metric_seed = np.random.SeedSequence(config.seed).spawn(3)
     rng = np.random.default_rng(world_seed)
     event_rng = np.random.default_rng(event_seed)
@@ -1001,7 +1254,8 @@ def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
                    p1_outage=config.shock_rates.get("p1_outage", 0.0),
                    payment_failure=config.shock_rates.get("payment_failure", 0.0),
                    churn_slope=config.churn_health_slope, recovery=config.decline_recovery,
-                   shock_churn=dict(config.shock_churn))
+                   shock_churn=dict(config.shock_churn), knobs=config.knobs,
+                   front_load=_FRONT_LOAD[config.business])
     weeks = start + 7 * np.arange(-(-(end - start + 1) // 7))
     week_period = np.searchsorted(bounds, weeks, side="right") - 1
     out = _Collector()
@@ -1026,7 +1280,7 @@ def _simulate(config: SynthConfig, on_events: Callable[[int, Batch], None],
         out.add("metrics", _metrics(acc, segs, st, month, alive, health, metric_rng))
         if previous is not None:  # weeks of last month may reach into this month's churn
             emit(m - 1, *previous)
-        previous = (alive, health, st.health.leaving.copy(), st.seats.copy())
+        previous = (alive, health, _loud(st, acc), st.seats.copy())
         log.debug("month %d/%d: %d customers", m + 1, config.months, int(alive.sum()))
         if progress is not None:
             progress("simulate", m + 1, config.months)
@@ -1102,24 +1356,30 @@ def _tickets_frame(b: Batch) -> pd.DataFrame:
     })
 
 
-def _events_frame(b: Batch) -> pd.DataFrame:
-    return pd.DataFrame({
+def _events_frame(b: Batch, names: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.DataFrame({
         ACCOUNT_ID: _ids(b["account"]), "occurred_at": _dates(b["day"]),
-        "event_type": np.array(EVENT_TYPES)[b["type"]], "user_id": b["user"].astype(np.int64),
+        "event_type": np.array(names)[b["type"]], "user_id": b["user"].astype(np.int64),
         "quantity": b["quantity"],
     })
+    if "amount" in b:
+        frame["amount"] = b["amount"].astype(np.float64)
+    return frame
 
 
-def _events_arrow(b: Batch) -> pa.Table:
+def _events_arrow(b: Batch, names: tuple[str, ...]) -> pa.Table:
     """A month of events as an Arrow table (dates as date32) without a pandas detour."""
     types = pa.DictionaryArray.from_arrays(pa.array(b["type"], pa.int8()),
-                                           pa.array(EVENT_TYPES)).dictionary_decode()
-    return pa.table({
+                                           pa.array(names)).dictionary_decode()
+    columns = {
         ACCOUNT_ID: pa.array(_ids(b["account"])),
         "occurred_at": pa.array(b["day"].astype(np.int32), pa.date32()),
         "event_type": types, "user_id": pa.array(b["user"].astype(np.int64)),
         "quantity": pa.array(b["quantity"]),
-    })
+    }
+    if "amount" in b:
+        columns["amount"] = pa.array(b["amount"], from_pandas=True)
+    return pa.table(columns)
 
 
 def _ground_truth_frame(b: Batch, segs: _Segments, acc: _Accounts) -> pd.DataFrame:
@@ -1134,8 +1394,17 @@ def _ground_truth_frame(b: Batch, segs: _Segments, acc: _Accounts) -> pd.DataFra
     })
 
 
+# Contract tables each business shape writes (events always; a shop has no subscriptions).
+BUSINESS_TABLES = {
+    "saas": tuple(TABLES),
+    "monthly": ("accounts", "subscriptions", "events", "invoices", "tickets", "surveys"),
+    "transactional": ("accounts", "events", "tickets", "surveys"),
+}
+
+
 def _tables(res: _Result) -> dict[str, pd.DataFrame]:
-    """Every contract table except events, in contract column order."""
+    """Every table the business writes except events, in contract column order."""
+    written = BUSINESS_TABLES[res.acc.business]
     out = res.out
     surveys, touch = out.concat("surveys"), out.concat("touchpoints")
     metrics = out.concat("metrics")
@@ -1157,7 +1426,8 @@ def _tables(res: _Result) -> dict[str, pd.DataFrame]:
                                      metrics["metric"], [n for n, _ in METRICS]),
                                  "value": metrics["value"]}),
     }
-    return {name: frame[list(TABLES[name].column_names)] for name, frame in frames.items()}
+    return {name: frame[list(TABLES[name].column_names)] for name, frame in frames.items()
+            if name in written}
 
 
 def generate_world(config: SynthConfig) -> World:
@@ -1165,15 +1435,18 @@ def generate_world(config: SynthConfig) -> World:
 
     The same ``config`` (seed included) gives identical tables.
     """
+    config = config.resolved()
     events: list[Batch] = []
     res = _simulate(config, lambda _period, batch: events.append(batch))
     tables = _tables(res)
+    names = tuple(t.name for t in event_types(config.business))
     tables["events"] = _events_frame(
-        {k: np.concatenate([b[k] for b in events]) for k in events[0]})
-    ordered = {name: tables[name] for name in TABLES}
+        {k: np.concatenate([b[k] for b in events]) for k in events[0]}, names)
+    ordered = {name: tables[name] for name in BUSINESS_TABLES[config.business]}
     truth = _ground_truth_frame(res.out.concat(GROUND_TRUTH), res.segs, res.acc)
     return World(tables=ordered, ground_truth=truth, start_date=_date(int(res.bounds[0])),
-                 end_date=_date(int(res.bounds[-1]) - 1), seed=config.seed)
+                 end_date=_date(int(res.bounds[-1]) - 1), seed=config.seed,
+                 business=config.business, difficulty=config.difficulty)
 
 
 def annual_churn_rates(ground_truth: pd.DataFrame) -> dict[str, float]:
@@ -1236,10 +1509,15 @@ def _write_manifest(config_like: dict[str, object], out_dir: Path) -> Path:
 
 
 def _manifest(seed: int | None, accounts: int, months: int, start: dt.date, end: dt.date,
-              rows: dict[str, int], fmt: Format) -> dict[str, object]:
+              rows: dict[str, int], fmt: Format, business: str = "saas",
+              difficulty: str = "realistic") -> dict[str, object]:
+    """world.json: what was generated, and the ground truth of each event type's direction
+    (``harmful`` ones rise as health falls; never a model input)."""
     return {"seed": seed, "accounts": accounts, "months": months,
             "start_date": start.isoformat(), "end_date": end.isoformat(),
-            "format": fmt, "row_counts": rows}
+            "format": fmt, "row_counts": rows, "business": business,
+            "difficulty": difficulty, "tables": list(rows),
+            "event_types": event_directions(business)}
 
 
 def write_world(world: World, out_dir: Path, fmt: Format = "parquet") -> dict[str, Path]:
@@ -1247,26 +1525,30 @@ def write_world(world: World, out_dir: Path, fmt: Format = "parquet") -> dict[st
     ``ground_truth.parquet`` (always Parquet, kept apart from the model inputs by name) and a
     ``world.json`` manifest; return table -> path (ground truth included)."""
     out_dir = Path(out_dir)
+    for absent in set(TABLES) - set(world.tables):
+        _clear_alternatives(out_dir, absent, out_dir / "-")  # not part of this world
     paths = {name: _write_frame(frame, name, out_dir, fmt) for name, frame in world.tables.items()}
     paths[GROUND_TRUTH] = _write_frame(world.ground_truth, GROUND_TRUTH, out_dir, "parquet")
     rows = {name: len(frame) for name, frame in world.tables.items()}
     after = world.end_date + dt.timedelta(days=1)
     months = (after.year - world.start_date.year) * 12 + after.month - world.start_date.month
     _write_manifest(_manifest(world.seed, len(world.tables["accounts"]), months,
-                              world.start_date, world.end_date, rows, fmt), out_dir)
+                              world.start_date, world.end_date, rows, fmt, world.business,
+                              world.difficulty), out_dir)
     return paths
 
 
 class _EventParts:
     """Writes each month's events as ``part-NNNN.<fmt>`` into a folder."""
 
-    def __init__(self, folder: Path, fmt: Format) -> None:
+    def __init__(self, folder: Path, fmt: Format, names: tuple[str, ...]) -> None:
         self.folder = folder
         self.fmt = fmt
+        self.names = names
         self.rows = 0
 
     def __call__(self, period: int, batch: Batch) -> None:
-        data = _events_arrow(batch)
+        data = _events_arrow(batch, self.names)
         path = self.folder / f"part-{period:04d}.{self.fmt}"
         if self.fmt == "csv":
             pacsv.write_csv(data, path)
@@ -1283,13 +1565,16 @@ def synthesize(config: SynthConfig, out_dir: Path,
     bounded; the other tables, ``ground_truth.parquet`` and ``world.json`` as in
     :func:`write_world`. ``progress(step, done, total)`` is called as the work advances.
     """
+    config = config.resolved()
     out_dir = Path(out_dir)
     fmt: Format = config.format
     events_dir = out_dir / "events"
     _clear_alternatives(out_dir, "events", events_dir)
+    for absent in set(TABLES) - set(BUSINESS_TABLES[config.business]):
+        _clear_alternatives(out_dir, absent, out_dir / "-")  # not part of this world
     with atomic_path(events_dir) as tmp:
         tmp.mkdir()
-        parts = _EventParts(tmp, fmt)
+        parts = _EventParts(tmp, fmt, tuple(t.name for t in event_types(config.business)))
         res = _simulate(config, parts, progress)
     tables = _tables(res)
     truth = _ground_truth_frame(res.out.concat(GROUND_TRUTH), res.segs, res.acc)
@@ -1302,13 +1587,14 @@ def synthesize(config: SynthConfig, out_dir: Path,
     paths[GROUND_TRUTH] = _write_frame(truth, GROUND_TRUTH, out_dir, "parquet")
     if progress is not None:
         progress("write", len(tables) + 1, len(tables) + 1)
-    rows = {name: len(tables[name]) if name in tables else parts.rows for name in TABLES}
+    written = BUSINESS_TABLES[config.business]
+    rows = {name: len(tables[name]) if name in tables else parts.rows for name in written}
     start, end = _date(int(res.bounds[0])), _date(int(res.bounds[-1]) - 1)
     _write_manifest(_manifest(config.seed, config.accounts, config.months, start, end, rows,
-                              fmt), out_dir)
+                              fmt, config.business, config.difficulty), out_dir)
     churn = annual_churn_rates(truth)
     log.info("synthetic world %s..%s: %s rows of events, churn %s", start, end,
              f"{parts.rows:,}", {k: round(v, 3) for k, v in churn.items()})
     return WorldSummary(row_counts=rows, churn_rate_by_segment=churn, start_date=start,
                         end_date=end, out_dir=out_dir,
-                        paths={name: paths[name] for name in (*TABLES, GROUND_TRUTH)})
+                        paths={name: paths[name] for name in (*written, GROUND_TRUTH)})

@@ -121,25 +121,34 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
 @click.option("--seed", type=int, help="Random seed (default from config).")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: data dir).")
 @click.option("--csv", "as_csv", is_flag=True, help="Write CSV instead of Parquet.")
+@click.option("--business", type=click.Choice(["saas", "monthly", "transactional"]),
+              help="Business shape (default from config: saas).")
+@click.option("--difficulty", type=click.Choice(["realistic", "easy"]),
+              help="How hard churn is to predict (default from config: realistic).")
 @click.pass_obj
 def synth(obj: Context, accounts: int | None, months: int | None, seed: int | None,
-          out: Path | None, as_csv: bool) -> None:
-    """Generate a synthetic SaaS world (contract tables + ground truth)."""
+          out: Path | None, as_csv: bool, business: str | None,
+          difficulty: str | None) -> None:
+    """Generate a synthetic world (contract tables + ground truth): a SaaS business, a
+    monthly consumer app or a shop without subscriptions."""
     from healthscore.pipeline.compose import synthesize_world
 
-    config = _with_synth_overrides(obj.config(), accounts, months, seed, as_csv)
+    config = _with_synth_overrides(obj.config(), accounts, months, seed, as_csv, business,
+                                   difficulty)
     started = time.perf_counter()
     with progress_bar() as progress:
         summary = synthesize_world(config, out, progress)
     _print_world(summary, time.perf_counter() - started)
 
 
-def _with_synth_overrides(config, accounts, months, seed, as_csv):
+def _with_synth_overrides(config, accounts, months, seed, as_csv, business=None,
+                          difficulty=None):
     from healthscore.pipeline.config import config_from_mapping
 
     raw = config.model_dump(mode="json", exclude_unset=False)
     overrides = {"accounts": accounts, "months": months, "seed": seed,
-                 "format": "csv" if as_csv else None}
+                 "format": "csv" if as_csv else None, "business": business,
+                 "difficulty": difficulty}
     raw["synth"].update({k: v for k, v in overrides.items() if v is not None})
     return config_from_mapping(raw, "command-line options")
 

@@ -23,8 +23,10 @@ from healthscore.data.settings import SynthConfig
 from healthscore.data.synth import (
     GROUND_TRUTH,
     METRICS,
+    PURCHASE,
     World,
     annual_churn_rates,
+    event_directions,
     generate_world,
     synthesize,
     write_world,
@@ -32,6 +34,9 @@ from healthscore.data.synth import (
 
 SMALL = SynthConfig(accounts=1500, months=24, seed=11)
 REALISTIC = SynthConfig(accounts=3000, months=36, seed=5)
+EASY = REALISTIC.model_copy(update={"difficulty": "easy"})
+MONTHLY = SynthConfig(accounts=3000, months=24, seed=5, business="monthly")
+SHOP = SynthConfig(accounts=3000, months=24, seed=5, business="transactional")
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +47,28 @@ def small() -> World:
 @pytest.fixture(scope="module")
 def world() -> World:
     return generate_world(REALISTIC)
+
+
+@pytest.fixture(scope="module")
+def easy() -> World:
+    return generate_world(EASY)
+
+
+@pytest.fixture(scope="module")
+def monthly() -> World:
+    return generate_world(MONTHLY)
+
+
+@pytest.fixture(scope="module")
+def shop() -> World:
+    return generate_world(SHOP)
+
+
+@pytest.fixture(scope="module")
+def worlds(world: World, monthly: World, shop: World) -> dict[str, tuple[SynthConfig, World]]:
+    """Every business shape at its default (realistic) difficulty."""
+    return {"saas": (REALISTIC, world), "monthly": (MONTHLY, monthly),
+            "transactional": (SHOP, shop)}
 
 
 def _dates(table: str) -> list[str]:
@@ -218,7 +245,10 @@ def test_one_champion_at_a_time(world: World) -> None:
 
 
 def test_events_one_row_per_user_and_week(world: World) -> None:
+    # helpful usage: one row per active user and week; harmful rows come on top
+    directions = event_directions("saas")
     events = world.tables["events"]
+    events = events[events["event_type"].map(directions) == "helpful"]
     week = (events["occurred_at"] - pd.Timestamp(world.start_date)).dt.days // 7
     assert not pd.DataFrame({"a": events[ACCOUNT_ID], "u": events["user_id"], "w": week}
                             ).duplicated().any()
@@ -230,14 +260,38 @@ def test_events_one_row_per_user_and_week(world: World) -> None:
 # --------------------------------------------------------------------------- realism
 
 
-def test_yearly_churn_per_segment_in_configured_range(world: World) -> None:
+@pytest.mark.parametrize("business", ["saas", "monthly", "transactional"])
+def test_yearly_churn_per_segment_in_configured_range(worlds, business: str) -> None:
     # churned accounts / customer-years (every account-month as a customer counts 1/12)
+    config, world = worlds[business]
     rates = annual_churn_rates(world.ground_truth)
-    for segment, profile in REALISTIC.segments.items():
+    for segment, profile in config.segment_profiles().items():
         low, high = profile.annual_churn
         assert low <= rates[segment] <= high, (segment, rates[segment])
-    assert rates["smb"] > rates["enterprise"]
-    assert 0.10 <= rates["all"] <= 0.20
+    if business == "saas":
+        assert rates["smb"] > rates["enterprise"]
+        assert 0.10 <= rates["all"] <= 0.20
+
+
+def test_yearly_churn_of_the_easy_world_in_configured_range(easy: World) -> None:
+    rates = annual_churn_rates(easy.ground_truth)
+    for segment, profile in EASY.segment_profiles().items():
+        low, high = profile.annual_churn
+        assert low <= rates[segment] <= high, (segment, rates[segment])
+
+
+def test_monthly_world_churns_one_to_three_percent_a_month_front_loaded(monthly: World) -> None:
+    subs = monthly.tables["subscriptions"]
+    assert (subs["term_months"] == 1).all()
+    assert subs["plan"].str.endswith("_monthly").all()
+    truth = monthly.ground_truth
+    assert 0.01 <= truth["churned"].mean() <= 0.03
+    created = truth[ACCOUNT_ID].map(monthly.tables["accounts"].set_index(ACCOUNT_ID)["created_at"])
+    age = (truth["month"] - created).dt.days / 30.4
+    new = created >= pd.Timestamp(monthly.start_date)
+    young = truth.loc[new & age.between(1, 9), "churned"].mean()
+    settled = truth.loc[age >= 12, "churned"].mean()
+    assert young > 1.2 * settled, (young, settled)
 
 
 def _churn_within(truth: pd.DataFrame, months: int) -> pd.Series:
@@ -269,6 +323,7 @@ def test_shocks_lower_latent_health(world: World) -> None:
 
 
 def test_usage_declines_before_churn(world: World) -> None:
+    # helpful usage falls in the months before churn (even with silent churners)
     subs = world.tables["subscriptions"]
     first = subs.groupby(ACCOUNT_ID)["start_date"].min()
     last = subs.sort_values("start_date").groupby(ACCOUNT_ID).tail(1).set_index(ACCOUNT_ID)
@@ -278,6 +333,7 @@ def test_usage_declines_before_churn(world: World) -> None:
                                          pd.Timestamp(world.start_date)))]
     assert len(churn_day) > 100
     events = world.tables["events"].merge(churn_day.rename("churn_day"), on=ACCOUNT_ID)
+    events = events[events["event_type"].map(event_directions("saas")) == "helpful"]
     before = (events["churn_day"] - events["occurred_at"]).dt.days
     recent = events.loc[before.between(1, 90), "quantity"].sum() / 90
     earlier = events.loc[before.between(91, 270), "quantity"].sum() / 180
@@ -408,3 +464,141 @@ def test_synthesize_streams_events_and_matches_generate(small: World, tmp_path: 
     assert ("simulate", SMALL.months, SMALL.months) in calls
     assert calls[-1][0] == "write" and calls[-1][1] == calls[-1][2]
     assert json.loads((tmp_path / "world.json").read_text())["end_date"] == "2025-12-31"
+
+
+# --------------------------------------------------------------------------- event types
+
+
+def _churn_days(world: World) -> pd.Series:
+    """Churn day per churned account, from the ground truth (the month's first day)."""
+    truth = world.ground_truth
+    return truth.loc[truth["churned"]].set_index(ACCOUNT_ID)["month"]
+
+
+def _rate_by_type_before_churn(world: World, near: tuple[int, int], far: tuple[int, int]
+                               ) -> pd.DataFrame:
+    """Per event type: rows a day per churner in the ``near`` and ``far`` windows (days
+    before the churn month), over churners observed for the whole ``far`` window."""
+    churn = _churn_days(world)
+    first = world.tables["accounts"].set_index(ACCOUNT_ID)["created_at"].clip(
+        lower=pd.Timestamp(world.start_date))
+    churn = churn[(churn - pd.Timedelta(days=far[1])) >= first.loc[churn.index]]
+    assert len(churn) > 100
+    events = world.tables["events"].merge(churn.rename("churn_day"), on=ACCOUNT_ID)
+    before = (events["churn_day"] - events["occurred_at"]).dt.days
+    rates = {}
+    for name, (lo, hi) in (("near", near), ("far", far)):
+        rows = events[before.between(lo, hi)]
+        rates[name] = rows.groupby("event_type").size() / (hi - lo + 1) / len(churn)
+    return pd.DataFrame(rates).fillna(0.0)
+
+
+@pytest.mark.parametrize("business", ["saas", "monthly", "transactional"])
+def test_harmful_event_types_rise_before_churn_and_helpful_fall(worlds, business: str) -> None:
+    _, world = worlds[business]
+    directions = event_directions(business)
+    assert set(world.tables["events"]["event_type"]) == set(directions)
+    assert {"harmful", "helpful"} == set(directions.values())
+    rates = _rate_by_type_before_churn(world, (1, 90), (180, 360))
+    change = rates["near"] / rates["far"]
+    for event_type, direction in directions.items():
+        if direction == "harmful":
+            assert change[event_type] > 1.05, (business, event_type, change.to_dict())
+        else:
+            assert change[event_type] < 0.95, (business, event_type, change.to_dict())
+
+
+def _counts_and_labels(world: World, months_back: int = 3, horizon: int = 3) -> pd.DataFrame:
+    """Per account-month as a customer: each event type's rows in the ``months_back``
+    months before it, and whether the account churns within ``horizon`` months."""
+    events = world.tables["events"]
+    month = events["occurred_at"].dt.to_period("M").dt.to_timestamp()
+    monthly = (events.assign(month=month).groupby([ACCOUNT_ID, "month", "event_type"]).size()
+               .unstack("event_type", fill_value=0))
+    truth = world.ground_truth.set_index([ACCOUNT_ID, "month"])
+    grid = monthly.reindex(truth.index, fill_value=0).sort_index()
+    window = (grid.groupby(level=0).rolling(months_back, min_periods=months_back).sum()
+              .droplevel(0).shift(0))
+    previous = window.groupby(level=0).shift(1)  # the months before, not the month itself
+    churn_month = _churn_days(world)
+    snap = previous.index.get_level_values("month")
+    when = pd.Series(previous.index.get_level_values(ACCOUNT_ID)).map(churn_month).to_numpy()
+    gap = (pd.DatetimeIndex(when).to_period("M") - snap.to_period("M"))
+    label = pd.Series([g.n if g is not pd.NaT else -1 for g in gap], index=previous.index)
+    out = previous.assign(churn=label.between(0, horizon - 1)).dropna()
+    return out
+
+
+@pytest.mark.parametrize("business", ["saas", "monthly", "transactional"])
+def test_each_event_types_association_with_churn_has_its_true_sign(worlds, business: str
+                                                                   ) -> None:
+    _, world = worlds[business]
+    table = _counts_and_labels(world)
+    assert table["churn"].sum() > 100
+    for event_type, direction in event_directions(business).items():
+        corr = table[event_type].corr(table["churn"].astype(float), method="spearman")
+        expected = 1 if direction == "harmful" else -1
+        assert np.sign(corr) == expected, (business, event_type, corr)
+
+
+def test_directions_are_ground_truth_in_world_json_only(shop: World, tmp_path: Path) -> None:
+    synthesize(SHOP.model_copy(update={"accounts": 300}), tmp_path)
+    manifest = json.loads((tmp_path / "world.json").read_text())
+    assert manifest["event_types"] == event_directions("transactional")
+    assert manifest["business"] == "transactional"
+    assert manifest["difficulty"] == "realistic"
+    events = pd.concat([_read_parquet(p) for p in (tmp_path / "events").glob("*.parquet")])
+    assert "direction" not in " ".join(events.columns)
+
+
+# --------------------------------------------------------------------------- business shapes
+
+
+def test_transactional_world_writes_no_subscriptions(shop: World, tmp_path: Path) -> None:
+    assert "subscriptions" not in shop.tables and "invoices" not in shop.tables
+    write_world(generate_world(SMALL), tmp_path)  # a saas world first: stale tables go
+    summary = synthesize(SHOP.model_copy(update={"accounts": 300}), tmp_path)
+    assert not list(tmp_path.glob("subscriptions*")) and not list(tmp_path.glob("invoices*"))
+    assert "subscriptions" not in summary.row_counts
+    assert set(summary.paths) == {"accounts", "events", "tickets", "surveys", GROUND_TRUTH}
+
+
+def test_transactional_purchases_carry_an_amount(shop: World) -> None:
+    events = shop.tables["events"]
+    assert list(events.columns) == [*TABLES["events"].column_names, "amount"]
+    purchase = events["event_type"] == PURCHASE
+    assert purchase.sum() > 1000
+    assert (events.loc[purchase, "amount"] > 0).all()
+    assert events.loc[~purchase, "amount"].isna().all()
+    # heterogeneous rates: the busiest customers buy far more often than the median one
+    per_account = events[purchase].groupby(ACCOUNT_ID).size()
+    assert per_account.quantile(0.9) > 4 * per_account.median()
+    churned = _churn_days(shop)
+    after = events.merge(churned.rename("churn_month"), on=ACCOUNT_ID)
+    assert (after["occurred_at"] < after["churn_month"] + pd.offsets.MonthEnd(1)
+            + pd.Timedelta(days=1)).all()
+
+
+def test_realistic_is_harder_than_easy(world: World, easy: World) -> None:
+    # on easy, churners' helpful usage collapses before they leave; on realistic much less
+    drops = {}
+    for name, w in (("realistic", world), ("easy", easy)):
+        rates = _rate_by_type_before_churn(w, (1, 60), (150, 330))
+        helpful = [t for t, d in event_directions("saas").items() if d == "helpful"]
+        drops[name] = rates.loc[helpful, "near"].sum() / rates.loc[helpful, "far"].sum()
+    assert drops["easy"] < drops["realistic"] < 1.0, drops
+
+
+def test_knobs_override_the_difficulty() -> None:
+    knobs = SynthConfig(knobs={"silent_churners": 0.9}).resolved().knobs
+    assert knobs.silent_churners == 0.9
+    assert knobs.hidden_drivers > 0  # the rest from `realistic`
+    easy = SynthConfig(difficulty="easy").resolved()
+    assert easy.knobs.hidden_drivers == 0 and easy.churn_health_slope == 8.0
+
+
+def test_segments_must_belong_to_the_business() -> None:
+    with pytest.raises(ValueError, match="unknown segment"):
+        SynthConfig(business="monthly",
+                    segments={"smb": SynthConfig().segment_profiles()["smb"].model_copy(
+                        update={"share": 1.0})})

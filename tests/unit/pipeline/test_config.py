@@ -191,7 +191,7 @@ def test_none_returns_the_defaults():
     assert config.data.dir == Path("healthscore-out/data")
     assert config.data.end_date is None
     assert config.features.horizon_days == 90
-    assert sum(p.share for p in config.synth.segments.values()) == pytest.approx(1)
+    assert sum(p.share for p in config.synth.segment_profiles().values()) == pytest.approx(1)
 
 
 def test_demo_config_loads_and_matches_the_defaults():
