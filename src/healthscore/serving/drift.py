@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ModelError, ParameterError
-from healthscore.serving.portfolio import STYLE, figure_png, png_img, pyplot
+from healthscore.report import figure_png, png_img, pyplot, scrollable
+from healthscore.serving.portfolio import STYLE
 
 if TYPE_CHECKING:
     from healthscore.serving.model import HealthModel
@@ -381,7 +382,7 @@ def _report_table(report: pd.DataFrame) -> str:
         f"<td>{html.escape(str(r.top_bin))}: {r.top_bin_reference:.1%} → "
         f'{r.top_bin_current:.1%}</td><td class="num">{r.reference_missing:.1%} → '
         f"{r.current_missing:.1%}</td></tr>" for r in report.itertuples())
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    return scrollable(f"<table><tr>{head}</tr>{rows}</table>")
 
 
 def _status_chip(status: str) -> str:

@@ -8,9 +8,7 @@ here reads or writes files.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataValidationError, ParameterError, Violation
+from healthscore.report import figure_png, page_style, png_img, pyplot, scrollable
 from healthscore.serving.bands import DEFAULT_BANDS
 
 log = logging.getLogger(__name__)
@@ -57,22 +56,16 @@ CRM_COLUMNS = (ACCOUNT_ID, AS_OF, HEALTH, BAND, PROBABILITY, MOMENTUM, CHANGE_30
                "top_risk_reasons", DOMINANT, PLAYBOOK, ALERTS, HARD_STOPS, OVERRIDE,
                MODEL_VERSION)
 ALERT_ROWS = 50
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1150px;
-color:#222;line-height:1.45;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
-h2{margin-top:2rem;border-bottom:2px solid #eee;padding-bottom:.2rem}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.92rem;width:100%}
-th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-th{background:#f5f5f5}td.num,th.num{text-align:right;white-space:nowrap}td.id{white-space:nowrap}td.wide{min-width:17rem}
-.cards{display:grid;grid-template-columns:repeat(5,1fr);gap:.8rem;margin:1rem 0}
+STYLE = page_style("""
+th,td{text-align:left}td.num,th.num{text-align:right}td.num,td.id{white-space:nowrap}
+table{width:100%}td.wide{min-width:16rem}td.text{min-width:9rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.8rem;
+margin:1rem 0}
 .card{border:1px solid #e3e3e3;border-radius:6px;padding:.6rem .8rem;background:#fafafa}
 .card .value{font-size:1.5rem;font-weight:600}.card .label{color:#555;font-size:.85rem}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}figure{margin:0}
-figcaption{font-weight:600;margin-bottom:.3rem}img{max-width:100%;border:1px solid #eee}
 .band{display:inline-block;padding:0 .45rem;border-radius:3px;white-space:nowrap}
 ul.reasons{margin:0;padding-left:1rem}.pts{color:#b42318;font-variant-numeric:tabular-nums}
-.muted{color:#888}.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem}
-"""
+""")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,31 +176,6 @@ def crm_export(scores: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------
 # plots
-
-
-def pyplot():
-    """matplotlib.pyplot on the headless Agg backend (imported on first use)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def figure_png(fig) -> bytes:
-    """Render a matplotlib figure to PNG bytes and close it."""
-    plt = pyplot()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def png_img(png: bytes, alt: str) -> str:
-    """An ``<img>`` tag holding the PNG inline as base64."""
-    data = base64.b64encode(png).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def band_color(name: str) -> str:
@@ -399,13 +367,13 @@ def _at_risk_table(top: pd.DataFrame) -> str:
          + (f'<br><span class="muted">{html.escape(str(r[SEGMENT]))}</span>'
             if SEGMENT in r else "")),
         ("ARR", "num", lambda r: _money(r[ARR])),
-        ("Health", "num", lambda r: _number(r[HEALTH], "{:.1f}")),
-        ("Band", "", lambda r: _band_chip(r[BAND])),
+        ("Health", "num", lambda r: _number(r[HEALTH], "{:.1f}")
+         + f"<br>{_band_chip(r[BAND])}"),
         ("p", "num", lambda r: _number(r[PROBABILITY], "{:.0%}")),
         ("Expected loss", "num", lambda r: _money(r[EXPECTED_LOSS])),
         ("Risk drivers (points)", "wide", lambda r: _reasons(r, ranks)),
-        ("Playbook", "", lambda r: _playbook(r)),
-        ("Hard stops / override", "", lambda r: _rules(r)),
+        ("Playbook · hard stops, override", "text", lambda r: _playbook(r) + (
+            f'<br><span class="muted">{_rules(r)}</span>' if _rules(r) else "")),
     ]
     return _html_table(top, columns)
 
@@ -420,16 +388,16 @@ def _decliners_section(scores: pd.DataFrame, n: int) -> str:
         ("#", "num", lambda r: str(r["rank"])),
         ("Account", "id", lambda r: html.escape(str(r[ACCOUNT_ID]))),
         ("ARR", "num", lambda r: _money(r[ARR]) if ARR in r else "–"),
-        ("Health", "num", lambda r: _number(r[HEALTH], "{:.1f}")),
+        ("Health, band (before)", "num", lambda r: _number(r[HEALTH], "{:.1f}")
+         + f"<br>{_band_chip(r[BAND])}" + (
+            f'<br><span class="muted">({html.escape(str(r[PREVIOUS_BAND]))})</span>'
+            if PREVIOUS_BAND in r and r[PREVIOUS_BAND] not in ("", r[BAND]) else "")),
         ("30-day change", "num", lambda r: _number(r[CHANGE_30D], "{:+.1f}")),
         ("90-day change", "num",
          lambda r: _number(r[CHANGE_90D], "{:+.1f}") if CHANGE_90D in r else "–"),
-        ("Band (before)", "", lambda r: _band_chip(r[BAND]) + (
-            f' <span class="muted">({html.escape(str(r[PREVIOUS_BAND]))})</span>'
-            if PREVIOUS_BAND in r and r[PREVIOUS_BAND] not in ("", r[BAND]) else "")),
         ("Momentum", "", lambda r: html.escape(str(r.get(MOMENTUM, "")))),
-        ("Top risk driver", "", lambda r: html.escape(str(r.get("risk_1_reason", "")))),
-        ("Playbook", "", lambda r: _playbook(r)),
+        ("Top risk driver", "text", lambda r: html.escape(str(r.get("risk_1_reason", "")))),
+        ("Playbook", "text", lambda r: _playbook(r)),
     ]
     return _html_table(decliners, columns)
 
@@ -544,7 +512,7 @@ def _html_table(frame: pd.DataFrame,
     rows = "".join(
         "<tr>" + "".join(f'<td class="{css}">{cell(row)}</td>' for _, css, cell in columns)
         + "</tr>" for _, row in frame.iterrows())
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    return scrollable(f"<table><tr>{head}</tr>{rows}</table>")
 
 
 def _text(value: object) -> str:

@@ -25,10 +25,10 @@ import pandas as pd
 
 from healthscore import tracking
 from healthscore.errors import ModelError
+from healthscore.report import figure_png, png_img
 from healthscore.serving.bands import Band
 from healthscore.serving.explain import explain
 from healthscore.serving.model import HealthModel, health_from_probability
-from healthscore.serving.portfolio import figure_png, png_img
 from healthscore.training import plots
 from healthscore.training.metrics import (
     Evaluation,
@@ -448,6 +448,30 @@ def band_tables(comparison: Comparison) -> pd.DataFrame:
     return out
 
 
+def band_churn_cells(comparison: Comparison) -> pd.DataFrame:
+    """The band tables compacted for a page: one column per run, each cell the band's churn
+    rate with its churners and accounts ("84.2 % (16 of 19)"), so any number of runs fits."""
+    first = comparison.evaluations[comparison.reference].bands
+    out = first[["band", "health_range"]].rename(columns={"health_range": "health"})
+    for name, ev in comparison.evaluations.items():
+        out[name] = [f"{format_value('{:.1%}', rate)} ({int(churners):,} of {int(accounts):,})"
+                     for rate, churners, accounts in zip(ev.bands["churn_rate"],
+                                                         ev.bands["churners"],
+                                                         ev.bands["accounts"], strict=True)]
+    return out
+
+
+def disagreement_cells(comparison: Comparison) -> pd.DataFrame:
+    """The disagreements compacted for a page: one column per run holding its health and then
+    its top drivers, separated by "; " (the page breaks lines there)."""
+    frame = comparison.disagreements
+    out = frame[[c for c in frame.columns if ": " not in c]].copy()
+    for name in comparison.names:
+        out[name] = [f"health {health:.1f}; {drivers}" for health, drivers in
+                     zip(frame[f"{name}: health"], frame[f"{name}: drivers"], strict=True)]
+    return out
+
+
 def runs_table(comparison: Comparison) -> pd.DataFrame:
     """Who is compared: name, run id, model, session, periods and label definition."""
     return pd.DataFrame([{
@@ -548,7 +572,8 @@ def render_comparison(comparison: Comparison, pngs: Mapping[str, bytes] | None =
     if disagree.empty:
         disagree_html = "<p>The runs give every holdout row the same health.</p>"
     else:
-        disagree_html = html_table(disagree, floats="{:.1f}").replace("; ", "<br>")
+        disagree_html = html_table(disagreement_cells(comparison),
+                                   floats="{:.1f}").replace("; ", "<br>")
     names = html.escape(" vs ".join(comparison.names))
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>healthscore comparison: {names}</title><style>{STYLE}</style></head><body>
@@ -562,7 +587,9 @@ bootstrap resamples of those rows.</p>
 <p>"better" or "worse" when the 95 % interval of the difference excludes 0; otherwise no
 significant difference.</p>{_verdict_html(formatted_differences(comparison))}
 <div class="grid">{figures}</div>
-<h2>Health bands side by side</h2>{html_table(band_tables(comparison))}
+<h2>Health bands side by side</h2>
+<p>Churn rate of each band on the same rows (churners of accounts).</p>
+{html_table(band_churn_cells(comparison))}
 <h2>Where the runs disagree most</h2>
 <p>Accounts whose health differs most between the runs (largest minus smallest, in health
 points), with each run's top risk drivers (health points, reason).</p>{disagree_html}

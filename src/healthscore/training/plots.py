@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore.serving.portfolio import pyplot  # one matplotlib set-up for both stages
+from healthscore.report import pyplot  # one matplotlib set-up for every stage
 from healthscore.training.metrics import curves
 
 Scores = Mapping[str, tuple[np.ndarray, np.ndarray]]  # model name -> (y, p)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore import tracking
-from healthscore.serving.portfolio import figure_png
+from healthscore.report import figure_png
 from healthscore.training import plots
 from healthscore.training.settings import TrainingConfig
 from healthscore.training.train import ModelResult, TrainingRun, split_description

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from healthscore.serving.portfolio import png_img
+from healthscore.report import page_style, png_img, scrollable
 from healthscore.tracking import RunRecord
 
 PLOTS = (
@@ -30,16 +30,10 @@ HEADLINE = (
     ("ece", "Calibration error", "{:.3f}", "mean gap predicted vs observed (ECE)"),
     ("brier", "Brier score", "{:.4f}", "mean squared error of p"),
 )
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;
-color:#222;line-height:1.45}h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{padding:.3rem .7rem;
-border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}
-th{background:#f5f5f5}.better{color:#1a7f37;font-weight:600}.worse{color:#b42318;font-weight:600}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}figure{margin:0}
-figcaption{font-weight:600;margin-bottom:.3rem}img{max-width:100%;border:1px solid #eee}
-.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem}
-"""
+STYLE = page_style("""
+th,td{text-align:right}th:first-child,td:first-child{text-align:left}
+.better{color:#1a7f37;font-weight:600}.worse{color:#b42318;font-weight:600}
+""")
 
 
 def format_value(template: str, value: float | None) -> str:
@@ -67,7 +61,7 @@ def html_table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    return scrollable(f"<table><tr>{head}</tr>{rows}</table>")
 
 
 def headline_table(run: RunRecord, baseline: RunRecord | None) -> str:
@@ -89,8 +83,9 @@ def headline_table(run: RunRecord, baseline: RunRecord | None) -> str:
                     f"<td>{format_value(template, base)}</td><td>{verdict}</td>"
                     f"<td>{html.escape(meaning)}</td></tr>")
     base_name = "scorecard baseline" if baseline else "baseline (not in this session)"
-    return ("<table><tr><th>Metric (test period)</th><th>This model (95 % CI)</th>"
-            f"<th>{base_name}</th><th></th><th>What it means</th></tr>{''.join(rows)}</table>")
+    return scrollable("<table><tr><th>Metric (test period)</th><th>This model (95 % CI)</th>"
+                      f"<th>{base_name}</th><th></th><th>What it means</th></tr>"
+                      f"{''.join(rows)}</table>")
 
 
 def drivers_table(run: RunRecord, top: int = 12) -> str:
