@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported by whoever builds samples; `--help` stays instant
@@ -20,10 +21,33 @@ def _no_samples() -> pd.DataFrame:
     return pd.DataFrame()
 
 
+class ExitCode(IntEnum):
+    """Every exit code of the command line (documented in docs/scheduling.md).
+
+    A scheduler acts on them: retry later on ``RETRYABLE``, fix the input on ``BAD_INPUT``,
+    look at the model on ``MODEL``; ``NOT_PROMOTED`` and ``DRIFT`` are outcomes, not errors.
+    """
+
+    OK = 0
+    BUG = 1  # an unexpected failure: the traceback is printed
+    BAD_INPUT = 2  # bad input data, config or option: the message names what to fix
+    MODEL = 3  # model or run problem: not found, not comparable, no drift reference
+    NOT_PROMOTED = 4  # retrain: the gate failed and the champion was kept
+    DRIFT = 5  # drift --fail-on: a feature reached the given PSI status
+    RETRYABLE = 75  # a temporary condition (lock held, tracking server unreachable): retry
+
+
 class HealthscoreError(Exception):
     """Base class of every error a user can cause and fix."""
 
-    exit_code = 2
+    exit_code: int = ExitCode.BAD_INPUT
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code the command line ends with after ``exc`` (the one place deciding it)."""
+    if isinstance(exc, HealthscoreError):
+        return int(exc.exit_code)
+    return int(ExitCode.BUG)
 
 
 class ConfigError(HealthscoreError):
@@ -85,4 +109,18 @@ class ParameterError(HealthscoreError):
 class ModelError(HealthscoreError):
     """A model is used before fitting, cannot be found, or does not match the data."""
 
-    exit_code = 3
+    exit_code = ExitCode.MODEL
+
+
+class RetryableError(HealthscoreError):
+    """A temporary condition outside the input: running the same command later may succeed."""
+
+    exit_code = ExitCode.RETRYABLE
+
+
+class LockHeldError(RetryableError):
+    """Another process holds a lock the run needs (e.g. the DuckDB score history)."""
+
+
+class TrackingUnavailableError(RetryableError):
+    """The MLflow tracking server or database does not answer."""

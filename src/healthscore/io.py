@@ -6,6 +6,7 @@ A run that fails part-way leaves the previous output intact and no half-written 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -13,6 +14,56 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+
+from healthscore.errors import ConfigError
+
+log = logging.getLogger(__name__)
+TEMP_MARK = "tmp-pid"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep_stale_temps(folder: str | Path) -> list[Path]:
+    """Remove the temporary siblings (``.NAME.tmp-pidPID.*``) that killed runs left in
+    ``folder``; those of live processes (a concurrent run) are kept. Returns what was removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.glob(f".*.{TEMP_MARK}*"):
+        pid = path.name.rsplit(f".{TEMP_MARK}", 1)[-1].split(".", 1)[0]
+        if path.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        log.warning("removed %d temporary folder(s) left in %s by killed runs", len(removed),
+                    folder)
+    return removed
+
+
+def writable_dir(path: str | Path, key: str) -> Path:
+    """Create ``path`` if needed and check that files can be written in it, before any work.
+
+    Raises :class:`ConfigError` naming the config ``key`` (e.g. ``workdir``) otherwise.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check."):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(key, [f"{key}: cannot write to {path} ({reason}); choose a folder "
+                                "this user can write"]) from None
+    return path
 
 
 @contextlib.contextmanager
@@ -24,7 +75,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    # the pid in the name lets a later run remove what a killed one left (sweep_stale_temps)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.{TEMP_MARK}{os.getpid()}.",
+                                    dir=target.parent))
     tmp = tmp_dir / target.name
     try:
         yield tmp

@@ -10,9 +10,11 @@ store, so that other machines can load the models (see docs/mlflow-server.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from healthscore.errors import ModelError
+from healthscore.errors import ConfigError, ModelError, TrackingUnavailableError
+from healthscore.redact import redact_config, redact_url, register_url, scrub, url_problem
 from healthscore.settings import Section
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ CHALLENGER, CHAMPION = "challenger", "champion"
 TAG_SESSION = "healthscore.session"
 TAG_MODEL = "healthscore.model"
 TAG_KIND = "healthscore.kind"
+TAG_HOST, TAG_PID = "healthscore.host", "healthscore.pid"
 
 
 def tracking_uri(config: TrackingConfig) -> str:
@@ -47,14 +51,30 @@ def tracking_uri(config: TrackingConfig) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or config.uri or DEFAULT_URI
 
 
-def configure(config: TrackingConfig, artifact_root: Path) -> str:
-    """Point MLflow at the tracking store and make sure the experiment exists."""
+def configure(config: TrackingConfig, artifact_root: Path, create: bool = True) -> str:
+    """Point MLflow at the tracking store, after checking that it answers, and select the
+    experiment.
+
+    ``create``: training may create the store and the experiment, and first marks runs left
+    RUNNING by killed processes of this machine as FAILED (:func:`sweep_interrupted_runs`).
+    Without it (scoring, drift, reports) a missing store or experiment is an error instead of a
+    new empty one.
+    """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow retries an unreachable server 7 times with backoff (over 4 minutes): fail sooner
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+    uri = tracking_uri(config)
+    register_url(uri)
+    check_store(uri, artifact_root, create)
     import mlflow
 
-    uri = tracking_uri(config)
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(config.experiment) is None:
+        if not create:
+            raise ModelError(f"the tracking store {redact_url(uri)} has no experiment "
+                             f"{config.experiment!r}: train a model first (healthscore train) "
+                             "or check training.tracking.experiment")
         location = artifact_root.resolve().as_uri() if "://" not in str(artifact_root) else str(
             artifact_root)
         # A tracking server stores artifacts where its --artifacts-destination says, so that
@@ -62,7 +82,157 @@ def configure(config: TrackingConfig, artifact_root: Path) -> str:
         server = uri.startswith(SERVER_SCHEMES)
         mlflow.create_experiment(config.experiment, artifact_location=None if server else location)
     mlflow.set_experiment(config.experiment)
+    if create:
+        sweep_interrupted_runs(config.experiment, config.model_name)
     return uri
+
+
+CONNECT_TIMEOUT = 10  # seconds to wait for a tracking server or database to answer
+
+
+def check_store(uri: str, artifact_root: Path, create: bool) -> None:
+    """Fail fast and clearly when the tracking store is unusable, before any work.
+
+    A URL with a raw ``@`` in its password is bad config; a server or database that does not
+    answer within :data:`CONNECT_TIMEOUT` is retryable; a missing local store is an error for
+    commands that only read (and for training when its artifacts show it existed).
+    """
+    register_url(uri)
+    problem = url_problem(uri)
+    if problem:
+        raise ConfigError("training.tracking.uri", [
+            f"training.tracking.uri (or $MLFLOW_TRACKING_URI): {redact_url(uri)}: {problem}"])
+    if uri.startswith(SERVER_SCHEMES):
+        _check_server(uri)
+    elif uri.startswith("sqlite:"):
+        _check_sqlite(uri, artifact_root, create)
+    elif "://" in uri and "+" in uri.split("://", 1)[0] or uri.startswith(
+            ("postgresql", "mysql", "mssql")):
+        _check_database(uri, create)
+
+
+def _check_server(uri: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    head, _, rest = uri.partition("://")
+    host = rest.rsplit("@", 1)[-1] if "@" in rest.split("/", 1)[0] else rest
+    try:
+        urllib.request.urlopen(f"{head}://{host.rstrip('/')}/health", timeout=CONNECT_TIMEOUT)
+    except urllib.error.HTTPError:
+        return  # it answered (an auth proxy may refuse /health): reachable
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingUnavailableError(
+            f"the MLflow tracking server {redact_url(uri)} does not answer ({reason}); nothing "
+            "was fitted or written. Run again when it is up (or fix "
+            "training.tracking.uri / $MLFLOW_TRACKING_URI).") from None
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    rest = uri.split(":", 1)[1].lstrip("/") if uri.startswith("sqlite:") else ""
+    if not rest or rest == ":memory:":
+        return None
+    return Path("/" + rest) if uri.startswith("sqlite:////") else Path(rest)
+
+
+def _check_sqlite(uri: str, artifact_root: Path, create: bool) -> None:
+    path = _sqlite_path(uri)
+    if path is None or path.exists():
+        return
+    if not create:
+        raise ModelError(f"no MLflow tracking store at {uri} ({path} does not exist in "
+                         f"{Path.cwd()}); train a model first, run from the folder that holds "
+                         "it, or set training.tracking.uri / $MLFLOW_TRACKING_URI. Scoring never "
+                         "creates an empty store.")
+    root = Path(str(artifact_root))
+    if root.is_dir() and any(root.iterdir()):
+        raise ModelError(f"the MLflow tracking store {path} is missing but {root} holds "
+                         "artifacts of earlier runs: restore the store (or point "
+                         "training.tracking.uri at it); to start afresh, remove the artifacts "
+                         "folder too.")
+
+
+def _check_database(uri: str, create: bool) -> None:
+    import sqlalchemy
+
+    args = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}} if uri.startswith(
+        "postgresql") else {}
+    try:
+        engine = sqlalchemy.create_engine(uri, **args)
+        with engine.connect() as connection:
+            has_store = sqlalchemy.inspect(connection).has_table("alembic_version")
+    except (sqlalchemy.exc.ArgumentError, ImportError, ValueError) as exc:
+        raise ConfigError("training.tracking.uri", [
+            f"training.tracking.uri: {redact_url(uri)} is not a usable database URL "
+            f"({scrub(str(exc))})"]) from None
+    except sqlalchemy.exc.OperationalError as exc:
+        reason = (scrub(str(exc.orig)).strip().splitlines() or ["no answer"])[0]
+        raise TrackingUnavailableError(
+            f"the MLflow tracking database {redact_url(uri)} does not answer ({reason}); "
+            "nothing was fitted or written. Run again when it is up.") from None
+    finally:
+        with contextlib.suppress(NameError):
+            engine.dispose()
+    if not has_store and not create:
+        raise ModelError(f"the database {redact_url(uri)} holds no MLflow tracking store: "
+                         "train a model first. Scoring never creates an empty store.")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming the process of a run, so a later run can tell whether it still lives."""
+    return {TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid())}
+
+
+def sweep_interrupted_runs(experiment_name: str, model_name: str) -> list[str]:
+    """Mark runs left RUNNING by a dead process of this machine FAILED, and delete the
+    registered versions they created that no alias points at. Returns the run ids swept."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return []
+    client = MlflowClient()
+    host = socket.gethostname()
+    swept = []
+    for run in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'",
+                                  max_results=1000):
+        tags = run.data.tags
+        pid = tags.get(TAG_PID, "")
+        if tags.get(TAG_HOST) != host or not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        client.set_terminated(run.info.run_id, status="FAILED")
+        swept.append(run.info.run_id)
+    if swept:
+        _delete_unaliased_versions(client, model_name, set(swept))
+        log.warning("marked %d run(s) of killed processes FAILED: %s", len(swept),
+                    ", ".join(r[:12] for r in swept))
+    return swept
+
+
+def _delete_unaliased_versions(client, model_name: str, run_ids: set[str]) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = '{model_name}'")
+    except MlflowException:
+        return
+    for mv in versions:
+        if mv.run_id in run_ids and not getattr(mv, "aliases", None):
+            client.delete_model_version(model_name, mv.version)
+            log.warning("deleted version %s of %s: its training run was killed", mv.version,
+                        model_name)
 
 
 def _pip_requirements() -> list[str]:
@@ -106,7 +276,7 @@ def log_params(params: dict[str, Any]) -> None:
     """Log params (stringified, truncated to MLflow's limit)."""
     import mlflow
 
-    flat = {k: (str(v)[:6000]) for k, v in params.items()}
+    flat = {k: scrub(redact_url(str(v)))[:6000] for k, v in params.items()}
     for chunk in _chunks(list(flat.items()), 90):
         mlflow.log_params(dict(chunk))
 
@@ -144,21 +314,21 @@ def _materialise(files: dict[str, bytes | str], root: Path) -> None:
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:
-            path.write_text(content)
+            path.write_text(scrub(content))
 
 
 def set_tags(tags: dict[str, str]) -> None:
     """Tag the active run."""
     import mlflow
 
-    mlflow.set_tags(tags)
+    mlflow.set_tags({k: scrub(redact_url(str(v))) for k, v in tags.items()})
 
 
 def start_run(name: str, tags: dict[str, str], nested: bool = False):
     """Start a (possibly nested) run; use as a context manager."""
     import mlflow
 
-    return mlflow.start_run(run_name=name, tags=tags, nested=nested)
+    return mlflow.start_run(run_name=name, tags=tags | process_tags(), nested=nested)
 
 
 def active_run_id() -> str:
@@ -221,14 +391,14 @@ def _get_run(run_id: str):
     try:
         return MlflowClient().get_run(run_id)
     except MlflowException as exc:
-        raise ModelError(f"no MLflow run {run_id!r} at {os_uri()}: {exc}") from None
+        raise ModelError(f"no MLflow run {run_id!r} at {os_uri()}: {scrub(str(exc))}") from None
 
 
 def os_uri() -> str:
-    """The tracking URI MLflow is using."""
+    """The tracking URI MLflow is using, its password masked (for messages)."""
     import mlflow
 
-    return mlflow.get_tracking_uri()
+    return redact_url(mlflow.get_tracking_uri())
 
 
 def resolve_run_id(ref: str, model_name: str) -> str:
@@ -303,7 +473,8 @@ def load_health_model(model_uri: str):
     try:
         pyfunc = mlflow.pyfunc.load_model(model_uri)
     except (MlflowException, OSError) as exc:
-        raise ModelError(f"cannot load model {model_uri!r} from {os_uri()}: {exc}") from None
+        raise ModelError(f"cannot load model {model_uri!r} from {os_uri()}: {scrub(str(exc))}"
+                         ) from None
     return pyfunc.unwrap_python_model().health_model
 
 
@@ -329,13 +500,14 @@ def describe_model(model_uri: str) -> dict[str, str]:
         elif model_uri.startswith("runs:/"):
             info["run_id"] = model_uri[len("runs:/"):].split("/", 1)[0]
     except MlflowException as exc:
-        raise ModelError(f"cannot resolve model {model_uri!r} at {os_uri()}: {exc}") from None
+        raise ModelError(f"cannot resolve model {model_uri!r} at {os_uri()}: {scrub(str(exc))}"
+                         ) from None
     return info
 
 
 def write_json(name: str, payload: Any) -> None:
     """Log a JSON artifact in the active run."""
-    log_artifacts({name: json.dumps(payload, indent=1, default=str)})
+    log_artifacts({name: json.dumps(redact_config(payload), indent=1, default=str)})
 
 
 def log_artifacts_to_run(run_id: str, files: dict[str, bytes | str]) -> None:

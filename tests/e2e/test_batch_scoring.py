@@ -156,3 +156,5 @@ def test_score_command_prints_a_summary_and_exit_codes(scored) -> None:
     assert missing.exit_code == 3 and "nosuchalias" in missing.output
     late = runner.invoke(cli, ["-c", str(config), "score", "--as-of", "2030-01-01"])
     assert late.exit_code == 2 and "--as-of" in late.output
+    quiet = runner.invoke(cli, ["-q", "score", "-c", str(config), "--as-of", "2025-11-01"])
+    assert quiet.exit_code == 0 and quiet.output.strip() == "", quiet.output  # -q: errors only

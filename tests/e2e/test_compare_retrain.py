@@ -12,8 +12,9 @@ import yaml
 from click.testing import CliRunner
 
 from healthscore import tracking
+from healthscore.errors import ExitCode
 from healthscore.pipeline import compose
-from healthscore.pipeline.cli import EXIT_NOT_PROMOTED, cli
+from healthscore.pipeline.cli import cli
 from healthscore.pipeline.config import config_from_mapping, load_config
 from healthscore.training.compare import TAG_COMPARED, TAG_HOLDOUT
 
@@ -67,7 +68,7 @@ def retrained(tmp_path_factory):
 
 def test_retrain_with_no_champion_and_a_failing_gate_sets_no_champion(retrained):
     result, champion = retrained["results"]["no_champion_fail"]
-    assert result.exit_code == EXIT_NOT_PROMOTED == 4, result.output
+    assert result.exit_code == ExitCode.NOT_PROMOTED == 4, result.output
     output = flat(result.output)
     assert "ECE <= 1e-06 │ fail │ ECE 0.0" in output
     assert "not promoted: lightgbm" in output and "no champion set" in output
@@ -89,7 +90,7 @@ def test_retrain_makes_the_first_passing_model_champion(retrained):
 
 def test_retrain_keeps_the_champion_when_the_gate_fails(retrained):
     result, champion = retrained["results"]["champion_kept"]
-    assert result.exit_code == EXIT_NOT_PROMOTED, result.output
+    assert result.exit_code == ExitCode.NOT_PROMOTED, result.output
     output = flat(result.output)
     # the same data and seed give the same model: not significantly better than the champion
     assert re.search(r"PR-AUC better than the champion │ fail │ PR-AUC (0\.\d{3}) vs champion "

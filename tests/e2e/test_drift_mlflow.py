@@ -125,3 +125,26 @@ def test_drift_command_model_and_date_errors(trained):
     result = CliRunner().invoke(cli, ["-c", config, "drift", "--as-of", "2999-01-01"])
     assert result.exit_code == 2, result.output
     assert "--as-of" in result.output
+
+
+@pytest.mark.parametrize("fail_on", ["act", "watch"])
+def test_drift_fail_on_exits_5_exactly_when_a_status_is_reached(trained, fail_on):
+    day = trained["dataset"].end_date.replace(day=1)
+    result = CliRunner().invoke(cli, ["-q", "drift", "-c", str(trained["config_file"]),
+                                      "--as-of", day.isoformat(), "--fail-on", fail_on])
+    table = pd.read_csv(trained["config"].workdir / "drift" / f"{day}.csv")
+    levels = ["act"] if fail_on == "act" else ["act", "watch"]
+    reached = table[table["status"].isin(levels)]["feature"].tolist()
+    assert result.exit_code == (5 if reached else 0), result.output
+    assert "Drift as of" not in result.output  # -q: no summary
+    if reached:
+        assert f"at or above --fail-on {fail_on}" in " ".join(result.output.split())
+
+
+def test_drift_reached_orders_the_statuses():
+    from healthscore.pipeline.cli import drift_reached
+
+    report = pd.DataFrame({"feature": ["a", "b", "c"], "status": ["stable", "watch", "act"]})
+    assert drift_reached(report, "never") == []
+    assert drift_reached(report, "act") == ["c"]
+    assert drift_reached(report, "watch") == ["b", "c"]

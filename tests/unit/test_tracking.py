@@ -18,6 +18,7 @@ def created(monkeypatch):
     monkeypatch.setattr(mlflow, "set_experiment", lambda name: None)
     monkeypatch.setattr(mlflow, "create_experiment",
                         lambda name, artifact_location=None: calls.append(artifact_location))
+    monkeypatch.setattr(tracking, "_check_server", lambda uri: None)  # no server here
     return calls
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from healthscore.data.schema import TABLES, WIDE_KEY_COLUMNS, Kind
 from healthscore.data.settings import DataConfig, TableSource
 from healthscore.errors import DataSourceError
+from healthscore.redact import redact_url, scrub, url_problem
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _file_format(path: Path, declared: str) -> str:
+def _file_format(path: Path, declared: str, table: str) -> str:
     if declared != "auto":
         return declared
     suffixes = "".join(path.suffixes).lower()
@@ -69,28 +70,81 @@ def _file_format(path: Path, declared: str) -> str:
             if any(path.rglob(f"*.{fmt}")):
                 return fmt
     raise DataSourceError(
-        f"cannot tell the format of {path}: name it *.parquet or *.csv, or set `format:`"
+        f"table {table!r}: cannot tell the format of {path}: name it *.parquet or *.csv, or "
+        "set `format:`"
     )
+
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def source_files(path: Path, fmt: str | None, table: str) -> list[Path]:
+    """The data files behind a path source (a file, a folder or a glob), sorted; the one
+    reader of folder sources.
+
+    In a folder every ``*.<fmt>`` file below it is read, except hidden and bookkeeping files
+    (names starting with ``.`` or ``_``, as Spark and Hive write them). A path that exists is
+    taken literally, so ``[`` or ``*`` in a real folder name is no pattern. Raises
+    :class:`DataSourceError` when nothing matches or a file is empty or truncated.
+    """
+    if path.is_dir():
+        pattern = f"*.{fmt}" if fmt else "*"
+        files = sorted(p for p in path.rglob(pattern) if p.is_file()
+                       and not any(part.startswith((".", "_"))
+                                   for part in p.relative_to(path).parts))
+        where = f"no *.{fmt} file in the folder {path}" if fmt else f"no file in {path}"
+    elif path.exists():
+        files, where = [path], ""
+    else:
+        files = sorted(Path(m) for m in glob.glob(str(path), recursive=True)
+                       if Path(m).is_file())
+        where = f"no file matches {path}" if any(ch in str(path) for ch in "*?[") else (
+            f"{path} does not exist")
+    if not files:
+        raise DataSourceError(f"table {table!r}: {where}")
+    if fmt:
+        for file in files:
+            _check_file(file, fmt, table)
+    return files
+
+
+def _check_file(file: Path, fmt: str, table: str) -> None:
+    """Refuse an empty file, and a Parquet file without its start and end markers."""
+    size = file.stat().st_size
+    if size == 0:
+        raise DataSourceError(f"table {table!r}: {file} is empty (0 bytes); an interrupted "
+                              "export? Remove it or export the table again.")
+    if fmt == "parquet":
+        with file.open("rb") as handle:
+            head = handle.read(4)
+            handle.seek(max(size - 4, 0))
+            tail = handle.read(4)
+        if head != _PARQUET_MAGIC or tail != _PARQUET_MAGIC:
+            raise DataSourceError(f"table {table!r}: {file} is not a complete Parquet file "
+                                  f"({size} bytes, no PAR1 marker at its "
+                                  f"{'start' if head != _PARQUET_MAGIC else 'end'}); a truncated "
+                                  "or partial export? Export the table again.")
 
 
 def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """Return (SQL relation text, human-readable origin) for a source."""
     if source.path is not None:
         path = source.path
-        if not any(ch in str(path) for ch in "*?[") and not path.exists():
+        if not path.exists() and not any(ch in str(path) for ch in "*?["):
             raise DataSourceError(f"table {table!r}: {path} does not exist")
-        fmt = _file_format(path, source.format)
-        pattern = str(path / "**" / f"*.{fmt}") if path.is_dir() else str(path)
+        fmt = _file_format(path, source.format, table)
+        files = source_files(path, fmt, table)
+        listed = "[" + ", ".join(sql_literal(str(f)) for f in files) + "]"
         if fmt == "parquet":
             if source.delimiter or source.whitespace or not source.header:
                 raise DataSourceError(f"table {table!r}: {path} is Parquet; delimiter, "
                                       "whitespace and header apply to CSV files only")
-            return f"read_parquet({sql_literal(pattern)})", str(path)
+            return f"read_parquet({listed})", str(path)
         if source.whitespace:
-            frame = read_whitespace_csv(pattern, source.header, table)
+            frame = read_whitespace_csv(files, source.header)
             con.register(f"ws_{table}", frame)
             return f"ws_{table}", str(path)
-        return f"read_csv({sql_literal(pattern)}{csv_options_sql(source)})", str(path)
+        return f"read_csv({listed}{csv_options_sql(source)})", str(path)
     if source.duckdb is not None:
         if not source.duckdb.exists():
             raise DataSourceError(f"table {table!r}: DuckDB file {source.duckdb} does not exist")
@@ -99,7 +153,7 @@ def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -
         return f"{alias}.{quote(source.table or table)}", f"{source.duckdb}:{source.table}"
     frame = read_sql_source(source.url or "", source.query or "", table)
     con.register(f"df_{table}", frame)
-    return f"df_{table}", f"query on {_redact(source.url or '')}"
+    return f"df_{table}", f"query on {redact_url(source.url or '')}"
 
 
 def csv_options_sql(source: TableSource) -> str:
@@ -112,12 +166,9 @@ def csv_options_sql(source: TableSource) -> str:
     return "".join(f", {o}" for o in options)
 
 
-def read_whitespace_csv(pattern: str, header: bool, table: str) -> pd.DataFrame:
+def read_whitespace_csv(files: list[Path], header: bool) -> pd.DataFrame:
     """Read CSV files whose columns are separated by runs of spaces or tabs; without a
     header the columns are named column0, column1, ... (as DuckDB names them)."""
-    files = sorted(glob.glob(pattern, recursive=True))
-    if not files:
-        raise DataSourceError(f"table {table!r}: no file matches {pattern}")
     frames = [pd.read_csv(f, sep=r"\s+", header=0 if header else None, engine="python")
               for f in files]
     frame = pd.concat(frames, ignore_index=True)
@@ -147,16 +198,9 @@ def missing_driver_message(url: str, table: str, exc: Exception) -> str:
                else f"install the SQLAlchemy driver package for {dialect!r}")
     hint = (" (or read a DuckDB file directly: `duckdb: <file>` and `table:` instead of `url:`)"
             if dialect == "duckdb" else "")
-    return (f"table {table!r}: no SQLAlchemy driver for {_redact(url)} is installed; "
-            f"{install}{hint}. ({type(exc).__name__}: {exc})")
+    return (f"table {table!r}: no SQLAlchemy driver for {redact_url(url)} is installed; "
+            f"{install}{hint}. ({type(exc).__name__}: {scrub(str(exc))})")
 
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def read_sql_source(url: str, query: str, table: str) -> pd.DataFrame:
@@ -164,18 +208,23 @@ def read_sql_source(url: str, query: str, table: str) -> pd.DataFrame:
     import sqlalchemy
     from sqlalchemy.exc import NoSuchModuleError
 
+    problem = url_problem(url)
+    if problem:
+        raise DataSourceError(f"table {table!r}: the url {redact_url(url)} cannot be used: "
+                              f"{problem}")
     try:
         engine = sqlalchemy.create_engine(url)
     except (NoSuchModuleError, ImportError) as exc:
         raise DataSourceError(missing_driver_message(url, table, exc)) from exc
     except Exception as exc:  # a malformed URL
-        raise DataSourceError(f"table {table!r}: cannot use {_redact(url)}: {exc}") from exc
+        raise DataSourceError(f"table {table!r}: cannot use {redact_url(url)}: "
+                              f"{scrub(str(exc))}") from exc
     try:
         with engine.connect() as conn:
             return pd.read_sql(sqlalchemy.text(query), conn)
     except Exception as exc:  # driver errors have no common base class
         raise DataSourceError(
-            f"table {table!r}: query against {_redact(url)} failed: {exc}"
+            f"table {table!r}: query against {redact_url(url)} failed: {scrub(str(exc))}"
         ) from exc
 
 
@@ -340,12 +389,13 @@ def _source_files(path: Path | None) -> list[tuple[Path, str]]:
     """Files behind a path source (file, folder or glob), with stable labels for hashing."""
     if path is None:
         return []
+    try:
+        files = source_files(path, None, str(path))
+    except DataSourceError:
+        return []
     if path.is_dir():
-        return [(p, str(p.relative_to(path))) for p in sorted(path.rglob("*")) if p.is_file()]
-    if path.exists():
-        return [(path, path.name)]
-    matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
-    return [(m, m.name) for m in matches if m.is_file()]
+        return [(f, str(f.relative_to(path))) for f in files]
+    return [(f, f.name) for f in files]
 
 
 def fingerprint_frames(frames: Mapping[str, pd.DataFrame]) -> str:

@@ -15,7 +15,7 @@ import duckdb
 
 from healthscore.data.loaders import RawTable, fetch_row, quote, sql_literal
 from healthscore.data.schema import ACCOUNT_ID, DUCKDB_TYPE, TABLES, Column, Kind, Table
-from healthscore.errors import Violation
+from healthscore.errors import DataSourceError, Violation
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ def row_rules(spec: Table, present: set[str], end_date: dt.date) -> list[Rule]:
         if target is not None:
             rules.append(Rule(col.name, f"not coercible to {col.kind.value}",
                               f"{q} IS NOT NULL AND {_cast(col.name, col.kind)} IS NULL",
+                              show(col.name)))
+        if col.kind is Kind.INT:  # a cast to BIGINT would round 7.5 to 8 without a word
+            number = f"TRY_CAST({q} AS DOUBLE)"
+            rules.append(Rule(col.name, "not a whole number",
+                              f"isfinite({number}) AND {number} <> round({number})",
                               show(col.name)))
         if not col.nullable:
             rules.append(Rule(col.name, "null in a required column", f"{q} IS NULL",
@@ -125,14 +130,22 @@ def check_table(
             violations.append(Violation(spec.name, col.name,
                                         missing_column_rule(raw, col.name), 0))
     rules = row_rules(spec, present, end_date)
-    total, *broken = fetch_row(
-        con,
-        "SELECT count(*)"
-        + "".join(f", count(*) FILTER (WHERE {r.condition})" for r in rules)
-        + f" FROM raw_{raw.name}",
-    )
-    if total == 0 and spec.required:
-        violations.append(Violation(spec.name, None, "table is empty", 0))
+    try:
+        total, *broken = fetch_row(
+            con,
+            "SELECT count(*)"
+            + "".join(f", count(*) FILTER (WHERE {r.condition})" for r in rules)
+            + f" FROM raw_{raw.name}",
+        )
+    except duckdb.Error as exc:  # a corrupt or inconsistent file found while scanning it
+        raise DataSourceError(f"table {raw.name!r}: cannot read {raw.origin}: "
+                              f"{str(exc).splitlines()[0]}") from None
+    if total == 0:  # an optional table that is given but empty would switch features to 0
+        rule = "table is empty" + ("" if spec.required else (
+            "; remove it from the config or the data folder to switch its features off, or "
+            "export its rows"))
+        violations.append(Violation(spec.name, None, rule, 0))
+        return violations
     for rule, count in zip(rules, broken, strict=True):
         if count:
             violations.append(Violation(spec.name, rule.column, rule.name, int(count),

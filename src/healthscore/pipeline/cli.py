@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from healthscore.errors import HealthscoreError
+from healthscore.errors import ExitCode, HealthscoreError, exit_code_of
 
 # Piped output (cron logs, CI) gets wide tables instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -31,28 +31,44 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 class Context:
     """Options shared by every subcommand."""
 
-    config_path: Path | None
-    verbosity: int
+    config_path: Path | None = None
+    verbosity: int = 0
 
-    def config(self):
-        """Load the config (lazily, so ``--help`` stays instant)."""
+    def config(self, writes: bool = False):
+        """Load the config (lazily, so ``--help`` stays instant); with ``writes``, check that
+        the working directory can be written before any work starts."""
         from healthscore.pipeline.config import load_config
 
-        return load_config(self.config_path)
+        config = load_config(self.config_path)
+        if writes:
+            _writable_workdir(config)
+        return config
 
 
 class HealthscoreGroup(click.Group):
-    """Turns user errors into a one-paragraph message and a non-zero exit code."""
+    """Turns user errors into a one-paragraph message and the exit code that
+    :func:`healthscore.errors.exit_code_of` decides; every message is scrubbed of secrets."""
 
     def invoke(self, ctx: click.Context):
+        from healthscore.redact import scrub
+
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
         except HealthscoreError as exc:
             obj = ctx.find_object(Context)
             if obj is not None and obj.verbosity > 0:
-                err_console.print(traceback.format_exc(), highlight=False, markup=False)
-            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
-            ctx.exit(exc.exit_code)
+                err_console.print(scrub(traceback.format_exc()), highlight=False, markup=False)
+            err_console.print("[bold red]error:[/bold red] " + escape(scrub(str(exc))),
+                              highlight=False)
+            ctx.exit(exit_code_of(exc))
+        except Exception as exc:  # a bug: keep the traceback, but never a secret in it
+            err_console.print(scrub(traceback.format_exc()), highlight=False, markup=False)
+            err_console.print("[bold red]unexpected error[/bold red] (a bug, please report it "
+                              "with the traceback above): " + escape(scrub(repr(exc))),
+                              highlight=False)
+            ctx.exit(exit_code_of(exc))
 
 
 @contextmanager
@@ -78,10 +94,13 @@ def progress_bar(enabled: bool = True) -> Iterator:
 
 
 def _setup_logging(verbosity: int, quiet: bool) -> None:
+    from healthscore.redact import RedactingFilter
+
     level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][
         min(verbosity, 2)]
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=err_console, show_path=verbosity > 1)],
+    handler = RichHandler(console=err_console, show_path=verbosity > 1)
+    handler.addFilter(RedactingFilter())
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", handlers=[handler],
                         force=True)
     for noisy in ("mlflow", "alembic", "urllib3", "git", "numba", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
@@ -103,7 +122,28 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool)
     score -> report. `healthscore demo` runs it all on a synthetic SaaS world.
     """
     _setup_logging(verbose, quiet)
+    console.quiet = quiet  # -q: only errors (on stderr), no summary
     ctx.obj = Context(config_path, verbose)
+
+
+def _subcommand_config(ctx: click.Context, _param, value: Path | None) -> Path | None:
+    if value is not None:
+        ctx.ensure_object(Context).config_path = value
+    return value
+
+
+# `-c` is accepted after the subcommand too (`healthscore score -c my.yaml`), overriding the
+# global one; added to every subcommand at the end of this module.
+subcommand_config_option = click.option(
+    "-c", "--config", "config_path", type=click.Path(path_type=Path), expose_value=False,
+    callback=_subcommand_config, help="YAML config (same as the global -c, which it overrides).")
+
+
+def _writable_workdir(config) -> None:
+    """Fail before any work when the working directory cannot be written."""
+    from healthscore.io import writable_dir
+
+    writable_dir(config.workdir, "workdir")
 
 
 def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
@@ -197,7 +237,7 @@ def build_features_cmd(obj: Context, out: Path | None) -> None:
     """Build the point-in-time feature matrix (one row per account and snapshot)."""
     from healthscore.pipeline.compose import open_data
 
-    config = obj.config()
+    config = obj.config(writes=True)
     dataset = open_data(config)
     _build_and_report(config, dataset, out)
 
@@ -275,7 +315,7 @@ def demo(obj: Context) -> None:
     synth -> validate -> features -> train (MLflow) -> score -> portfolio report."""
     from healthscore.pipeline import compose
 
-    config = obj.config()
+    config = obj.config(writes=True)
     started = time.perf_counter()
     console.rule("1/5 synthetic world")
     with progress_bar() as progress:
@@ -318,8 +358,9 @@ def _month_starts_before(last: dt.date, n: int) -> list[dt.date]:
 def _training_inputs(obj: Context, config, features: Path | None, id_column: str,
                      label_column: str, date_column: str | None):
     """(frame, metas, fingerprint) from a feature table or from the configured data."""
-    from healthscore.pipeline.compose import matrix_inputs, open_data
+    from healthscore.pipeline.compose import check_tracking, matrix_inputs, open_data
 
+    check_tracking(config, create=True)  # an unreachable server fails before any work
     if features is not None:
         from healthscore.data.loaders import fingerprint_sources
         from healthscore.data.settings import TableSource
@@ -379,7 +420,7 @@ def train(obj: Context, features: Path | None, id_column: str, label_column: str
     """Train the configured models, validate on an unseen period, track them in MLflow."""
     from healthscore.pipeline import compose
 
-    config = obj.config()
+    config = obj.config(writes=True)
     frame, metas, fingerprint = _training_inputs(obj, config, features, id_column,
                                                  label_column, date_column)
     with progress_bar() as progress:
@@ -393,7 +434,7 @@ def backtest(obj: Context) -> None:
     """Rolling-origin backtest: refit at each of the last K quarters, score the next one."""
     from healthscore.pipeline import compose
 
-    config = obj.config()
+    config = obj.config(writes=True)
     frame, metas, _ = _training_inputs(obj, config, None, "", "", None)
     with progress_bar() as progress:
         folds, plan = compose.backtest(config, frame, metas, progress)
@@ -411,7 +452,6 @@ def _print_backtest(folds, summary: str) -> None:
 
 
 VERDICT_STYLE = {"better": "bold green", "worse": "bold red"}
-EXIT_NOT_PROMOTED = 4  # retrain: the gate failed and the champion was kept (not an error)
 
 
 @cli.command()
@@ -432,7 +472,8 @@ def compare(obj: Context, runs: tuple[str, ...], out: Path | None) -> None:
     if len(runs) < 2:
         raise click.UsageError("give at least two runs to compare (the first is the reference)")
     with progress_bar() as progress:
-        comparison, path, run_id = compose.compare(obj.config(), list(runs), out, progress)
+        comparison, path, run_id = compose.compare(obj.config(writes=True), list(runs), out,
+                                                   progress)
     _print_comparison(comparison, path, run_id)
 
 
@@ -456,10 +497,8 @@ def _print_comparison(comparison, path: Path, run_id: str) -> None:
 
 
 @cli.command()
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
-              help="YAML config (same as the global -c, which it overrides).")
 @click.pass_obj
-def retrain(obj: Context, config_path: Path | None) -> None:
+def retrain(obj: Context) -> None:
     """Retrain; promote the new best model only if the promotion gate passes.
 
     Builds features through the latest labelled date, trains the configured models,
@@ -468,13 +507,11 @@ def retrain(obj: Context, config_path: Path | None) -> None:
     becomes champion). Prints each check with its numbers.
 
     Exit codes: 0 promoted, 4 gate failed and the champion kept (not an error), 2 bad input or
-    config, 3 model error.
+    config, 3 model error, 75 retry later (tracking server unreachable).
     """
     from healthscore.pipeline import compose
 
-    if config_path is not None:
-        obj.config_path = config_path
-    config = obj.config()
+    config = obj.config(writes=True)
     frame, metas, fingerprint = _training_inputs(obj, config, None, "", "", None)
     with progress_bar() as progress:
         outcome = compose.retrain(config, frame, metas, fingerprint, progress)
@@ -484,7 +521,7 @@ def retrain(obj: Context, config_path: Path | None) -> None:
         _print_comparison(outcome.comparison, outcome.comparison_path, outcome.comparison_run_id)
     _print_gate(outcome, config.training.tracking.model_name)
     if outcome.promoted_version is None:
-        raise click.exceptions.Exit(EXIT_NOT_PROMOTED)
+        raise click.exceptions.Exit(ExitCode.NOT_PROMOTED)
 
 
 def _print_gate(outcome, model_name: str) -> None:
@@ -514,8 +551,8 @@ def promote(obj: Context, run_id: str, alias: str) -> None:
     """Point the registered model's alias (default champion) at RUN_ID's model."""
     from healthscore import tracking
 
-    config = obj.config()
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    config = obj.config(writes=True)
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     name = config.training.tracking.model_name
     version = tracking.promote(name, tracking.resolve_run_id(run_id, name), alias)
     console.print(f"{name}@{alias} -> version {version} (run {run_id})")
@@ -529,7 +566,7 @@ def report(obj: Context, run_id: str, out: Path | None) -> None:
     """Write the validation report of a model run (a run id or @alias) as one HTML file."""
     from healthscore.pipeline.compose import write_validation_report
 
-    path = write_validation_report(obj.config(), run_id, out)
+    path = write_validation_report(obj.config(writes=True), run_id, out)
     console.print(f"validation report: {path}")
 
 
@@ -546,7 +583,8 @@ def _config_data_and_day(obj: Context, as_of: dt.datetime | None):
     """(config, validated dataset, the as-of date: given, else the day after the data)."""
     from healthscore.pipeline import compose
 
-    config = obj.config()
+    config = obj.config(writes=True)
+    compose.check_tracking(config, create=False)
     dataset = compose.open_data(config)
     return config, dataset, as_of.date() if as_of else dataset.end_date + dt.timedelta(days=1)
 
@@ -562,7 +600,8 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None) ->
 
     Writes <workdir>/scores/DATE.parquet, DATE.csv (CRM import) and DATE.html (portfolio
     report) and a row per account in the score history. Re-running a date replaces it.
-    Exit codes: 0 ok, 2 bad input or config, 3 model not found.
+    Exit codes: 0 ok, 2 bad input or config, 3 model not found, 75 retry later (history
+    locked, tracking server or history database unreachable).
     """
     from healthscore.pipeline import compose
 
@@ -608,20 +647,38 @@ def _print_scores(result) -> None:
 @_as_of_option("Compare the accounts active on this date (features use data before it) with "
                "the model's training rows.")
 @_model_option
+@click.option("--fail-on", type=click.Choice(["never", "watch", "act"]), default="never",
+              show_default=True, help="Exit 5 when any feature or health reaches this PSI "
+              "status (for schedulers: `--fail-on act`).")
 @click.pass_obj
-def drift(obj: Context, as_of, model_uri: str | None) -> None:
+def drift(obj: Context, as_of, model_uri: str | None, fail_on: str) -> None:
     """Population stability (PSI) of every model input and of health: the model's training
     rows vs the accounts scored as of a date; thresholds in scoring.drift.
 
     Writes <workdir>/drift/DATE.csv and DATE.html (table and plots of the most drifted).
-    Exit codes: 0 ok (drift or not), 2 bad input or config, 3 model not found or trained
-    without a drift reference.
+    Exit codes: 0 ok, 5 drift at or above --fail-on, 2 bad input or config, 3 model not found
+    or trained without a drift reference, 75 retry later.
     """
     from healthscore.pipeline import compose
 
     config, dataset, day = _config_data_and_day(obj, as_of)
     report, paths, meta = compose.drift(config, dataset, day, model_uri)
     _print_drift(report, paths, meta, day, config.scoring.drift)
+    reached = drift_reached(report, fail_on)
+    if reached:
+        err_console.print(f"[bold red]drift:[/bold red] {len(reached)} input(s) at or above "
+                          f"--fail-on {fail_on}: {', '.join(reached[:10])}"
+                          + (" ..." if len(reached) > 10 else ""), highlight=False)
+        raise click.exceptions.Exit(ExitCode.DRIFT)
+
+
+def drift_reached(report, fail_on: str) -> list[str]:
+    """The features (and health) whose PSI status is ``fail_on`` or worse."""
+    levels = {"stable": 0, "watch": 1, "act": 2}
+    if fail_on == "never":
+        return []
+    worse = report[report["status"].map(levels) >= levels[fail_on]]
+    return [str(f) for f in worse["feature"]]
 
 
 def _print_drift(report, paths, meta, day, config) -> None:
@@ -643,8 +700,21 @@ def _print_drift(report, paths, meta, day, config) -> None:
         console.print(f"  {name}: {path}")
 
 
+for _command in cli.commands.values():
+    subcommand_config_option(_command)
+
+
+def _terminate(signum: int, _frame) -> None:
+    """SIGTERM (a scheduler's timeout) unwinds like an error, so MLflow runs end FAILED and
+    temporary files are removed."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="healthscore")
 
 

@@ -73,14 +73,19 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
     The best becomes @challenger, and @champion when there is none and ``claim_champion``.
     Returns (TrainingRun, RecordedSession, {model: report path}).
     """
+    from healthscore import tracking
+    from healthscore.redact import redact_config
     from healthscore.training.record import frame_fingerprint, record_session, test_frame_for
     from healthscore.training.train import train_and_evaluate
 
+    # the tracking store is checked (and killed runs swept) before anything is fitted
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
     run = train_and_evaluate(frame, metas, config.training, config.features.horizon_days,
                              config.seed, progress)
     frames = {name: test_frame_for(frame, run, result) for name, result in run.results.items()}
     fingerprints = {"inputs": data_fingerprint, "features": frame_fingerprint(frame)}
-    session = record_session(run, frames, config.training, config.model_dump(mode="json"),
+    settings = redact_config(config.model_dump(mode="json"))
+    session = record_session(run, frames, config.training, settings,
                              fingerprints, config.workdir / "mlartifacts", claim_champion)
     reports = {name: write_validation_report(config, logged.run_id)
                for name, logged in session.runs.items()}
@@ -94,9 +99,9 @@ def backtest(config: Config, frame: pd.DataFrame, metas: list,
     from healthscore import tracking
     from healthscore.training.train import backtest as run_backtest
 
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
     folds, plan = run_backtest(frame, metas, config.training, config.features.horizon_days,
                                config.seed, progress)
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
     with tracking.start_run("backtest", {tracking.TAG_KIND: "backtest"}):
         tracking.log_params({"folds": len(folds["fold"].unique()),
                              "folds_asked": plan.asked,
@@ -125,7 +130,7 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
     from healthscore.training import compare as cmp
     from healthscore.training.train import bands_of
 
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     model_name = config.training.tracking.model_name
     run_ids = [tracking.resolve_run_id(ref, model_name) for ref in run_refs]
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,6 +206,14 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
                           comparison_run, decision, version, plan.summary())
 
 
+def check_tracking(config: Config, create: bool) -> None:
+    """Fail fast (bad URL, server down, missing store) before loading data or fitting."""
+    from healthscore import tracking
+
+    tracking.check_store(tracking.tracking_uri(config.training.tracking),
+                         config.workdir / "mlartifacts", create)
+
+
 def tracking_uri(config: Config) -> str:
     """The MLflow tracking URI in force for this config."""
     from healthscore.tracking import tracking_uri as uri
@@ -216,7 +229,7 @@ def write_validation_report(config: Config, run_ref: str, out: Path | None = Non
     from healthscore.io import write_text
     from healthscore.training.report import render_report
 
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     run_id = tracking.resolve_run_id(run_ref, config.training.tracking.model_name)
     with tempfile.TemporaryDirectory() as tmp:
         run = tracking.read_run(run_id, Path(tmp))
@@ -235,7 +248,7 @@ def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
     from healthscore import tracking
     from healthscore.serving.batch import run_batch
 
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     return run_batch(dataset, config.features, config.scoring, config.workdir, as_of,
                      model_uri, shadow_uri, progress)
 
@@ -253,7 +266,7 @@ def drift(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
     from healthscore.serving.drift import drift_bins, drift_table, reference_of, render_drift
 
     check_as_of(as_of, dataset)
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     model, meta = load_model(model_uri or config.scoring.model, {})
     reference = reference_of(model)
     frame = features_as_of(dataset, config.features, as_of, config.workdir / "cache")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from healthscore.data.settings import DataConfig, SynthConfig
 from healthscore.errors import ConfigError
 from healthscore.features.settings import FeatureConfig
+from healthscore.redact import register_secrets_of
 from healthscore.serving.settings import ScoringConfig
 from healthscore.settings import Section
 from healthscore.training.settings import TrainingConfig
@@ -99,8 +100,8 @@ def describe_validation_error(error: ValidationError) -> list[str]:
             message = _unknown_name(str(loc[-1]), _sibling_keys(loc[:-1]))
         if loc and loc[-1] == "[key]":
             loc = loc[:-1]
-            message = _unknown_name(str(err.get("input")),
-                                    re.findall(r"'([^']+)'", str(err.get("ctx", {}))))
+            expected = str(err.get("ctx", {}).get("expected", ""))
+            message = _unknown_name(str(err.get("input")), re.findall(r"'([^']+)'", expected))
         got = err.get("input")
         quiet = err["type"] in ("extra_forbidden", "missing") or "[key]" in err["loc"]
         suffix = "" if quiet else f"; got {got!r}"
@@ -126,12 +127,28 @@ def load_config(path: str | Path | None) -> Config:
     Relative paths inside the file stay relative to the working directory, like every CLI.
     """
     if path is None:
+        register_secrets_of({})  # the environment's (MLFLOW_TRACKING_URI)
         return Config()
     path = Path(path)
     if not path.is_file():
         raise ConfigError(str(path), ["<file>: no such file"])
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"<file>: cannot read it ({exc})"]) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"<file>: not valid YAML: {exc}"]) from None
+        raise ConfigError(str(path), [f"<file>: not valid YAML: {_yaml_problem(exc, path)}"]
+                          ) from None
+    if raw is None:  # an empty file must not silently mean the demo defaults
+        raise ConfigError(str(path), ["<file>: the file is empty (no keys); give at least "
+                                      "data: and workdir:, or leave out -c for the demo"])
+    register_secrets_of(raw if isinstance(raw, dict) else {})
     return config_from_mapping(raw, str(path))
+
+
+def _yaml_problem(exc: yaml.YAMLError, path: Path) -> str:
+    """PyYAML's message with the file named instead of ``<unicode string>``."""
+    return str(exc).replace('"<unicode string>"', str(path)).replace("<unicode string>",
+                                                                        str(path))

@@ -24,12 +24,12 @@ from healthscore.data.dataset import Dataset
 from healthscore.errors import ParameterError
 from healthscore.features.engine import build_feature_matrix
 from healthscore.features.settings import FeatureConfig
-from healthscore.io import atomic_path
+from healthscore.io import atomic_path, sweep_stale_temps, writable_dir
 from healthscore.serving.drift import check_drift
 from healthscore.serving.history import PRIMARY, SHADOW, open_history
 from healthscore.serving.model import HealthModel
 from healthscore.serving.portfolio import crm_export, render_portfolio
-from healthscore.serving.scorer import read_overrides, score_accounts
+from healthscore.serving.scorer import check_hard_stops, read_overrides, score_accounts
 from healthscore.serving.settings import ScoringConfig
 from healthscore.serving.trends import trends_and_alerts
 
@@ -137,10 +137,17 @@ def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig,
     at any step leaves the previous outputs and history as they were.
     """
     check_as_of(as_of, dataset)
+    out = scoring.output_dir or workdir / "scores"
+    writable_dir(workdir, "workdir")
+    writable_dir(out, "scoring.output_dir" if scoring.output_dir else "workdir")
+    sweep_stale_temps(out)  # what killed runs left
+    history = open_history(scoring.history, workdir)
+    history.check()  # a bad URL or a database that is down fails before any work
     hash_ = config_hash(features, scoring)
     overrides = read_overrides(scoring.overrides) if scoring.overrides else None
     seconds: dict[str, float] = {}
     model, meta = load_model(model_uri or scoring.model, seconds)
+    check_hard_stops(scoring.hard_stops, model.feature_names)
     _step(progress, "load model")
     started = time.perf_counter()
     frame = features_as_of(dataset, features, as_of, workdir / "cache")
@@ -151,7 +158,6 @@ def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig,
     check_drift(primary.model, primary.features, scoring.drift,
                 health=primary.scores["model_health"].to_numpy(float))
     started = time.perf_counter()
-    history = open_history(scoring.history, workdir)
     past = history.read(until=as_of - dt.timedelta(days=1))
     band_order = [b.name for b in sorted(scoring.bands, key=lambda b: b.low)]
     labels = {m.name: m.description.rstrip(".") for m in primary.model.features}
@@ -165,7 +171,6 @@ def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig,
         shadow_model, shadow_meta = load_model(shadow_uri, seconds, SHADOW)
         shadow = score_with(shadow_model, shadow_meta, frame, scoring, as_of, overrides, hash_,
                             seconds, role=SHADOW).scores
-    out = scoring.output_dir or workdir / "scores"
     day = as_of.isoformat()
     paths = {"scores": out / f"{day}.parquet", "crm_csv": out / f"{day}.csv",
              "report": out / f"{day}.html"}

@@ -9,16 +9,17 @@ transaction: re-running a date is safe, and a failed write leaves the history as
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from healthscore.errors import DataSourceError
+from healthscore.errors import ConfigError, DataSourceError, LockHeldError, RetryableError
+from healthscore.redact import redact_url, register_url, scrub, url_problem
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ class ScoreHistory:
         """Replace the rows of ``as_of`` for every role in ``rows`` in one transaction."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise now if the store cannot be opened (before a run does any work)."""
+
     def dates(self, role: str = PRIMARY) -> list[dt.date]:
         """Scoring dates held for ``role``, oldest first."""
         frame = self.read(role=role)
@@ -122,7 +126,16 @@ class DuckDBHistory(ScoreHistory):
         try:
             return duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
+            if "lock" in str(exc).lower():  # another run holds it: retry later, not bad input
+                raise LockHeldError(f"score history {self.path} is locked by another process "
+                                    f"({str(exc).splitlines()[0]}); run again when it has "
+                                    "finished (wrap scheduled jobs in flock)") from None
             raise DataSourceError(f"score history {self.path}: cannot open it ({exc})") from None
+
+    def check(self) -> None:
+        """Open the file once: another run holding its lock fails this one before any work."""
+        if self.path.exists():
+            self._connect(read_only=True).close()
 
     def read(self, until: dt.date | None = None, role: str = PRIMARY,
              since: dt.date | None = None) -> pd.DataFrame:
@@ -174,28 +187,66 @@ class SQLHistory(ScoreHistory):
     def __init__(self, url: str) -> None:
         import sqlalchemy
 
+        register_url(url)
+        problem = url_problem(url)
+        if problem:
+            raise ConfigError("scoring.history", [f"scoring.history: {redact_url(url)}: "
+                                                  f"{problem}"])
         self.url = url
         try:
-            self.engine = sqlalchemy.create_engine(url)
-        except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
-            raise DataSourceError(f"score history {_masked(url)!r}: not a usable SQLAlchemy "
-                                  f"URL ({exc})") from None
+            self.engine = sqlalchemy.create_engine(url, **_connect_args(url))
+        except (sqlalchemy.exc.ArgumentError, ImportError, ValueError) as exc:
+            raise ConfigError("scoring.history", [
+                f"scoring.history: {redact_url(url)} is not a usable SQLAlchemy URL "
+                f"({scrub(str(exc))})"]) from None
         self.location = self.engine.url.render_as_string(hide_password=True)
 
-    def _ensure_table(self, connection) -> None:
+    def check(self) -> None:
+        """Connect once: a database that is down fails the run before any work."""
         import sqlalchemy
 
-        if not sqlalchemy.inspect(connection).has_table(TABLE):
-            connection.execute(sqlalchemy.text(
-                f"CREATE TABLE {TABLE} (" + ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
-                + ")"))
+        with self._unavailable_is_retryable(), self.engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+
+    @contextlib.contextmanager
+    def _unavailable_is_retryable(self) -> Iterator[None]:
+        """A database that cannot be reached is a temporary condition (retry later)."""
+        import sqlalchemy
+
+        try:
+            yield
+        except sqlalchemy.exc.OperationalError as exc:
+            reason = (scrub(str(exc.orig)).strip().splitlines() or ["no reason given"])[0]
+            if not any(word in reason.lower() for word in _UNAVAILABLE):
+                raise DataSourceError(f"score history {self.location}: {reason}") from None
+            raise RetryableError(f"score history {self.location} does not answer: {reason}; "
+                                 "run again when the database is back") from None
+
+    def _ensure_table(self) -> None:
+        """Create the table on first use, in its own transaction: two first runs may race to
+        create it (PostgreSQL's IF NOT EXISTS is not safe against that), and the loser finds it
+        made by the winner."""
+        import sqlalchemy
+
+        with self.engine.connect() as connection:
+            if sqlalchemy.inspect(connection).has_table(TABLE):
+                return
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sqlalchemy.text(
+                    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                    + ", ".join(f"{c} {t}" for c, t in COLUMNS.items()) + ")"))
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            with self.engine.connect() as connection:
+                if not sqlalchemy.inspect(connection).has_table(TABLE):
+                    raise
 
     def read(self, until: dt.date | None = None, role: str = PRIMARY,
              since: dt.date | None = None) -> pd.DataFrame:
         """Rows of ``role`` dated ``since`` .. ``until`` (inclusive)."""
         import sqlalchemy
 
-        with self.engine.connect() as connection:
+        with self._unavailable_is_retryable(), self.engine.connect() as connection:
             if not sqlalchemy.inspect(connection).has_table(TABLE):
                 return _empty()
             where, params = _where(until, since, role, ":")
@@ -208,8 +259,9 @@ class SQLHistory(ScoreHistory):
         """Delete and insert the date's rows per role, all in one transaction."""
         import sqlalchemy
 
-        with self.engine.begin() as connection:
-            self._ensure_table(connection)
+        with self._unavailable_is_retryable():
+            self._ensure_table()
+        with self._unavailable_is_retryable(), self.engine.begin() as connection:
             for role, frame in rows.items():
                 connection.execute(
                     sqlalchemy.text(f"DELETE FROM {TABLE} WHERE as_of = :d AND role = :r"),
@@ -218,9 +270,16 @@ class SQLHistory(ScoreHistory):
                                                        index=False, chunksize=10_000)
 
 
-def _masked(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+_UNAVAILABLE = ("could not connect", "connection refused", "timeout", "timed out", "locked",
+                "the database system is starting up", "could not translate host name",
+                "server closed the connection")
+
+
+def _connect_args(url: str) -> dict:
+    """A short connect timeout for PostgreSQL, so a database that is down fails fast."""
+    if url.startswith("postgresql"):
+        return {"connect_args": {"connect_timeout": 10}}
+    return {}
 
 
 def _empty() -> pd.DataFrame:

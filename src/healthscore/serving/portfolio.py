@@ -169,9 +169,22 @@ def crm_export(scores: pd.DataFrame) -> pd.DataFrame:
         out[column] = scores[column] if column in scores else ""
     text = [c for c in CRM_COLUMNS if c not in (HEALTH, PROBABILITY, CHANGE_30D)]
     for column in text:
-        out[column] = (out[column].astype(object).where(out[column].notna(), "").astype(str)
-                       .str.replace(r"[\r\n]+", " ", regex=True))
+        out[column] = neutralise_formulas(
+            out[column].astype(object).where(out[column].notna(), "").astype(str)
+            .str.replace(r"[\r\n]+", " ", regex=True))
     return out[list(CRM_COLUMNS)].reset_index(drop=True)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(values: pd.Series) -> pd.Series:
+    """Text cells that a spreadsheet would run as a formula (starting with ``= + - @``, a tab
+    or a carriage return) get a leading apostrophe, as OWASP advises for CSV exports; a plain
+    negative number such as ``-3`` stays as it is."""
+    text = values.astype(str)
+    risky = text.str.startswith(FORMULA_STARTS) & ~text.str.fullmatch(r"-\d+(\.\d+)?")
+    return text.where(~risky, "'" + text)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,11 +8,12 @@ import logging
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from healthscore.errors import DataValidationError, Violation
+from healthscore.errors import ConfigError, DataSourceError, DataValidationError, Violation
 from healthscore.serving.bands import Band, assign_band
 from healthscore.serving.explain import Drivers, describe, health_points
 from healthscore.serving.model import FeatureMeta, HealthModel
@@ -97,9 +98,36 @@ def _stop_meta(stop: HardStop, metas: dict[str, FeatureMeta]) -> FeatureMeta:
                        spec.description, spec.explain, False, spec.parameter)
 
 
+def check_hard_stops(stops: Sequence[HardStop], model_features: Sequence[str]) -> None:
+    """Refuse a hard stop whose feature no model has (a misspelt name would silently never
+    fire). A known feature the model lacks (its table is absent) only skips the rule."""
+    from healthscore.features.registry import get_spec
+
+    problems = []
+    for i, stop in enumerate(stops):
+        if stop.feature in model_features:
+            continue
+        try:
+            get_spec(stop.feature)
+        except KeyError as exc:
+            message = str(exc.args[0]) if exc.args else stop.feature
+            problems.append(f"scoring.hard_stops[{i}].feature: {message} (hard stop "
+                            f"{stop.name!r})")
+    if problems:
+        raise ConfigError("scoring.hard_stops", problems)
+
+
 def read_overrides(path) -> pd.DataFrame:
     """Read and check the manual overrides table (CSV or Parquet)."""
-    frame = pd.read_csv(path) if str(path).lower().endswith(".csv") else pd.read_parquet(path)
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("scoring.overrides", [f"scoring.overrides: {path} does not exist"])
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataSourceError(f"table 'overrides': cannot read {path}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                              ) from None
     problems = [Violation("overrides", c, "required column missing", 0)
                 for c in OVERRIDE_COLUMNS if c not in frame]
     if "value" not in frame and "cap" not in frame:

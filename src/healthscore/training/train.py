@@ -158,6 +158,15 @@ def _evaluate(model: HealthModel, rows: pd.DataFrame, config: TrainingConfig, se
     return evaluate_predictions(out, config, seed, n_boot), out
 
 
+def informative_features(train: pd.DataFrame, metas: list[FeatureMeta]
+                         ) -> tuple[list[FeatureMeta], list[str]]:
+    """(features holding a value in some training row, names of the all-null ones): a column
+    that is empty everywhere (an optional column the source left blank) teaches nothing and
+    breaks the encoders."""
+    keep = [m for m in metas if m.name not in train or train[m.name].notna().any()]
+    return keep, [m.name for m in metas if m not in keep]
+
+
 def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
                        horizon_days: int, seed: int, progress: Progress | None = None
                        ) -> TrainingRun:
@@ -169,6 +178,12 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
         frame = frame[frame["label_observed"].astype(bool)]
     assignment, kind, split, notes = split_rows(frame, config, horizon_days, seed)
     parts = {name: frame[assignment == name] for name in (TRAIN, VALIDATION, TEST)}
+    metas, empty = informative_features(parts[TRAIN], metas)
+    if empty:
+        notes.append(f"Left out {len(empty)} feature(s) with no value in any training row: "
+                     + ", ".join(empty))
+        log.warning("features with no value in any training row are left out: %s",
+                    ", ".join(empty))
     results: dict[str, ModelResult] = {}
     for i, name in enumerate(config.models):
         started = time.perf_counter()

@@ -158,7 +158,7 @@ def test_failing_sql_query_names_the_table_and_hides_the_password(required):
         open_with(required, events=TableSource(url="postgresql://bob:s3cret@localhost:1/db",
                                                query="select 1"))
     assert "s3cret" not in str(info.value)
-    assert "postgresql://***@localhost:1/db" in str(info.value)
+    assert "postgresql://bob:***@localhost:1/db" in str(info.value)
 
 
 def test_columns_mapping_renames_user_columns(required, tmp_path):

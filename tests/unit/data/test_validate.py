@@ -247,9 +247,19 @@ def test_empty_required_table(frames):
     assert "  - events: table is empty (0 rows)" in str(violations(frames))
 
 
-def test_empty_optional_table_is_fine(frames):
+def test_a_given_optional_table_that_is_empty_is_an_error(frames):
+    # an empty table would turn its features to zero instead of off and move accounts' bands
     frames["surveys"] = frames["surveys"].iloc[0:0]
-    assert dataset_from_frames(frames, END).row_counts()["surveys"] == 0
+    error = violations(frames)
+    assert [(v.table, v.column) for v in error.violations] == [("surveys", None)]
+    assert "table is empty; remove it" in error.violations[0].rule
+
+
+def test_a_fraction_in_a_whole_number_column_is_an_error(frames):
+    set_cell("surveys", "nps", 7.5)(frames)
+    error = violations(frames)
+    assert [(v.table, v.column, v.rule) for v in error.violations] == [
+        ("surveys", "nps", "not a whole number")]
 
 
 def test_every_violation_is_listed_in_one_error(frames):

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from healthscore.data.dataset import dataset_from_frames
+from healthscore.data.schema import TABLES
 from healthscore.features.engine import FeatureMatrix, build_feature_matrix
 from healthscore.features.settings import FeatureConfig
 from healthscore.features.snapshots import LABEL_COLUMNS
@@ -234,7 +235,11 @@ def mutate_past(rng: np.random.Generator, frames: dict[str, pd.DataFrame], cut: 
 def build(frames: dict[str, pd.DataFrame], config: FeatureConfig) -> FeatureMatrix:
     if config is CONFIGS.get("no_subscriptions"):  # a shop: customers by activity alone
         frames = {k: v for k, v in frames.items() if k != "subscriptions"}
-    return build_feature_matrix(dataset_from_frames(frames, END), config)
+    # a random world may leave an optional table without rows: that table is absent (an empty
+    # table given as input is a validation error)
+    given = {name: frame for name, frame in frames.items()
+             if len(frame) or TABLES[name].required}
+    return build_feature_matrix(dataset_from_frames(given, END), config)
 
 
 def as_of(matrix: FeatureMatrix, cut: dt.date, columns: list[str]) -> pd.DataFrame:

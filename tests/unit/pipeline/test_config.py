@@ -181,8 +181,25 @@ def test_a_yaml_list_is_not_a_config(tmp_path):
     assert error.problems == ["<root>: must be a mapping of keys; got list"]
 
 
-def test_empty_file_gives_defaults(tmp_path):
-    assert load_config(write_yaml(tmp_path, "", "empty.yaml")) == Config()
+def test_an_empty_file_is_an_error_not_the_demo_defaults(tmp_path):
+    with pytest.raises(ConfigError, match=r"empty.yaml: (.|\n)*the file is empty"):
+        load_config(write_yaml(tmp_path, "", "empty.yaml"))
+
+
+def test_a_yaml_syntax_error_names_the_file(tmp_path):
+    path = write_yaml(tmp_path, "data:\n  dir: [unclosed\n", "broken.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "<unicode string>" not in str(info.value)
+    assert f"{path}, line" in str(info.value)
+
+
+def test_an_unknown_table_is_offered_the_table_names(tmp_path):
+    path = write_yaml(tmp_path, "data:\n  tables:\n    ticket: {path: x.csv}\n", "t.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "did you mean 'tickets'" in message and "'expected'" not in message
 
 
 def test_none_returns_the_defaults():

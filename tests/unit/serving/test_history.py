@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from healthscore.errors import DataSourceError
+from healthscore.errors import ConfigError, LockHeldError
 from healthscore.serving.history import (
     PRIMARY,
     SHADOW,
@@ -117,13 +119,38 @@ def test_open_history_picks_the_store(tmp_path) -> None:
 
 
 def test_a_bad_url_is_a_clear_error(tmp_path) -> None:
-    with pytest.raises(DataSourceError, match="score history 'nosuchdialect://x'"):
+    with pytest.raises(ConfigError, match="scoring.history: nosuchdialect://x is not a usable"):
         open_history("nosuchdialect://x", tmp_path)
 
 
 def test_the_location_shown_hides_a_password(tmp_path) -> None:
     history = SQLHistory(f"sqlite:///{tmp_path / 'h.db'}")
     assert history.location.startswith("sqlite:///")
-    with pytest.raises(DataSourceError) as info:
+    with pytest.raises(ConfigError) as info:
         open_history("nosuchdialect://user:s3cret@host/db", tmp_path)
     assert "s3cret" not in str(info.value) and "user:***@host" in str(info.value)
+
+
+def test_a_raw_at_sign_in_the_password_asks_for_percent_encoding(tmp_path) -> None:
+    with pytest.raises(ConfigError) as info:
+        open_history("postgresql+psycopg2://user:p@ss@host/db", tmp_path)
+    message = str(info.value)
+    assert "percent-encode" in message and "%40" in message
+    assert "p@ss" not in message and "ss@host" not in message
+
+
+def test_a_duckdb_history_locked_by_another_process_is_retryable(tmp_path) -> None:
+    path = tmp_path / "history.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('locked', flush=True); time.sleep(60)", str(path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LockHeldError) as info:
+            open_history(str(path), tmp_path).replace(dt.date(2025, 1, 1), {})
+        assert info.value.exit_code == 75
+        assert f"score history {path} is locked by another process" in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -235,3 +235,12 @@ def test_render_portfolio_without_trends_and_custom_bands(scores):
     assert "No decliners to show" in page
     assert "ARR in Amber + Red" in page
     assert len(re.findall("data:image/png;base64,", page)) >= 2
+
+
+def test_crm_export_neutralises_cells_that_would_run_as_formulas(scores):
+    scores = scores.assign(account_id=["=HYPERLINK(\"http://x\")", "@SUM(A1)"]
+                           + list(scores["account_id"].astype(str))[2:])
+    export = crm_export(scores)
+    assert export["account_id"].iloc[0] == "'=HYPERLINK(\"http://x\")"
+    assert export["account_id"].iloc[1] == "'@SUM(A1)"
+    assert not export["account_id"].iloc[2:].str.startswith("'").any()
