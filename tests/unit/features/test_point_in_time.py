@@ -273,15 +273,19 @@ def test_future_rows_never_change_past_features(definition, seed, cut_index):
         as_of(mutated, cut, shared).reset_index(drop=True),
         check_dtype=False,
     )
-    # A template column that exists only on one side (a new event type or metric) has no data
-    # then: all zero or unknown, and a metric's stale flag is 1.
+    # A column that exists only on one side (a new event type or metric, or a table whose
+    # only rows lie after the cut) has no data then: zero, unknown or its no-data fill (366
+    # days since the last touchpoint), and a metric's stale flag is 1.
     for matrix in (original, mutated):
         only = [c for c in matrix.frame.columns if c not in shared and c not in LABEL_COLUMNS]
         past = matrix.frame.loc[matrix.frame.snapshot_date <= cut, only]
         stale = [c for c in only if c.startswith("metric_stale__")]
         assert (past[stale] == 1).all().all(), f"{stale} see measurements before {cut}"
-        rest = past.drop(columns=stale)
-        assert (rest.fillna(0) == 0).all().all(), f"{only} carry data before {cut}"
+        fills = {s.name: s.fill for s in matrix.features}
+        for column in past.columns.drop(stale):
+            values = past[column]
+            empty = values.isna() | (values == 0) | (values == fills.get(column))
+            assert empty.all(), f"{column} carries data before {cut}"
 
 
 @pytest.mark.property
