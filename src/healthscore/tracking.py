@@ -43,6 +43,12 @@ CHALLENGER, CHAMPION = "challenger", "champion"
 TAG_SESSION = "healthscore.session"
 TAG_MODEL = "healthscore.model"
 TAG_KIND = "healthscore.kind"
+TAG_MODEL_FINGERPRINT = "healthscore.model_fingerprint"
+TAG_DATA_FINGERPRINT = "healthscore.data_fingerprint"
+# MLflow 3's UI opens an experiment without this tag as a GenAI experiment; the value is the
+# UI's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT (mlflow/server/js, "custom_model_development").
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 TAG_HOST, TAG_PID = "healthscore.host", "healthscore.pid"
 
 
@@ -80,8 +86,15 @@ def configure(config: TrackingConfig, artifact_root: Path, create: bool = True) 
         # A tracking server stores artifacts where its --artifacts-destination says, so that
         # every machine can load the models; a local store keeps them in <workdir>.
         server = uri.startswith(SERVER_SCHEMES)
-        mlflow.create_experiment(config.experiment, artifact_location=None if server else location)
-    mlflow.set_experiment(config.experiment)
+        mlflow.create_experiment(config.experiment, artifact_location=None if server else location,
+                                 tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+    experiment = mlflow.set_experiment(config.experiment)
+    if create and experiment is not None and EXPERIMENT_KIND_TAG not in (experiment.tags or {}):
+        # experiments created before the tag existed: mark them too (the UI reads it on open)
+        from mlflow import MlflowClient
+
+        MlflowClient().set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG,
+                                          EXPERIMENT_KIND)
     if create:
         sweep_interrupted_runs(config.experiment, config.model_name)
     return uri
@@ -322,6 +335,40 @@ def set_tags(tags: dict[str, str]) -> None:
     import mlflow
 
     mlflow.set_tags({k: scrub(redact_url(str(v))) for k, v in tags.items()})
+
+
+def log_dataset(frame: pd.DataFrame, name: str, context: str, digest: str,
+                target: str | None = None) -> None:
+    """Record ``frame`` as an input of the active run (``mlflow.log_input``): its name, schema,
+    size and our content fingerprint as digest; ``context`` says its role ("training", "test").
+    The rows themselves are not uploaded."""
+    import warnings
+
+    import mlflow
+
+    with warnings.catch_warnings():  # MLflow's hint about integer columns, not for us
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(frame, name=name, digest=digest, targets=target)
+    mlflow.log_input(dataset, context=context)
+
+
+def describe_version(model_name: str, version: str, description: str) -> None:
+    """Set the description of a registered model version (shown in the registry UI)."""
+    from mlflow import MlflowClient
+
+    MlflowClient().update_model_version(model_name, version, description=description)
+
+
+def version_description(model_name: str, version: str) -> str:
+    """The description of a registered model version ('' when none)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient().get_model_version(model_name, version).description or ""
+
+
+def run_tags(run_id: str) -> dict[str, str]:
+    """The tags of a run."""
+    return dict(_get_run(run_id).data.tags)
 
 
 def start_run(name: str, tags: dict[str, str], nested: bool = False):

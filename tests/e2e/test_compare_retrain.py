@@ -80,6 +80,7 @@ def test_retrain_makes_the_first_passing_model_champion(retrained):
     assert result.exit_code == 0, result.output
     output = flat(result.output)
     assert "PR-AUC not worse than the champion │ skipped │ no champion yet" in output
+    assert "a new model or new data │ skipped │ no champion yet" in output
     assert "Backtest: would this have predicted past churn?" in output
     assert "1 of 1 backtest folds fit" in output  # how many folds fit, and why not the rest
     promoted = re.search(r"promoted: (\w+) \(run ([0-9a-f]{32})\) is healthscore@champion, "
@@ -97,6 +98,8 @@ def test_retrain_keeps_the_champion_when_the_gate_fails(retrained):
                      r"\1: difference \+0\.000, 95 % interval \[\+0\.000, \+0\.000\]: "
                      r"[│ ]*no significant difference", output), output  # the cell may wrap
     assert "comparable with the champion │ pass" in output
+    # retraining on unchanged data rebuilds the champion: refused whatever the other checks say
+    assert "a new model or new data │ fail │ model and data unchanged since the" in output
     first = retrained["results"]["first_champion"][1]
     assert champion == first
     assert f"healthscore@champion stays version {first[0]} (run {first[1]})" in output

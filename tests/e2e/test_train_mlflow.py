@@ -3,6 +3,7 @@ read back, aliases move, the report embeds its plots and the pyfunc model round-
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -65,6 +66,35 @@ def test_each_model_run_records_params_metrics_and_artifacts(trained):
     assert features["account_id"].tolist() == expected["account_id"].tolist()
     model = trained["run"].results[session.best].health_model
     np.testing.assert_allclose(model.predict_proba(features), expected["p"])  # same rows again
+
+
+def test_runs_log_their_datasets_and_the_version_describes_the_model(trained):
+    import mlflow
+
+    session, config = trained["session"], trained["config"]
+    experiment = mlflow.get_experiment_by_name(config.training.tracking.experiment)
+    assert experiment.tags[tracking.EXPERIMENT_KIND_TAG] == "custom_model_development"
+    best_run = mlflow.get_run(session.runs[session.best].run_id)
+    inputs = {i.dataset.name: (i.dataset, {t.key: t.value for t in i.tags})
+              for i in best_run.inputs.dataset_inputs}
+    assert set(inputs) == {"training rows", "test rows"}
+    train_set, train_tags = inputs["training rows"]
+    test_set, test_tags = inputs["test rows"]
+    assert train_tags["mlflow.data.context"] == "training"
+    assert test_tags["mlflow.data.context"] == "test"
+    run = trained["run"]
+    assert json.loads(train_set.profile)["num_rows"] == run.sizes["train"]
+    assert json.loads(test_set.profile)["num_rows"] == run.sizes["test"]
+    assert train_set.digest != test_set.digest
+    tags = best_run.data.tags
+    assert len(tags[tracking.TAG_MODEL_FINGERPRINT]) == len(tags[tracking.TAG_DATA_FINGERPRINT])
+    description = tracking.version_description(MODEL_NAME, session.registered_version)
+    overall = run.results[session.best].test.overall
+    assert description.startswith("Probability p that an account churns within 90 days")
+    assert f"Model: {session.best}" in description
+    assert f"ROC-AUC {overall['roc_auc']:.3f} [" in description
+    assert f"recall {overall['recall']:.3f}" in description
+    assert "health < 50" in description
 
 
 def test_metric_names_line_up_across_runs(trained):

@@ -17,7 +17,8 @@ def created(monkeypatch):
     monkeypatch.setattr(mlflow, "get_experiment_by_name", lambda name: None)
     monkeypatch.setattr(mlflow, "set_experiment", lambda name: None)
     monkeypatch.setattr(mlflow, "create_experiment",
-                        lambda name, artifact_location=None: calls.append(artifact_location))
+                        lambda name, artifact_location=None, tags=None: calls.append(
+                            artifact_location))
     monkeypatch.setattr(tracking, "_check_server", lambda uri: None)  # no server here
     return calls
 
@@ -33,3 +34,17 @@ def test_a_local_store_keeps_the_artifacts_in_the_workdir(created, monkeypatch, 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     tracking.configure(tracking.TrackingConfig(), tmp_path / "mlartifacts")
     assert created == [(tmp_path / "mlartifacts").resolve().as_uri()]
+
+
+def test_the_experiment_opens_as_a_model_development_experiment(monkeypatch, tmp_path):
+    """MLflow 3's UI shows an experiment without ``mlflow.experimentKind`` as a GenAI one; new
+    experiments get the tag, and so do ones created before it existed."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracking.configure(tracking.TrackingConfig(experiment="new"), tmp_path / "mlartifacts")
+    assert mlflow.get_experiment_by_name("new").tags[
+        "mlflow.experimentKind"] == "custom_model_development"
+    mlflow.create_experiment("old")
+    assert "mlflow.experimentKind" not in mlflow.get_experiment_by_name("old").tags
+    tracking.configure(tracking.TrackingConfig(experiment="old"), tmp_path / "mlartifacts")
+    assert mlflow.get_experiment_by_name("old").tags[
+        "mlflow.experimentKind"] == "custom_model_development"

@@ -75,7 +75,12 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
     """
     from healthscore import tracking
     from healthscore.redact import redact_config
-    from healthscore.training.record import frame_fingerprint, record_session, test_frame_for
+    from healthscore.training.record import (
+        frame_fingerprint,
+        record_session,
+        test_frame_for,
+        training_rows_of,
+    )
     from healthscore.training.train import train_and_evaluate
 
     # the tracking store is checked (and killed runs swept) before anything is fitted
@@ -85,8 +90,11 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
     frames = {name: test_frame_for(frame, run, result) for name, result in run.results.items()}
     fingerprints = {"inputs": data_fingerprint, "features": frame_fingerprint(frame)}
     settings = redact_config(config.model_dump(mode="json"))
+    training_rows = training_rows_of(frame, run, config.training, config.features.horizon_days,
+                                     config.seed)
     session = record_session(run, frames, config.training, settings,
-                             fingerprints, config.workdir / "mlartifacts", claim_champion)
+                             fingerprints, config.workdir / "mlartifacts", claim_champion,
+                             training_rows)
     reports = {name: write_validation_report(config, logged.run_id)
                for name, logged in session.runs.items()}
     return run, session, reports
@@ -175,7 +183,13 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
     """
     from healthscore import tracking
     from healthscore.training.compare import IncompatibleRunsError
-    from healthscore.training.gate import RetrainOutcome, evaluate_gate, gate_from_comparison
+    from healthscore.training.gate import (
+        RetrainOutcome,
+        evaluate_gate,
+        gate_from_comparison,
+        identity_check,
+        with_check,
+    )
 
     run, session, reports = train(config, frame, metas, data_fingerprint, progress,
                                   claim_champion=False)
@@ -197,6 +211,9 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
             decision = evaluate_gate(gate, run.results[session.best].test.overall,
                                      has_champion=True, incompatible="; ".join(exc.problems),
                                      health_threshold=threshold)
+    decision = with_check(decision, identity_check(
+        _fingerprints(tracking.run_tags(candidate)),
+        _fingerprints(tracking.run_tags(champion[1])) if champion else None))
     version = tracking.promote(model_name, candidate) if decision.passed else None
     tracking.log_artifacts_to_run(session.session_run_id, {
         "retrain/gate.json": json.dumps(decision.as_dict() | {
@@ -204,6 +221,13 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
             "comparison_run": comparison_run, "promoted_version": version}, indent=1)})
     return RetrainOutcome(run, session, reports, folds, champion, comparison, path,
                           comparison_run, decision, version, plan.summary())
+
+
+def _fingerprints(tags: dict[str, str]) -> dict[str, str]:
+    from healthscore import tracking
+
+    return {"model": tags.get(tracking.TAG_MODEL_FINGERPRINT, ""),
+            "data": tags.get(tracking.TAG_DATA_FINGERPRINT, "")}
 
 
 def check_tracking(config: Config, create: bool) -> None:

@@ -132,6 +132,36 @@ def _pr_auc_check(gate: PromotionConfig, candidate: Mapping[str, float],
         f"{difference['high']:+.3f}]: {verdict}"))
 
 
+SAME_AS_CHAMPION = "a new model or new data"
+
+
+def identity_check(candidate: Mapping[str, str], champion: Mapping[str, str] | None,
+                   ) -> GateCheck:
+    """Fails when the candidate's model and data fingerprints both equal the champion's.
+
+    Retraining on unchanged data with the same config and seed rebuilds the champion; promoting
+    that copy would only churn versions. ``candidate`` and ``champion`` map ``model`` and
+    ``data`` to fingerprints; the check is skipped when the champion has none (older runs).
+    """
+    if champion is None:
+        return GateCheck(SAME_AS_CHAMPION, None, "no champion yet")
+    if not champion.get("model") or not champion.get("data"):
+        return GateCheck(SAME_AS_CHAMPION, None, "champion run has no fingerprints")
+    same_model = candidate.get("model") == champion["model"]
+    same_data = candidate.get("data") == champion["data"]
+    if same_model and same_data:
+        return GateCheck(SAME_AS_CHAMPION, False, (
+            f"model and data unchanged since the champion (fingerprints "
+            f"{candidate['model'][:8]}, {candidate['data'][:8]})"))
+    changed = [part for part, same in (("model", same_model), ("data", same_data)) if not same]
+    return GateCheck(SAME_AS_CHAMPION, True, f"{' and '.join(changed)} changed")
+
+
+def with_check(decision: GateDecision, check: GateCheck) -> GateDecision:
+    """The decision with one more check first."""
+    return GateDecision((check, *decision.checks), decision.has_champion)
+
+
 def gate_from_comparison(gate: PromotionConfig, comparison: Comparison) -> GateDecision:
     """The gate for the comparison's second run (candidate) against its first (champion)."""
     champion, candidate = comparison.names[0], comparison.names[1]

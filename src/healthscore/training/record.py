@@ -45,6 +45,56 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def model_fingerprint(result: ModelResult) -> str:
+    """Content hash of a fitted model: its kind, parameters, inputs and what it predicts on the
+    test rows (the same data, config and seed give the same model, hence the same hash)."""
+    digest = hashlib.blake2b(digest_size=12)
+    model = result.health_model
+    digest.update(json.dumps([result.name, model.feature_names, result.params],
+                             sort_keys=True, default=str).encode())
+    digest.update(np.round(result.test_rows["p"].to_numpy(float), 12).tobytes())
+    return digest.hexdigest()
+
+
+def data_fingerprint(fingerprints: dict[str, str]) -> str:
+    """One hash of every data fingerprint of a session (inputs, feature matrix)."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(json.dumps(fingerprints, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def describe_version(result: ModelResult, run: TrainingRun, config: TrainingConfig,
+                     fingerprints: dict[str, str]) -> str:
+    """The registry description of a model version: what it predicts, over which horizon, how
+    it was tested, the test metrics with their 95 % intervals and the data it learnt from."""
+    model = result.health_model
+    overall = result.test.overall
+    intervals = result.test.intervals.set_index("metric") if len(result.test.intervals) else None
+
+    def metric(key: str, label: str) -> str:
+        text = f"{label} {overall[key]:.3f}"
+        if intervals is not None and key in intervals.index:
+            low, high = intervals.loc[key, "low"], intervals.loc[key, "high"]
+            if low == low and high == high:  # not NaN
+                text += f" [{low:.3f}, {high:.3f}]"
+        return text
+
+    target = "churns" if config.label == "label_churn" else "expands"
+    split = run.split.describe() if run.split else {"split": "random 60/20/20"}
+    period = ", ".join(f"{k} {v}" for k, v in split.items())
+    figures = "; ".join(metric(k, label) for k, label in (
+        ("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("recall", "recall"),
+        ("precision", "precision"), ("ece", "ECE")) if k in overall)
+    return (
+        f"Probability p that an account {target} within {model.horizon_days} days after the "
+        f"scoring date ({config.label}); health = 100 - 100*p. Model: {result.name}, "
+        f"{len(model.feature_names)} features, calibration {config.calibration}. "
+        f"{run.split_kind.capitalize()} split: {period}; {run.sizes.get('test', 0):,} test "
+        f"rows. Test metrics (95 % bootstrap intervals; recall and precision at health < "
+        f"{config.at_risk_threshold:g}): {figures}. Data fingerprint "
+        f"{data_fingerprint(fingerprints)}.")
+
+
 @dataclass
 class RecordedSession:
     """Run ids of a recorded training session."""
@@ -105,11 +155,14 @@ def rows_aligned(test_frame: pd.DataFrame, test_rows: pd.DataFrame) -> bool:
 
 def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: TrainingConfig,
                    settings: dict[str, Any], fingerprints: dict[str, str],
-                   artifact_root: Path, claim_champion: bool = True) -> RecordedSession:
+                   artifact_root: Path, claim_champion: bool = True,
+                   training_rows: pd.DataFrame | None = None) -> RecordedSession:
     """Log the whole session; ``frames[name]`` is the test feature frame of each model.
 
-    The best model becomes ``@challenger``; with ``claim_champion`` it also becomes
-    ``@champion`` when no champion exists yet.
+    Every model run logs its training rows (``training_rows``, when given) and its test rows as
+    MLflow dataset inputs, and carries its model and data fingerprints as tags; the registered
+    version gets a description. The best model becomes ``@challenger``; with
+    ``claim_champion`` it also becomes ``@champion`` when no champion exists yet.
     """
     from healthscore.serving.pyfunc import HealthScorePyfunc
 
@@ -139,19 +192,49 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
                 info = tracking.log_health_model(
                     wrapped, example, wrapped.predict(None, example),
                     registered_name=config.tracking.model_name if name == best else None)
-                tracking.set_tags({"healthscore.model_uri": info.model_uri})
+                tracking.set_tags({"healthscore.model_uri": info.model_uri,
+                                   tracking.TAG_MODEL_FINGERPRINT: model_fingerprint(result),
+                                   tracking.TAG_DATA_FINGERPRINT: data_fingerprint(fingerprints)})
+                _log_datasets(frames[name], training_rows, config.label)
                 version = getattr(info, "registered_model_version", None)
                 runs[name] = tracking.LoggedRun(run_id, info.model_uri,
                                                 str(version) if version else None)
     version = runs[best].version
     champion_set = False
     if version is not None:
+        tracking.describe_version(config.tracking.model_name, version, describe_version(
+            run.results[best], run, config, fingerprints))
         tracking.set_alias(config.tracking.model_name, tracking.CHALLENGER, version)
         if claim_champion and tracking.alias_version(config.tracking.model_name,
                                                      tracking.CHAMPION) is None:
             tracking.set_alias(config.tracking.model_name, tracking.CHAMPION, version)
             champion_set = True
     return RecordedSession(session_id, runs, best, version, champion_set)
+
+
+def _log_datasets(test_rows: pd.DataFrame, training_rows: pd.DataFrame | None,
+                  label: str) -> None:
+    target = label if label in test_rows.columns else None
+    if training_rows is not None:
+        tracking.log_dataset(training_rows, "training rows", "training",
+                             frame_fingerprint(training_rows), target)
+    tracking.log_dataset(test_rows, "test rows", "test", frame_fingerprint(test_rows), target)
+
+
+def training_rows_of(frame: pd.DataFrame, run: TrainingRun, config: TrainingConfig,
+                     horizon_days: int, seed: int) -> pd.DataFrame:
+    """The rows the session's models were fitted on (labelled, in the training period)."""
+    from healthscore.training.splits import TRAIN
+    from healthscore.training.train import assign_splits
+
+    if "label_observed" in frame.columns:
+        frame = frame[frame["label_observed"].astype(bool)]
+    assignment, _ = assign_splits(frame, config, horizon_days, seed)
+    rows = frame[assignment == TRAIN]
+    if len(rows) != run.sizes.get(TRAIN, len(rows)):
+        log.warning("training rows recomputed for MLflow (%d) differ from the session's (%d)",
+                    len(rows), run.sizes.get(TRAIN))
+    return rows
 
 
 def _model_params(result: ModelResult, run: TrainingRun, config: TrainingConfig,

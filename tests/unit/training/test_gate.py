@@ -96,3 +96,26 @@ def test_gate_config_is_validated_with_key_paths():
     assert "training.promotion.pr_auc: Input should be 'not_worse', 'better' or 'off'" in text
     assert "training.promotion.recal_drop: unknown name 'recal_drop'; did you mean " \
            "'recall_drop'?" in text
+
+
+def test_an_identical_rebuild_of_the_champion_is_refused():
+    from healthscore.training.gate import identity_check, with_check
+
+    same = identity_check({"model": "m1", "data": "d1"}, {"model": "m1", "data": "d1"})
+    decision = with_check(evaluate_gate(PromotionConfig(), candidate(), CHAMPION, SAME), same)
+    assert not decision.passed and decision.failed == [same]
+    assert same.detail == "model and data unchanged since the champion (fingerprints m1, d1)"
+
+
+@pytest.mark.parametrize(("champion", "status", "detail"), [
+    ({"model": "m1", "data": "d2"}, "pass", "data changed"),
+    ({"model": "m2", "data": "d1"}, "pass", "model changed"),
+    ({"model": "m2", "data": "d2"}, "pass", "model and data changed"),
+    ({"model": "", "data": ""}, "skipped", "champion run has no fingerprints"),
+    (None, "skipped", "no champion yet"),
+])
+def test_a_new_model_or_new_data_passes_the_identity_check(champion, status, detail):
+    from healthscore.training.gate import identity_check
+
+    check = identity_check({"model": "m1", "data": "d1"}, champion)
+    assert (check.status, check.detail) == (status, detail)
