@@ -85,6 +85,7 @@ def test_retrain_makes_the_first_passing_model_champion(retrained):
     assert "PR-AUC not worse than the champion │ skipped │ no champion yet" in output
     assert "a new model or new data │ skipped │ no champion yet" in output
     assert "Backtest: would this have predicted past churn?" in output
+    assert "1 of 1 backtest folds fit" in output  # how many folds fit, and why not the rest
     promoted = re.search(r"promoted: (\w+) \(run ([0-9a-f]{32})\) is healthscore@champion, "
                          r"version (\d+) \(first champion\)", output)
     assert promoted, output

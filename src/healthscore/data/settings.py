@@ -28,6 +28,10 @@ class TableSource(Section):
     ``wide`` (metrics only): the export has one column per metric, listed in
     ``value_columns``, beside ``account_id`` and ``measured_at``; it is melted into the long
     contract shape (metric = the column's name; empty cells are not measurements).
+    CSV files: ``delimiter`` (default: detected), ``whitespace: true`` for columns separated
+    by runs of spaces or tabs, ``header: false`` when the first line holds data (columns are
+    then named column0, column1, ... for the ``columns:`` mapping), ``date_format`` when
+    dates are not ISO (e.g. ``"%d/%m/%Y"``; also applied to text dates of any source).
     """
 
     path: Path | None = None
@@ -44,6 +48,15 @@ class TableSource(Section):
         description="Wide metrics export: the columns holding metric values (each becomes a "
         "metric named after its column).",
     )
+    delimiter: str | None = Field(
+        default=None, min_length=1, max_length=1,
+        description="CSV field separator (one character, e.g. ';' or '\\t'); default: detected.")
+    whitespace: bool = Field(
+        default=False, description="CSV columns separated by runs of spaces or tabs.")
+    header: bool = Field(default=True, description="The CSV's first line names the columns.")
+    date_format: str | None = Field(
+        default=None, min_length=2, description="strptime format of text dates, e.g. "
+        "'%d/%m/%Y' or '%m/%d/%Y %H:%M'; default: ISO (YYYY-MM-DD).")
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> TableSource:
@@ -54,6 +67,13 @@ class TableSource(Section):
             raise ValueError("a duckdb source needs `table`")
         if self.url is not None and not self.query:
             raise ValueError("a url source needs `query`")
+        if self.whitespace and self.delimiter is not None:
+            raise ValueError("give either `delimiter` or `whitespace: true`, not both")
+        csv_options = [k for k in ("delimiter", "whitespace") if getattr(self, k)]
+        if not self.header:
+            csv_options.append("header")
+        if csv_options and (self.path is None or self.format == "parquet"):
+            raise ValueError(f"{', '.join(csv_options)}: CSV options need a CSV `path` source")
         if self.wide and not self.value_columns:
             raise ValueError("a wide source needs `value_columns`: the columns holding the "
                              "metric values")

@@ -48,7 +48,8 @@ from healthscore.io import write_parquet, write_text
 log = logging.getLogger(__name__)
 
 FEATURE_MODULES = (
-    "usage", "relationship", "billing", "support", "sentiment", "engagement", "commercial",
+    "usage", "lifetime", "relationship", "billing", "support", "sentiment", "engagement",
+    "commercial",
 )
 MAX_TEMPLATE_VALUES = 12
 AUDIT_ROWS = 200_000
@@ -154,7 +155,8 @@ def candidate_features(dataset: Dataset, metrics: MetricFeatures | None = None,
     ``metrics`` table, read as ``metrics`` says) last."""
     load_feature_modules()
     families = available_families(dataset)
-    specs = [f for f in all_features() if f.family in families]
+    specs = [f for f in all_features()
+             if f.family in families and all(dataset.has(t) for t in f.requires)]
     types: list[str] | None = None
     for template in all_templates():
         if template.spec.family in families:
@@ -285,7 +287,8 @@ def compute_features(
     log.info("matrix assembled in %.1fs", time.perf_counter() - started)
     for family_name in families:
         con.execute(f"DROP TABLE IF EXISTS feat_{family_name}")
-    con.execute("DROP TABLE IF EXISTS usage_daily")
+    for prepared in ("usage_daily", "activity_days", "purchase_days"):
+        con.execute(f"DROP TABLE IF EXISTS {prepared}")
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     if METRICS_FAMILY in by_family:
         started = time.perf_counter()

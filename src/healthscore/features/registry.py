@@ -85,6 +85,7 @@ class FeatureSpec:
     template: str | None = None  # the template name when expanded from one
     parameter: str | None = None  # the value it was expanded for
     direction_source: str = "registry"  # "config" when features.directions declared it
+    requires: tuple[str, ...] = ()  # tables without which the feature means nothing
 
     def sentence(self, value: object) -> str:
         """The human sentence for this feature's value, used in driver explanations."""
@@ -150,13 +151,15 @@ def feature(
     kind: Kind = Kind.NUMERIC,
     fill: float | None = None,
     over: str | None = None,
+    requires: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Register the decorated function as a feature named after it.
 
     The function returns the SQL aggregate (referencing ``t.<column>`` of the family and
     ``s.snapshot_date``); with ``over`` it takes that column's value and is a template.
     ``fill`` replaces NULL (only where the fill value means the same thing, e.g. 0 events);
-    ``None`` keeps NULL as "unknown" for the models to handle.
+    ``None`` keeps NULL as "unknown" for the models to handle. ``requires``: tables the
+    feature needs beyond its family's (e.g. contract context read from the spine).
     """
 
     def register(func: Callable[..., str]) -> Callable[..., str]:
@@ -164,7 +167,7 @@ def feature(
         spec = FeatureSpec(
             name=func.__name__, family=family, dimension=dimension, direction=direction,
             unit=unit, description=description, explain=explain, sql="" if over else func(),
-            kind=kind, fill=fill,
+            kind=kind, fill=fill, requires=requires,
         )
         if over:
             _TEMPLATES[spec.name] = FeatureTemplate(spec, over, func)

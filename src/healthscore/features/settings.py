@@ -29,9 +29,10 @@ class SnapshotSchedule(Section):
 
 class ChurnDefinition(Section):
     """What churn means. ``contract``: the last active subscription ends and no new one starts
-    within ``grace_days``. ``inactivity``: no qualifying event within the horizon."""
+    within ``grace_days``. ``inactivity``: no qualifying event within the horizon. Unset: contract
+    when a subscriptions table is given, inactivity without one (the CLI says which)."""
 
-    definition: Literal["contract", "inactivity"] = "contract"
+    definition: Literal["contract", "inactivity"] | None = None
     grace_days: Annotated[int, Field(ge=0, le=365)] = 30
     inactivity_event_types: list[str] = Field(
         default_factory=list, description="Events that count as activity; empty = all."

@@ -91,13 +91,6 @@ def event_types_30d() -> str:
     return f"bit_count(bit_or(t.type_mask) FILTER (WHERE {_in_last(30)}))"
 
 
-@feature(family="usage", dimension=USAGE, direction=R, unit="days", fill=91,
-         explain="{value:.0f} days since the last product activity")
-def days_since_last_activity() -> str:
-    """Days since the last usage event, capped: 91 means none in the last 90 days."""
-    return "min(s.snapshot_date - t.day)"
-
-
 @feature(family="usage", dimension=USAGE, direction=LEARNED, unit="events", fill=0,
          over="event_type",
          explain="{value:,.0f} '{param}' events in the last 30 days")

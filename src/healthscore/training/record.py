@@ -28,7 +28,7 @@ from healthscore import tracking
 from healthscore.report import figure_png
 from healthscore.training import plots
 from healthscore.training.settings import TrainingConfig
-from healthscore.training.train import ModelResult, TrainingRun
+from healthscore.training.train import ModelResult, TrainingRun, split_description
 
 log = logging.getLogger(__name__)
 SAMPLE_FOR_DRIVERS = 2000
@@ -174,7 +174,8 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
 
     tracking.configure(config.tracking, artifact_root)
     session = uuid.uuid4().hex[:12]
-    common = {tracking.TAG_SESSION: session, "healthscore.split": run.split_kind}
+    common = {tracking.TAG_SESSION: session, "healthscore.split": run.split_kind,
+              "healthscore.split_notes": " ".join(run.notes)[:5000]}
     best = run.best.name
     runs: dict[str, tracking.LoggedRun] = {}
     with tracking.start_run(f"train-{session}", common | {tracking.TAG_KIND: "session"}):
@@ -246,7 +247,7 @@ def training_rows_of(frame: pd.DataFrame, run: TrainingRun, config: TrainingConf
 def _model_params(result: ModelResult, run: TrainingRun, config: TrainingConfig,
                   fingerprints: dict[str, str]) -> dict[str, Any]:
     model = result.health_model
-    split = run.split.describe() if run.split else {"kind": "random 60/20/20"}
+    split = split_description(run)
     return {
         "model": result.name, "calibration": config.calibration, "label": config.label,
         "n_features": len(model.feature_names), "seed": model.info.get("seed"),

@@ -168,6 +168,9 @@ def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
         notes = ('<p class="note">No snapshot dates were given: rows were split at random '
                  "(60/20/20, stratified). Expect these figures to be optimistic compared with "
                  "a split in time.</p>")
+    elif run.tags.get("healthscore.split") == "account" or "overlap" in run.tags.get(
+            "healthscore.split_notes", ""):
+        notes = f'<p class="note">{html.escape(run.tags["healthscore.split_notes"])}</p>'
     tables = run.artifact_dir / "tables"
     bands = pd.read_csv(tables / "band_table.csv") if (tables / "band_table.csv").exists() \
         else pd.DataFrame()

@@ -17,16 +17,29 @@ DimensionName = Literal[
 
 
 class SplitConfig(Section):
-    """Time-based split of the labelled snapshots: train | gap | validation | gap | test.
+    """How the labelled snapshots are split into train | validation | test.
 
-    The test period is the last ``test_days`` of labelled snapshots; validation the
-    ``validation_days`` before it; each gap defaults to one label horizon so that no label
-    window of an earlier period overlaps a later period's snapshots.
+    ``by: auto`` (default) splits by time when the labelled history holds a gapped time split
+    (train | gap | validation | gap | test, the test period at the end) and otherwise by
+    account (every account's rows in one part, 60/20/20), saying so in the CLI, the report
+    and MLflow. ``time`` never falls back (too short a history is an error); ``account``
+    always splits by account. Unset ``test_days``/``validation_days`` are sized from the
+    labelled history: a quarter of what is left after the two gaps, at most 90 days and at
+    least one snapshot interval. Each gap defaults to one label horizon so that no label
+    window of an earlier period reaches a later period's snapshots; a smaller gap makes the
+    windows overlap, and training warns with the overlap in days.
     """
 
-    test_days: Annotated[int, Field(ge=7, le=730)] = 90
-    validation_days: Annotated[int, Field(ge=7, le=730)] = 90
-    gap_days: Annotated[int, Field(ge=0, le=730)] | None = None
+    by: Literal["auto", "time", "account"] = "auto"
+    test_days: Annotated[int, Field(ge=7, le=730)] | None = Field(
+        default=None, description="Length of the test period; default: sized from the "
+        "labelled history (at most 90 days).")
+    validation_days: Annotated[int, Field(ge=7, le=730)] | None = Field(
+        default=None, description="Length of the validation period; default: sized like "
+        "test_days.")
+    gap_days: Annotated[int, Field(ge=0, le=730)] | None = Field(
+        default=None, description="Days between periods; default: the label horizon. Below "
+        "it, label windows overlap (training warns with the overlap in days).")
 
 
 class BacktestConfig(Section):

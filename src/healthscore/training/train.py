@@ -29,10 +29,11 @@ from healthscore.training.splits import (
     TEST,
     TRAIN,
     VALIDATION,
+    BacktestPlan,
     TimeSplit,
-    backtest_splits,
+    backtest_plan,
+    plan_split,
     random_split,
-    time_split,
 )
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class TrainingRun:
     """Every model of one training session on one split."""
 
     results: dict[str, ModelResult]
-    split_kind: str  # "time" or "random"
+    split_kind: str  # "time", "account" or "random"
     split: TimeSplit | None
     sizes: dict[str, int]
     positives: dict[str, float]
@@ -111,11 +112,32 @@ class TrainingRun:
 
 def assign_splits(frame: pd.DataFrame, config: TrainingConfig, horizon_days: int, seed: int,
                   ) -> tuple[pd.Series, TimeSplit | None]:
-    """Split labelled rows by time (or stratified at random when there are no dates)."""
+    """The part of every labelled row and the time split, if the rows were split by time
+    (see :func:`split_rows`)."""
+    assignment, _, split, _ = split_rows(frame, config, horizon_days, seed)
+    return assignment, split
+
+
+def split_rows(frame: pd.DataFrame, config: TrainingConfig, horizon_days: int, seed: int,
+               ) -> tuple[pd.Series, str, TimeSplit | None, list[str]]:
+    """Split labelled rows by time, by account when the history is too short (see
+    :func:`plan_split`), or stratified at random when there are no dates.
+
+    Returns (part of every row, split kind, the time split if any, notes to show)."""
     if "snapshot_date" in frame.columns and frame["snapshot_date"].notna().all():
-        split = time_split(frame["snapshot_date"], horizon_days, config.split)
-        return split.assign(frame["snapshot_date"]), split
-    return random_split(frame[config.label].astype(int), seed), None
+        assignment, plan = plan_split(frame, config.label, horizon_days, config.split, seed)
+        return assignment, plan.kind, plan.time, plan.notes
+    return (random_split(frame[config.label].astype(int), seed), "random", None,
+            ["No snapshot dates: stratified random split (60/20/20); results may be "
+             "optimistic compared with a time split."])
+
+
+SPLIT_NAMES = {"account": "by account 60/20/20", "random": "random 60/20/20"}
+
+
+def split_description(run: TrainingRun) -> dict[str, str]:
+    """The parts of a run's split for the CLI, the report and MLflow params."""
+    return run.split.describe() if run.split else {"kind": SPLIT_NAMES[run.split_kind]}
 
 
 def fit_health_model(name: str, train: pd.DataFrame, valid: pd.DataFrame,
@@ -238,10 +260,8 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
                              "missing")
     if "label_observed" in frame.columns:
         frame = frame[frame["label_observed"].astype(bool)]
-    assignment, split = assign_splits(frame, config, horizon_days, seed)
+    assignment, kind, split, notes = split_rows(frame, config, horizon_days, seed)
     parts = {name: frame[assignment == name] for name in (TRAIN, VALIDATION, TEST)}
-    notes = [] if split else ["No snapshot dates: stratified random split (60/20/20); "
-                              "results may be optimistic compared with a time split."]
     metas, empty = informative_features(parts[TRAIN], metas)
     if empty:
         notes.append(f"Left out {len(empty)} feature(s) with no value in any training row: "
@@ -287,7 +307,7 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
                      "from the evaluation fit on the training period, which never saw the test "
                      "rows.")
     return TrainingRun(
-        results, "time" if split else "random", split,
+        results, kind, split,
         {k: len(v) for k, v in parts.items()},
         {k: float(v[config.label].mean()) for k, v in parts.items() if len(v)}, notes,
     )
@@ -301,24 +321,30 @@ class _Identity:
 
 
 def backtest(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
-             horizon_days: int, seed: int, progress: Progress | None = None) -> pd.DataFrame:
+             horizon_days: int, seed: int, progress: Progress | None = None
+             ) -> tuple[pd.DataFrame, BacktestPlan]:
     """Rolling origin: refit at each origin, evaluate on the following period.
 
-    Returns one row per (fold, model) with the test period and the headline metrics.
+    Returns one row per (fold, model) with the test period and the headline metrics, and the
+    plan saying how many folds fit and why the others did not.
     """
     frame = frame[frame["label_observed"].astype(bool)]
-    folds = backtest_splits(frame["snapshot_date"], horizon_days, config.split, config.backtest)
+    plan = backtest_plan(frame["snapshot_date"], horizon_days, config.split, config.backtest)
+    if not plan.folds:
+        raise ParameterError("training.backtest", "at least one fold with enough history",
+                             plan.summary())
+    log.info(plan.summary())
     rows = []
-    total = len(folds) * len(config.models)
-    for k, split in enumerate(folds):
+    total = len(plan.folds) * len(config.models)
+    for number, split in zip(plan.numbers, plan.folds, strict=True):
         assignment = split.assign(frame["snapshot_date"])
         train, valid, test = (frame[assignment == s] for s in (TRAIN, VALIDATION, TEST))
         for name in config.models:
             model = fit_health_model(name, train, valid, metas, config, horizon_days, seed)
             evaluation, _ = _evaluate(model, test, config, seed, n_boot=0)
-            rows.append({"fold": k + 1, "model": name, "test_start": split.test_start,
+            rows.append({"fold": number, "model": name, "test_start": split.test_start,
                          "test_end": split.test_end, "train_rows": len(train),
                          "test_rows": len(test), **evaluation.overall})
             if progress:
                 progress("backtest", len(rows), total)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), plan

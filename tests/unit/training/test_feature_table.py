@@ -162,6 +162,7 @@ def test_a_table_with_dates_is_split_by_time(world) -> None:
                              90, seed=0)
     assert run.split_kind == "time"
     assert run.split is not None
+    assert run.notes[0].startswith("Split by time: ")
     assert not any("random split" in note for note in run.notes)
 
 

@@ -354,8 +354,9 @@ def test_train_and_evaluate_fits_every_configured_model(run) -> None:
             assert 0 <= result.test.overall[metric] <= 1, (name, metric)
         assert 0 <= result.validation_pr_auc <= 1
     assert run.split_kind == "time"
-    # the only note: the registered models were refit (no declared direction is contradicted)
-    assert len(run.notes) == 1 and "refit on all" in run.notes[0]
+    # notes: the split, and that the registered models were refit
+    assert run.notes[0].startswith("Split by time: ") and len(run.notes) == 2
+    assert "refit on all" in run.notes[1]
     for result in run.results.values():
         assert result.refit and result.evaluated_model is not result.health_model
         assert set(result.health_model.feature_names) <= set(result.directions["feature"])
@@ -394,7 +395,8 @@ def test_health_model_artifact_matches_its_model(run, parts) -> None:
 def test_backtest_reports_each_fold_and_model(world) -> None:
     config = TrainingConfig(models=["scorecard"], bootstrap=0,
                             backtest=BacktestConfig(folds=2, fold_days=91))
-    folds = backtest(world.frame, world.metas, config, 90, seed=0)
+    folds, plan = backtest(world.frame, world.metas, config, 90, seed=0)
+    assert plan.summary() == "2 of 2 backtest folds fit"
     assert folds["fold"].tolist() == [1, 2]
     assert (folds["model"] == "scorecard").all()
     assert folds["test_start"].is_monotonic_increasing
