@@ -64,7 +64,8 @@ def build_features(config: Config, dataset: Dataset, progress: Progress | None =
         schedule = snapshot_dates(features.snapshots, data_start(dataset), dataset.end_date)
         grace = features.churn.grace_days if features.churn.definition == "contract" else 0
         types_before = per_type_cutoff(schedule, dataset.end_date, features.horizon_days,
-                                       grace, config.training.split.test_days)
+                                       grace, config.training.split.test_days or 90)
+        # an unset test_days is sized to at most 90 days: 90 is the earliest start it can have
     return build_feature_matrix(
         dataset, config.features, dates=dates, cache_dir=config.workdir / "cache",
         progress=progress, types_before=types_before,
