@@ -52,7 +52,9 @@ def model_fingerprint(result: ModelResult) -> str:
     test rows (the same data, config and seed give the same model, hence the same hash)."""
     digest = hashlib.blake2b(digest_size=12)
     model = result.health_model
-    digest.update(json.dumps([result.name, model.feature_names, result.params],
+    params = {k: v for k, v in result.params.items()
+              if k != "shap_ms_per_row"}  # a wall-clock measurement, not a property of the model
+    digest.update(json.dumps([result.name, model.feature_names, params],
                              sort_keys=True, default=str).encode())
     digest.update(np.round(result.test_rows["p"].to_numpy(float), 12).tobytes())
     return digest.hexdigest()
