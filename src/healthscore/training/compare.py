@@ -181,10 +181,12 @@ def label_definition(c: Contender) -> dict[str, object]:
     out: dict[str, object] = {"label": c.model.label, "horizon_days": c.model.horizon_days}
     if c.model.label == "label_churn":
         churn = features.get("churn", {})
-        out["churn"] = churn.get("definition", "contract")
-        if out["churn"] == "contract":
+        definition = churn.get("definition", "contract")  # runs before it was optional: contract
+        # None: the data decided (contract with a subscriptions table, else inactivity)
+        out["churn"] = definition or "implied by the data"
+        if definition in (None, "contract"):
             out["grace_days"] = churn.get("grace_days")
-        else:
+        if definition != "contract":
             out["activity_events"] = sorted(churn.get("inactivity_event_types") or []) or "all"
     elif c.model.label == "label_expansion":
         out["expansion_pct"] = features.get("expansion_pct")
