@@ -47,8 +47,11 @@ def _img(path: Path) -> str:
     return png_img(path.read_bytes(), path.stem)
 
 
-def html_table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
-    """An HTML table of ``frame``: text escaped, floats formatted, NaN as an en dash."""
+def html_table(frame: pd.DataFrame, floats: str = "{:.3f}", wrap: bool = False) -> str:
+    """An HTML table of ``frame``: text escaped, floats formatted, NaN as an en dash.
+
+    ``wrap`` lets long identifiers (feature names, setting names) break anywhere, so a table
+    with many of them still fits the page."""
     def cell(value: object) -> str:
         if isinstance(value, float):
             if pd.isna(value):
@@ -61,7 +64,18 @@ def html_table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
-    return scrollable(f"<table><tr>{head}</tr>{rows}</table>")
+    css = ' class="wrap"' if wrap else ""
+    return scrollable(f"<table{css}><tr>{head}</tr>{rows}</table>")
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column names and text values with spaces for underscores (``higher is healthier``)."""
+    out = frame.rename(columns=lambda c: str(c).replace("_", " "))
+    for column in out.columns:
+        if out[column].dtype == object and column != "feature":
+            out[column] = out[column].map(lambda v: v.replace("_", " ")
+                                          if isinstance(v, str) else v)
+    return out
 
 
 def headline_table(run: RunRecord, baseline: RunRecord | None) -> str:
@@ -141,7 +155,8 @@ def directions_section(run: RunRecord) -> str:
             "registry or in features.directions, otherwise learned on the training rows. "
             "Strength is Somers' D with staying (+1: higher always healthier, 0: no "
             "association); monotone is the constraint LightGBM got (only for declared "
-            "directions the data does not contradict).</p>" + html_table(table))
+            "directions the data does not contradict).</p>"
+            + html_table(_readable(table), wrap=True))
 
 
 def search_section(run: RunRecord) -> str:
@@ -152,7 +167,7 @@ def search_section(run: RunRecord) -> str:
     return ("<h2>LightGBM settings search</h2><p>Each trial fitted on a sample of the "
             "training rows with early stopping, judged by validation log loss; settings over "
             "the TreeSHAP cost cap are not chosen.</p>"
-            + html_table(pd.read_csv(path), floats="{:.4f}"))
+            + html_table(_readable(pd.read_csv(path)), floats="{:.4f}", wrap=True))
 
 
 def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
