@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from healthscore.features.engine import rank_auc
 from healthscore.features.registry import direction_sign
-from healthscore.serving.model import FeatureMeta
+
+if TYPE_CHECKING:  # annotations only: training does not import serving at run time
+    from healthscore.serving.model import FeatureMeta
 
 log = logging.getLogger(__name__)
 LEARNED_Z = 2.0  # a learned direction counts (scorecard) when |z| reaches this
