@@ -42,7 +42,9 @@ TEST_CONFIG = {
     "workdir": "work", "seed": 5, "data": {"dir": "work/data"},
     "synth": {"accounts": 400, "months": 24, "seed": 5},
     "training": {"models": ["scorecard", "lightgbm"], "bootstrap": 20,
-                 "backtest": {"folds": 1}},
+                 "backtest": {"folds": 1},
+                 # a tiny search and refit budget keeps the suite quick
+                 "lightgbm": {"search": {"trials": 2}}, "refit_folds": 2},
 }
 SETUP = (("-c", CONFIG, "synth"), ("-c", CONFIG, "train"))  # run first, by the fixture
 

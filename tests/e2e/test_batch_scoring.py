@@ -22,6 +22,9 @@ from healthscore.serving.history import PRIMARY, SHADOW, open_history
 
 DATES = [dt.date(2025, 10, 1), dt.date(2025, 11, 1), dt.date(2025, 12, 1)]
 
+# A tiny search and refit budget keeps the suite quick (the mechanisms still run).
+TINY_BUDGET = {"lightgbm": {"search": {"trials": 2}}, "refit_folds": 2}
+
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
@@ -32,10 +35,10 @@ def scored(tmp_path_factory):
         world = generate_world(SynthConfig(accounts=1200, months=24, seed=5))
         write_world(world, root / "data")
         raw = {"workdir": str(root / "work"), "seed": 5, "data": {"dir": str(root / "data")},
-               "training": {"bootstrap": 0}}
+               "training": {"bootstrap": 0, **TINY_BUDGET}}
         dataset = dataset_from_frames(world.tables, world.end_date)
         for models in (["lightgbm"], ["logistic"]):  # the first session sets @champion
-            config = Config.model_validate(raw | {"training": {"bootstrap": 0,
+            config = Config.model_validate(raw | {"training": {"bootstrap": 0, **TINY_BUDGET,
                                                                "models": models}})
             matrix = build_feature_matrix(dataset, config.features)
             frame, metas = compose.matrix_inputs(matrix)

@@ -21,6 +21,9 @@ from healthscore.training.compare import TAG_COMPARED, TAG_HOLDOUT
 MODEL_NAME = "healthscore"
 RUN = re.compile(r"\(run ([0-9a-f]{32})\)")
 
+# A tiny search and refit budget keeps the suite quick (the mechanisms still run).
+TINY_BUDGET = {"lightgbm": {"search": {"trials": 2}}, "refit_folds": 2}
+
 
 def flat(text: str) -> str:
     """Undo rich's line wrapping so assertions do not depend on the terminal width."""
@@ -47,7 +50,7 @@ def retrained(tmp_path_factory):
         base = {"workdir": str(root / "work"), "seed": 5, "data": {"dir": str(root / "data")},
                 "synth": {"accounts": 1200, "months": 24, "seed": 5},
                 "training": {"models": ["scorecard", "lightgbm"], "bootstrap": 50,
-                             "backtest": {"folds": 1}}}
+                             "backtest": {"folds": 1}, **TINY_BUDGET}}
         compose.synthesize_world(config_from_mapping(base))
         default = write_config(root / "default.yaml", base)
         steps = {
@@ -82,6 +85,7 @@ def test_retrain_makes_the_first_passing_model_champion(retrained):
     assert "PR-AUC not worse than the champion │ skipped │ no champion yet" in output
     assert "a new model or new data │ skipped │ no champion yet" in output
     assert "Backtest: would this have predicted past churn?" in output
+    assert "1 of 1 backtest folds fit" in output  # how many folds fit, and why not the rest
     promoted = re.search(r"promoted: (\w+) \(run ([0-9a-f]{32})\) is healthscore@champion, "
                          r"version (\d+) \(first champion\)", output)
     assert promoted, output

@@ -20,13 +20,14 @@ from healthscore.pipeline import compose
 from healthscore.pipeline.cli import cli
 from healthscore.pipeline.config import Config
 from healthscore.serving.drift import ACT, HEALTH, REPORT_COLUMNS, check_drift
-from healthscore.training.splits import TRAIN
-from healthscore.training.train import assign_splits
 
 WORLD = {"accounts": 500, "months": 24, "seed": 5}
 CHAMPION = "models:/healthscore@champion"
 # event counts triple when every event's quantity does; ratios, users and days do not move
 COUNTS = ["events_7d", "events_30d", "events_90d"]
+
+# A tiny search and refit budget keeps the suite quick (the mechanisms still run).
+TINY_BUDGET = {"lightgbm": {"search": {"trials": 2}}, "refit_folds": 2}
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +36,20 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         raw = {"workdir": str(root / "work"), "seed": 5, "data": {"dir": str(root / "data")},
-               "synth": WORLD, "training": {"models": ["logistic"], "bootstrap": 0}}
+               "synth": WORLD, "training": {"models": ["logistic"], "bootstrap": 0, **TINY_BUDGET}}
         config = Config.model_validate(raw)
         compose.synthesize_world(config)
         dataset = compose.open_data(config)
         frame, metas = compose.matrix_inputs(compose.build_features(config, dataset))
         run, _, _ = compose.train(config, frame, metas, dataset.fingerprint)
         labelled = frame[frame["label_observed"]]
-        assignment, _ = assign_splits(labelled, config.training, 90, config.seed)
+        # the registered model is refit on every labelled row: those are its training rows
+        assert run.results["logistic"].refit
         config_file = root / "c.yaml"
         config_file.write_text(f"workdir: {root / 'work'}\ndata:\n  dir: {root / 'data'}\n")
         yield {"config": config, "config_file": config_file, "dataset": dataset,
                "model": run.results["logistic"].health_model,
-               "train_dates": sorted(labelled.loc[assignment == TRAIN, "snapshot_date"].unique())}
+               "train_dates": sorted(labelled["snapshot_date"].unique())}
 
 
 def world_features(seed: int, dates, quantity_scale: float = 1.0) -> pd.DataFrame:

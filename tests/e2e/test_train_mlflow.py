@@ -21,6 +21,9 @@ from healthscore.pipeline.config import Config
 
 MODEL_NAME = "healthscore"
 
+# A tiny search and refit budget keeps the suite quick (the mechanisms still run).
+TINY_BUDGET = {"lightgbm": {"search": {"trials": 2}}, "refit_folds": 2}
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -28,7 +31,7 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         config = Config.model_validate({"workdir": str(root / "work"), "seed": 5,
-                                        "training": {"bootstrap": 50}})
+                                        "training": {"bootstrap": 50, **TINY_BUDGET}})
         world = generate_world(SynthConfig(accounts=1200, months=24, seed=5))
         dataset = dataset_from_frames(world.tables, world.end_date)
         matrix = build_feature_matrix(dataset, config.features)
@@ -64,8 +67,33 @@ def test_each_model_run_records_params_metrics_and_artifacts(trained):
     np.testing.assert_allclose(recorded["p"], expected["p"])
     features = pd.read_parquet(best.artifact_dir / "tables" / "test_features.parquet")
     assert features["account_id"].tolist() == expected["account_id"].tolist()
-    model = trained["run"].results[session.best].health_model
-    np.testing.assert_allclose(model.predict_proba(features), expected["p"])  # same rows again
+    # the test predictions are the evaluation fit's (the registered model was refit on them)
+    result = trained["run"].results[session.best]
+    np.testing.assert_allclose(result.evaluated_model.predict_proba(features), expected["p"])
+    assert result.health_model.evaluation is result.evaluated_model
+
+
+def test_runs_record_directions_the_refit_and_the_search(trained):
+    session = trained["session"]
+    run = tracking.read_run(session.runs["lightgbm"].run_id, trained["root"] / "read-lgbm")
+    directions = pd.read_csv(run.artifact_dir / "tables" / "directions.csv")
+    assert set(directions["source"]) <= {"registry", "config", "learned", "categorical"}
+    assert {"feature", "declared", "source", "direction", "strength", "z", "monotone",
+            "contradicted"} <= set(directions.columns)
+    per_type = directions[directions["feature"].str.startswith("events_30d_by_type__")]
+    assert len(per_type) and (per_type["source"] == "learned").all()
+    # monotone: directed: a learned direction beyond noise is a constraint of its sign
+    signs = per_type["direction"].map({"higher_is_healthier": 1, "lower_is_healthier": -1,
+                                       "none": 0})
+    assert (per_type["monotone"] == signs).all()
+    assert run.params["refit"] == "True" and int(run.params["refit_rows"]) > 0
+    assert run.params["metrics_from"].startswith("evaluation fit")
+    assert "shap_ms_per_row" in run.metrics
+    search = pd.read_csv(run.artifact_dir / "tables" / "lightgbm_search.csv")
+    assert len(search) == 2 and search["chosen"].sum() == 1
+    page = trained["reports"]["lightgbm"].read_text()
+    assert "Feature directions" in page and "was refit on all" in page
+    assert "LightGBM settings search" in page and "TreeSHAP" in page
 
 
 def test_runs_log_their_datasets_and_the_version_describes_the_model(trained):

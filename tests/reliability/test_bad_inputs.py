@@ -51,6 +51,8 @@ def _set_cell(table: str, column: str, value, row: int = 0) -> Mutation:
     """Put ``value`` in one cell; the column becomes text when ``value`` is text."""
     def mutate(data: Path, config: dict, tmp: Path) -> None:
         frame = read_table(data, table)
+        if column not in frame:  # an optional column this world does not write (events.amount)
+            frame[column] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
         values = frame[column].astype(object).where(frame[column].notna(), None).tolist()
         if isinstance(value, str):  # a text cell among numbers or dates: the column is text
             values = [None if v is None else str(v) for v in values]

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from healthscore.data.schema import TABLES, WIDE_KEY_COLUMNS
+from healthscore.data.schema import TABLES, WIDE_KEY_COLUMNS, Kind
 from healthscore.data.settings import DataConfig, TableSource
 from healthscore.errors import DataSourceError
 from healthscore.redact import redact_url, scrub, url_problem
@@ -37,6 +37,7 @@ class RawTable:
     columns: tuple[str, ...]
     origin: str
     missing_mapped: dict[str, str]  # contract column -> user column the mapping named but absent
+    found: tuple[str, ...] = ()  # every column of the source, as named there
 
 
 def fetch_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple:
@@ -134,9 +135,16 @@ def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -
         fmt = _file_format(path, source.format, table)
         files = source_files(path, fmt, table)
         listed = "[" + ", ".join(sql_literal(str(f)) for f in files) + "]"
-        reader = "read_parquet" if fmt == "parquet" else "read_csv"
-        extra = "" if fmt == "parquet" else ", header = true"
-        return f"{reader}({listed}{extra})", str(path)
+        if fmt == "parquet":
+            if source.delimiter or source.whitespace or not source.header:
+                raise DataSourceError(f"table {table!r}: {path} is Parquet; delimiter, "
+                                      "whitespace and header apply to CSV files only")
+            return f"read_parquet({listed})", str(path)
+        if source.whitespace:
+            frame = read_whitespace_csv(files, source.header)
+            con.register(f"ws_{table}", frame)
+            return f"ws_{table}", str(path)
+        return f"read_csv({listed}{csv_options_sql(source)})", str(path)
     if source.duckdb is not None:
         if not source.duckdb.exists():
             raise DataSourceError(f"table {table!r}: DuckDB file {source.duckdb} does not exist")
@@ -148,9 +156,57 @@ def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -
     return f"df_{table}", f"query on {redact_url(source.url or '')}"
 
 
+def csv_options_sql(source: TableSource) -> str:
+    """DuckDB ``read_csv`` options for a CSV source (header, delimiter, date format)."""
+    options = [f"header = {'true' if source.header else 'false'}"]
+    if source.delimiter is not None:
+        options.append(f"delim = {sql_literal(source.delimiter)}")
+    if source.date_format is not None:
+        options.append(f"dateformat = {sql_literal(source.date_format)}")
+    return "".join(f", {o}" for o in options)
+
+
+def read_whitespace_csv(files: list[Path], header: bool) -> pd.DataFrame:
+    """Read CSV files whose columns are separated by runs of spaces or tabs; without a
+    header the columns are named column0, column1, ... (as DuckDB names them)."""
+    frames = [pd.read_csv(f, sep=r"\s+", header=0 if header else None, engine="python")
+              for f in files]
+    frame = pd.concat(frames, ignore_index=True)
+    if not header:
+        frame.columns = [f"column{i}" for i in range(frame.shape[1])]
+    return frame
+
+
+# The package that provides each SQLAlchemy dialect's driver, for the error when it is missing.
+DRIVER_PACKAGES = {
+    "duckdb": "duckdb-engine", "postgresql": "'psycopg[binary]'",
+    "psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary", "pg8000": "pg8000",
+    "asyncpg": "asyncpg", "pymysql": "pymysql", "mysqldb": "mysqlclient",
+    "mysql": "pymysql", "mariadb": "pymysql", "mssql": "pyodbc", "oracle": "oracledb",
+    "snowflake": "snowflake-sqlalchemy", "bigquery": "sqlalchemy-bigquery",
+    "redshift": "sqlalchemy-redshift", "databricks": "databricks-sqlalchemy",
+    "trino": "trino", "clickhouse": "clickhouse-sqlalchemy", "sqlite": "(built in)",
+}
+
+
+def missing_driver_message(url: str, table: str, exc: Exception) -> str:
+    """What to install when a database URL's SQLAlchemy dialect or DBAPI driver is missing."""
+    scheme = url.split("://", 1)[0]
+    dialect, _, driver = scheme.partition("+")
+    package = DRIVER_PACKAGES.get(driver) or DRIVER_PACKAGES.get(dialect)
+    install = (f"install its driver: pip install {package}" if package and "(" not in package
+               else f"install the SQLAlchemy driver package for {dialect!r}")
+    hint = (" (or read a DuckDB file directly: `duckdb: <file>` and `table:` instead of `url:`)"
+            if dialect == "duckdb" else "")
+    return (f"table {table!r}: no SQLAlchemy driver for {redact_url(url)} is installed; "
+            f"{install}{hint}. ({type(exc).__name__}: {scrub(str(exc))})")
+
+
+
 def read_sql_source(url: str, query: str, table: str) -> pd.DataFrame:
     """Run ``query`` against a SQLAlchemy ``url`` and return the result."""
     import sqlalchemy
+    from sqlalchemy.exc import NoSuchModuleError
 
     problem = url_problem(url)
     if problem:
@@ -158,6 +214,12 @@ def read_sql_source(url: str, query: str, table: str) -> pd.DataFrame:
                               f"{problem}")
     try:
         engine = sqlalchemy.create_engine(url)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DataSourceError(missing_driver_message(url, table, exc)) from exc
+    except Exception as exc:  # a malformed URL
+        raise DataSourceError(f"table {table!r}: cannot use {redact_url(url)}: "
+                              f"{scrub(str(exc))}") from exc
+    try:
         with engine.connect() as conn:
             return pd.read_sql(sqlalchemy.text(query), conn)
     except Exception as exc:  # driver errors have no common base class
@@ -221,7 +283,8 @@ def register_raw_view(
     wide = table == "metrics" and source.wide
     if wide:  # the melted relation already carries the contract's names
         relation = melt_wide_metrics(con, relation, source, origin)
-    available = list(_describe(con, table, relation, origin))
+    types = _describe(con, table, relation, origin)
+    available = list(types)
     lookup = {c.lower(): c for c in available}
     selected: list[str] = []
     present: list[str] = []
@@ -234,13 +297,18 @@ def register_raw_view(
                 missing_mapped[col] = source.columns[col]
             continue
         expr = quote(actual)
+        kind = spec.column(col).kind
+        if source.date_format and kind in (Kind.DATE, Kind.TIMESTAMP) and types[actual] in (
+                "VARCHAR", "TEXT"):  # text dates: parse with the format; bad ones stay text
+            expr = (f"coalesce(CAST(try_strptime({expr}, {sql_literal(source.date_format)}) "
+                    f"AS VARCHAR), {expr})")
         if table == "subscriptions" and col == "arr" and source.mrr:
             expr = f"TRY_CAST({expr} AS DOUBLE) * 12"
         selected.append(f"{expr} AS {quote(col)}")
         present.append(col)
     body = ", ".join(selected) if selected else "NULL AS __no_contract_columns"
     con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT {body} FROM {relation}")
-    return RawTable(table, tuple(present), origin, missing_mapped)
+    return RawTable(table, tuple(present), origin, missing_mapped, tuple(available))
 
 
 def resolve_sources(data: DataConfig) -> dict[str, TableSource]:

@@ -115,13 +115,15 @@ ACCOUNTS = Table(
 
 SUBSCRIPTIONS = Table(
     name="subscriptions",
-    required=True,
+    required=False,
     key=("subscription_id",),
     time_column="start_date",
     description=(
         "Contract periods. A seat or price change ends one row and starts the next on the same "
         "day; end_date is NULL while the subscription is active (exclusive: the first day "
-        "without coverage)."
+        "without coverage). Optional: without it an account is a customer from its first "
+        "activity (or created_at) until it churns by inactivity, and revenue comes from "
+        "events.amount."
     ),
     columns=(
         Column(ACCOUNT_ID, Kind.ID),
@@ -141,13 +143,19 @@ EVENTS = Table(
     required=True,
     key=(),  # event logs legitimately repeat rows
     time_column="occurred_at",
-    description="Product usage: raw events or pre-aggregated daily usage (same shape).",
+    description=(
+        "Product usage or purchases: raw events or pre-aggregated daily usage (same shape). "
+        "`amount` is the revenue of a row (a purchase's basket value); NULL or absent: no "
+        "revenue. A row with an amount counts as a purchase."
+    ),
     columns=(
         Column(ACCOUNT_ID, Kind.ID),
         Column("occurred_at", Kind.DATE, not_after_end=True),
         Column("event_type", Kind.TEXT),
         Column("user_id", Kind.ID, required=False, nullable=True, default="NULL"),
         Column("quantity", Kind.FLOAT, required=False, default="1", min=0),
+        Column("amount", Kind.FLOAT, required=False, nullable=True, default="NULL", min=0,
+               finite=True),
     ),
 )
 

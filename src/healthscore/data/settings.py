@@ -28,6 +28,10 @@ class TableSource(Section):
     ``wide`` (metrics only): the export has one column per metric, listed in
     ``value_columns``, beside ``account_id`` and ``measured_at``; it is melted into the long
     contract shape (metric = the column's name; empty cells are not measurements).
+    CSV files: ``delimiter`` (default: detected), ``whitespace: true`` for columns separated
+    by runs of spaces or tabs, ``header: false`` when the first line holds data (columns are
+    then named column0, column1, ... for the ``columns:`` mapping), ``date_format`` when
+    dates are not ISO (e.g. ``"%d/%m/%Y"``; also applied to text dates of any source).
     """
 
     path: Path | None = None
@@ -44,6 +48,15 @@ class TableSource(Section):
         description="Wide metrics export: the columns holding metric values (each becomes a "
         "metric named after its column).",
     )
+    delimiter: str | None = Field(
+        default=None, min_length=1, max_length=1,
+        description="CSV field separator (one character, e.g. ';' or '\\t'); default: detected.")
+    whitespace: bool = Field(
+        default=False, description="CSV columns separated by runs of spaces or tabs.")
+    header: bool = Field(default=True, description="The CSV's first line names the columns.")
+    date_format: str | None = Field(
+        default=None, min_length=2, description="strptime format of text dates, e.g. "
+        "'%d/%m/%Y' or '%m/%d/%Y %H:%M'; default: ISO (YYYY-MM-DD).")
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> TableSource:
@@ -54,6 +67,13 @@ class TableSource(Section):
             raise ValueError("a duckdb source needs `table`")
         if self.url is not None and not self.query:
             raise ValueError("a url source needs `query`")
+        if self.whitespace and self.delimiter is not None:
+            raise ValueError("give either `delimiter` or `whitespace: true`, not both")
+        csv_options = [k for k in ("delimiter", "whitespace") if getattr(self, k)]
+        if not self.header:
+            csv_options.append("header")
+        if csv_options and (self.path is None or self.format == "parquet"):
+            raise ValueError(f"{', '.join(csv_options)}: CSV options need a CSV `path` source")
         if self.wide and not self.value_columns:
             raise ValueError("a wide source needs `value_columns`: the columns holding the "
                              "metric values")
@@ -154,8 +174,11 @@ BUSINESS_SEGMENTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def default_segments(business: Business = "saas") -> dict[str, SegmentProfile]:
-    """The segment profiles a business shape uses unless ``synth.segments`` is given."""
+def default_segments(business: Business = "saas", difficulty: Difficulty = "realistic"
+                     ) -> dict[str, SegmentProfile]:
+    """The segment profiles a business shape uses unless ``synth.segments`` is given. The easy
+    SaaS world keeps the wave-1 plan mix (fewer monthly plans: the renewal calendar says more
+    about who can churn)."""
     if business == "monthly":  # a consumer app: one monthly plan per tier, 1-3 % churn a month
         return {
             "basic": SegmentProfile(
@@ -180,17 +203,20 @@ def default_segments(business: Business = "saas") -> dict[str, SegmentProfile]:
                 share=0.15, seats=(1, 1), arr_per_seat=3000, monthly_plan_share=1.0,
                 annual_churn=(0.10, 0.30), base_health=1.4, contacts=(1, 1)),
         }
+    easy = difficulty == "easy"
     return {
         "enterprise": SegmentProfile(
             share=0.1, seats=(40, 120), arr_per_seat=1200, monthly_plan_share=0.0,
             annual_churn=(0.03, 0.14), base_health=1.6, contacts=(6, 12),
         ),
         "mid_market": SegmentProfile(
-            share=0.3, seats=(10, 40), arr_per_seat=900, monthly_plan_share=0.15,
+            share=0.3, seats=(10, 40), arr_per_seat=900,
+            monthly_plan_share=0.15 if easy else 0.35,
             annual_churn=(0.07, 0.20), base_health=1.2, contacts=(3, 7),
         ),
         "smb": SegmentProfile(
-            share=0.6, seats=(2, 10), arr_per_seat=600, monthly_plan_share=0.5,
+            share=0.6, seats=(2, 10), arr_per_seat=600,
+            monthly_plan_share=0.5 if easy else 0.75,
             annual_churn=(0.12, 0.30), base_health=0.9, contacts=(2, 4),
         ),
     }
@@ -214,10 +240,23 @@ _REALISTIC_KNOBS = {"hidden_drivers": 1.0, "hidden_shock_rate": 0.01, "observati
                     "usage_spread": 0.5, "segment_spread": 0.4, "leaving_signal": 0.4,
                     "unexplained_churn": 0.05, "churn_health_slope": 2.5, "shock_churn": 0.25}
 
+# Where a business shape needs other values to be as hard as real data of its kind: a SaaS
+# renewal calendar alone says much about who can churn within a horizon, so less of health
+# shows there.
+_REALISTIC_BY_BUSINESS: dict[str, dict[str, float]] = {
+    "saas": {},
+    "monthly": {"hidden_drivers": 0.4, "usage_spread": 1.0, "silent_churners": 0.4},
+    "transactional": {},
+}
+
 
 def _preset(name: str) -> str:
     """' easy <value>, realistic <value>.': the presets of a knob, for its description."""
-    return f" easy {_EASY_KNOBS[name]:g}, realistic {_REALISTIC_KNOBS[name]:g}."
+    realistic = {b: {**_REALISTIC_KNOBS, **o}[name] for b, o in _REALISTIC_BY_BUSINESS.items()}
+    if len(set(realistic.values())) == 1:
+        return f" easy {_EASY_KNOBS[name]:g}, realistic {_REALISTIC_KNOBS[name]:g}."
+    return (f" easy {_EASY_KNOBS[name]:g}, realistic "
+            + ", ".join(f"{v:g} ({b})" for b, v in realistic.items()) + ".")
 
 
 ShockKind = Literal["champion_left", "p1_outage", "payment_failure"]
@@ -341,11 +380,14 @@ class SynthConfig(Section):
 
     def segment_profiles(self) -> dict[str, SegmentProfile]:
         """The configured segments, or the business shape's defaults."""
-        return self.segments if self.segments is not None else default_segments(self.business)
+        if self.segments is not None:
+            return self.segments
+        return default_segments(self.business, self.difficulty)
 
     def resolved(self) -> SynthConfig:
         """A copy with every difficulty- or business-dependent default filled in."""
-        preset = _EASY_KNOBS if self.difficulty == "easy" else _REALISTIC_KNOBS
+        preset = (_EASY_KNOBS if self.difficulty == "easy"
+                  else {**_REALISTIC_KNOBS, **_REALISTIC_BY_BUSINESS[self.business]})
         knobs = DifficultyKnobs(**{k: v if v is not None else preset[k]
                                    for k, v in self.knobs.model_dump().items()})
         shock_churn = preset["shock_churn"]

@@ -100,7 +100,8 @@ _EVENT_CATALOGUE: dict[str, tuple[EventType, ...]] = {
     ),
 }
 PURCHASE = "purchase"
-_PURCHASES_PER_MONTH = {"occasional": 0.4, "regular": 1.2, "frequent": 4.0}
+_PURCHASES_PER_MONTH = {"occasional": 0.6, "regular": 1.2, "frequent": 3.0}
+_BURST_SD = 1.6  # sd of the log of a week's shopping intensity around the customer's rate
 
 
 def event_types(business: str = "saas") -> tuple[EventType, ...]:
@@ -644,7 +645,7 @@ def _init_accounts(config: SynthConfig, segs: _Segments, rng: np.random.Generato
         name_words=rng.integers(0, len(_NAME_WORDS[0]), (2, n)),
         usage_scale=usage_scale, silent=silent, leaving_signal=float(knobs.leaving_signal),
         basket=segs.arr_per_seat[seg] / 12 / ppm[seg] * rng.lognormal(-0.1, 0.45, n),
-        business=config.business, purchase_rate=ppm[seg] * rng.lognormal(-0.18, 0.6, n),
+        business=config.business, purchase_rate=ppm[seg] * rng.lognormal(-0.08, 0.4, n),
     )
 
 
@@ -928,11 +929,18 @@ def _renewals(acc: _Accounts, st: _State, month: _Month, due: np.ndarray, day: n
 _PAID, _OPEN, _FAILED, _VOID = range(4)  # order of schema.INVOICE_STATUSES
 
 
-def _payments(issued: np.ndarray, health: np.ndarray, end: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Payment day and status of invoices: mostly on time when healthy, later when not."""
+def _payments(issued: np.ndarray, health: np.ndarray, end: int, rng: np.random.Generator,
+              card: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Payment day and status of invoices: mostly on time when healthy, later when not.
+    Consumers pay by card (``card``): charged on the day of issue, rarely late, whatever
+    their health (a declined card is a payment failure)."""
     n = len(issued)
     due = issued + 30
+    if card:
+        late = rng.random(n) < 0.02
+        paid = issued + np.where(late, 30 + rng.integers(1, 20, n), 0)
+        status = np.where(paid <= end, _PAID, _OPEN)
+        return np.where(paid > end, _NO_DATE, paid), status
     on_time = rng.random(n) < _sigmoid(2.0 + 1.5 * (health - _H_REF))
     early = rng.integers(0, 16, n)
     late = np.ceil(rng.lognormal(np.log(6.0) + 0.5 * np.maximum(0.0, _H_REF - health), 0.8, n))
@@ -952,7 +960,7 @@ def _invoices(acc: _Accounts, st: _State, month: _Month, issue: np.ndarray, day:
     issued = day[idx]
     amount = np.round(st.arr[idx] * acc.bill_every[idx] / 12, 2)
     h = health[idx]
-    paid, status = _payments(issued, h, month.end, rng)
+    paid, status = _payments(issued, h, month.end, rng, card=acc.business != "saas")
     fail = failed[idx]
     status = np.where(fail, np.where(issued + 30 <= month.end, _FAILED, _OPEN), status)
     u = rng.random((2, len(idx)))
@@ -1137,7 +1145,8 @@ def _week_purchases(acc: _Accounts, a: np.ndarray, b: np.ndarray, idx: np.ndarra
     drive = (2.0 * _sigmoid(1.5 * (health[idx] - _H_REF)) * acc.usage_scale[idx]
              * np.where(leaving[idx], _leaving_engagement(acc), 1.0)
              * _SEASON_USAGE[calendar_month])
-    lam = acc.purchase_rate[idx] * 12 / 52 * drive * frac
+    burst = rng.lognormal(-_BURST_SD**2 / 2, _BURST_SD, len(idx))  # shopping comes in bursts
+    lam = acc.purchase_rate[idx] * 12 / 52 * drive * frac * burst
     helpful = [t for t in types if t.direction == "helpful"]
     counts = rng.poisson(np.stack([t.weekly_rate * lam for t in helpful]))
     code = np.repeat(np.arange(len(helpful)), counts.sum(axis=1))

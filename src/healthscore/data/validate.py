@@ -102,6 +102,22 @@ def _samples(con: duckdb.DuckDBPyConnection, table: str, condition: str, cols: t
     ).df()
 
 
+def missing_column_rule(raw: RawTable, column: str) -> str:
+    """``required column missing``, with the mapping tried, the columns found and, when the
+    source has a single column, a hint that its delimiter was not recognised."""
+    mapped = raw.missing_mapped.get(column)
+    text = "required column missing" + (f" (mapped from {mapped!r}, not found)" if mapped
+                                        else "")
+    if raw.found:
+        shown = ", ".join(repr(c) for c in raw.found[:30])
+        more = f" and {len(raw.found) - 30} more" if len(raw.found) > 30 else ""
+        text += f"; columns found in {raw.origin}: {shown}{more}"
+    if len(raw.found) == 1:
+        text += (f". Only one column was found: the file is probably not comma-separated; set "
+                 f"data.tables.{raw.name}.delimiter (e.g. ';' or '\\t') or whitespace: true")
+    return text
+
+
 def check_table(
     con: duckdb.DuckDBPyConnection, raw: RawTable, end_date: dt.date, has_accounts: bool
 ) -> list[Violation]:
@@ -111,10 +127,8 @@ def check_table(
     violations: list[Violation] = []
     for col in spec.columns:
         if col.required and col.name not in present:
-            mapped = raw.missing_mapped.get(col.name)
-            detail = f" (mapped from {mapped!r}, not found)" if mapped else ""
-            violations.append(Violation(spec.name, col.name, f"required column missing{detail}",
-                                        0))
+            violations.append(Violation(spec.name, col.name,
+                                        missing_column_rule(raw, col.name), 0))
     rules = row_rules(spec, present, end_date)
     try:
         total, *broken = fetch_row(
@@ -214,3 +228,8 @@ def create_typed_views(con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTab
         select = ", ".join(f"{expr} AS {quote(col.name)}"
                            for expr, col in zip(cols, spec.columns, strict=True))
         con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM raw_{name}")
+    for name, spec in TABLES.items():  # absent optional tables: empty, so SQL can name them
+        if name not in raws:
+            cols = [f"CAST(NULL AS {DUCKDB_TYPE[c.kind] or id_type}) AS {quote(c.name)}"
+                    for c in spec.columns]
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} WHERE FALSE")

@@ -6,25 +6,27 @@ from healthscore.features.families import SPINE_FAMILY
 from healthscore.features.registry import Dimension, Direction, Kind, feature
 
 COMMERCIAL = Dimension.COMMERCIAL
+SUBSCRIPTIONS = ("subscriptions",)  # contract context: none without a subscriptions table
 N = Direction.NEUTRAL
 
 
 @feature(family=SPINE_FAMILY, dimension=COMMERCIAL, direction=Direction.HIGHER_IS_HEALTHIER,
          unit="days", explain="Customer for {value:,.0f} days")
 def tenure_days() -> str:
-    """Days since the start of the account's current continuous subscription period."""
+    """Days since the start of the account's current continuous subscription period; without
+    subscriptions, since its first activity or creation."""
     return "s.tenure_days"
 
 
 @feature(family=SPINE_FAMILY, dimension=COMMERCIAL, direction=N, unit="days",
-         explain="Renewal in {value:.0f} days")
+         explain="Renewal in {value:.0f} days", requires=SUBSCRIPTIONS)
 def days_to_renewal() -> str:
     """Days to the next contract anniversary of the current term."""
     return "s.days_to_renewal"
 
 
 @feature(family=SPINE_FAMILY, dimension=COMMERCIAL, direction=N, unit="months",
-         explain="{value:.0f}-month contract")
+         explain="{value:.0f}-month contract", requires=SUBSCRIPTIONS)
 def term_months() -> str:
     """Contract length in months of the current subscription."""
     return "s.term_months"
@@ -33,19 +35,21 @@ def term_months() -> str:
 @feature(family=SPINE_FAMILY, dimension=COMMERCIAL, direction=N, unit="USD",
          explain="ARR ${value:,.0f}")
 def arr() -> str:
-    """Annual recurring revenue of the subscriptions active at the snapshot."""
+    """Annual recurring revenue of the subscriptions active at the snapshot; without
+    subscriptions, the amounts of the last 365 days annualised over the customer's tenure
+    (at least 90 days)."""
     return "s.arr"
 
 
 @feature(family=SPINE_FAMILY, dimension=COMMERCIAL, direction=N, unit="seats",
-         explain="{value:,.0f} licensed seats")
+         explain="{value:,.0f} licensed seats", requires=SUBSCRIPTIONS)
 def seats() -> str:
     """Licensed seats of the subscriptions active at the snapshot."""
     return "s.seats"
 
 
 @feature(family=SPINE_FAMILY, dimension=COMMERCIAL, direction=N, unit="category",
-         kind=Kind.CATEGORICAL, explain="Plan {value}")
+         kind=Kind.CATEGORICAL, explain="Plan {value}", requires=SUBSCRIPTIONS)
 def plan() -> str:
     """Plan of the largest active subscription."""
     return "s.plan"
@@ -59,7 +63,8 @@ def segment() -> str:
 
 
 @feature(family=SPINE_FAMILY, dimension=COMMERCIAL, direction=N, unit="flag",
-         explain="Renewal within 90 days: {value:.0f} (1 = yes)")
+         explain="In the renewal window: {value:.0f} (1 = yes)", requires=SUBSCRIPTIONS)
 def in_renewal_window() -> str:
-    """1 when the next renewal is within 90 days."""
+    """1 when the next renewal falls in the last quarter of the term, at most 90 days away
+    (an annual contract: 90 days; a monthly plan: its last 7 days)."""
     return "CAST(s.in_renewal_window AS INTEGER)"

@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from healthscore.features.metrics import (
     metric_features,
 )
 from healthscore.features.registry import (
+    Direction,
     FeatureSpec,
     Kind,
     all_features,
@@ -47,7 +48,8 @@ from healthscore.io import write_parquet, write_text
 log = logging.getLogger(__name__)
 
 FEATURE_MODULES = (
-    "usage", "relationship", "billing", "support", "sentiment", "engagement", "commercial",
+    "usage", "lifetime", "relationship", "billing", "support", "sentiment", "engagement",
+    "commercial",
 )
 MAX_TEMPLATE_VALUES = 12
 AUDIT_ROWS = 200_000
@@ -95,12 +97,15 @@ def available_families(dataset: Dataset) -> set[str]:
     return families
 
 
-def template_values(dataset: Dataset, column: str, limit: int = MAX_TEMPLATE_VALUES) -> list[str]:
-    """The most frequent values of an events column, for template expansion."""
+def template_values(dataset: Dataset, column: str, limit: int = MAX_TEMPLATE_VALUES,
+                    before: dt.date | None = None) -> list[str]:
+    """The most frequent values of an events column, for template expansion; with ``before``
+    only events dated before that day count (so later data cannot change the column set)."""
     if column != "event_type" or not dataset.has("events"):
         return []
+    when = f" AND occurred_at < DATE '{before.isoformat()}'" if before else ""
     rows = dataset.con.execute(
-        f"SELECT {quote(column)} FROM events WHERE {quote(column)} IS NOT NULL "
+        f"SELECT {quote(column)} FROM events WHERE {quote(column)} IS NOT NULL{when} "
         f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {limit}"
     ).fetchall()
     by_slug: dict[str, str] = {}
@@ -109,19 +114,100 @@ def template_values(dataset: Dataset, column: str, limit: int = MAX_TEMPLATE_VAL
     return list(by_slug.values())
 
 
+def per_type_cutoff(dates: list[dt.date], end_date: dt.date, horizon_days: int,
+                    grace_days: int, test_days: int) -> dt.date | None:
+    """The first day of the test period a time split of these snapshot dates would use (the
+    last ``test_days`` before the newest snapshot whose label is observed); events dated
+    before it choose the per-event-type columns. None when no snapshot is labelled."""
+    labelled = [d for d in dates
+                if d + dt.timedelta(days=horizon_days + grace_days - 1) <= end_date]
+    return max(labelled) - dt.timedelta(days=test_days) if labelled else None
+
+
+def event_type_values(dataset: Dataset, config: FeatureConfig | None,
+                      before: dt.date | None) -> list[str]:
+    """The event types that get per-type columns: ``features.event_types`` when set, else the
+    most frequent before ``before``; types that only appear later are reported."""
+    if config is not None and config.event_types is not None:
+        present = set(template_values(dataset, "event_type", limit=10_000))
+        absent = [t for t in config.event_types if t not in present]
+        if absent:
+            log.warning("features.event_types: %s never occur in the events table; their "
+                        "columns stay 0", absent)
+        return list(dict.fromkeys(config.event_types))
+    chosen = template_values(dataset, "event_type", before=before)
+    if before is not None:
+        earlier = set(template_values(dataset, "event_type", limit=10_000, before=before))
+        later = [t for t in template_values(dataset, "event_type", limit=10_000)
+                 if t not in earlier]
+        if later:
+            log.warning("event types first seen on or after %s get no per-type columns (the "
+                        "column set comes from the rows before the test period): %s; list "
+                        "them in features.event_types to add them", before, later)
+    return chosen
+
+
 def candidate_features(dataset: Dataset, metrics: MetricFeatures | None = None,
-                       ) -> list[FeatureSpec]:
-    """Every feature that can be built on this dataset, templates expanded; the metric
-    features (one set per metric of the ``metrics`` table, read as ``metrics`` says) last."""
+                       config: FeatureConfig | None = None,
+                       types_before: dt.date | None = None) -> list[FeatureSpec]:
+    """Every feature that can be built on this dataset, templates expanded (per event type:
+    see :func:`event_type_values`); the metric features (one set per metric of the
+    ``metrics`` table, read as ``metrics`` says) last."""
     load_feature_modules()
     families = available_families(dataset)
-    specs = [f for f in all_features() if f.family in families]
+    specs = [f for f in all_features()
+             if f.family in families and all(dataset.has(t) for t in f.requires)]
+    types: list[str] | None = None
     for template in all_templates():
         if template.spec.family in families:
-            specs.extend(template.expand(v) for v in template_values(dataset, template.over))
+            if template.over == "event_type":
+                types = types if types is not None else event_type_values(
+                    dataset, config, types_before)
+                values = types
+            else:
+                values = template_values(dataset, template.over)
+            specs.extend(template.expand(v) for v in values)
     if METRICS_FAMILY in families:
         specs.extend(candidate_metric_features(dataset, metrics or MetricFeatures()))
     return specs
+
+
+def declared_directions(names: list[tuple[str, str | None, str | None]],
+                        directions: dict[str, str], extra_known: Iterable[str] = (),
+                        key_path: str = "features.directions") -> dict[str, Direction]:
+    """Which feature columns ``features.directions`` declares, and how.
+
+    ``names``: (column, template, parameter) of every candidate column. A key may name a
+    column, a template (all its columns) or a template parameter such as an event type (all
+    its per-type columns); the most specific wins. An unknown key is one ConfigError with
+    suggestions.
+    """
+    known = ({n for n, _, _ in names} | {t for _, t, _ in names if t}
+             | {p for _, _, p in names if p} | {slug(p) for _, _, p in names if p}
+             | set(extra_known))
+    problems = [f"{key_path}.{key}: {unknown_name_message(key, known)} (not a feature, "
+                "template or event type of this data)" for key in directions if key not in known]
+    if problems:
+        raise ConfigError(key_path, problems)
+    out: dict[str, Direction] = {}
+    for name, template, parameter in names:
+        for key in (name, parameter, slug(parameter) if parameter else None, template):
+            if key is not None and key in directions:
+                out[name] = Direction(directions[key])
+                break
+    return out
+
+
+def with_directions(specs: list[FeatureSpec], directions: dict[str, str],
+                    extra_known: Iterable[str] = ()) -> list[FeatureSpec]:
+    """``specs`` with the directions ``features.directions`` declares (source "config")."""
+    if not directions:
+        return specs
+    declared = declared_directions([(s.name, s.template, s.parameter) for s in specs],
+                                   directions, extra_known)
+    return [replace(s, direction=declared[s.name],
+                    direction_source="config" if declared[s.name].sign else "learned")
+            if s.name in declared else s for s in specs]
 
 
 def select_features(candidates: list[FeatureSpec], selection: FeatureSelection,
@@ -201,7 +287,8 @@ def compute_features(
     log.info("matrix assembled in %.1fs", time.perf_counter() - started)
     for family_name in families:
         con.execute(f"DROP TABLE IF EXISTS feat_{family_name}")
-    con.execute("DROP TABLE IF EXISTS usage_daily")
+    for prepared in ("usage_daily", "activity_days", "purchase_days"):
+        con.execute(f"DROP TABLE IF EXISTS {prepared}")
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     if METRICS_FAMILY in by_family:
         started = time.perf_counter()
@@ -290,11 +377,19 @@ def build_feature_matrix(
     dates: list[dt.date] | None = None,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
+    types_before: dt.date | None = None,
 ) -> FeatureMatrix:
-    """Build (or load from cache) the feature matrix for ``dates`` (default: the schedule)."""
+    """Build (or load from cache) the feature matrix for ``dates`` (default: the schedule).
+
+    ``types_before``: per-event-type columns come from events dated before this day (the
+    test period's start, see :func:`per_type_cutoff`); None = every event.
+    """
     if dates is None:
         dates = snapshot_dates(config.snapshots, data_start(dataset), dataset.end_date)
-    specs = select_features(candidate_features(dataset, config.metrics), config.select)
+    specs = select_features(candidate_features(dataset, config.metrics, config, types_before),
+                            config.select)
+    specs = with_directions(specs, config.directions,
+                            template_values(dataset, "event_type", limit=10_000))
     key = cache_key(dataset, config, dates, specs)
     cache_dir = config.cache_dir or cache_dir
     cached = cache_dir / f"features-{key}.parquet" if cache_dir else None

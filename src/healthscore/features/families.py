@@ -47,14 +47,23 @@ class Family:
     probe: str | None = None  # SQL returning a count; 0 switches the family off
     prepare: Callable[[list[str]], str] | None = None
     per: tuple[str, dict[str, str]] | None = None  # (key, columns): regroup rows by key first
+    asof: bool = False  # running totals: each snapshot sees only its account's latest row
 
     def joined_rows_sql(self) -> str:
         """Rows of the family joined to the spine, cut off and masked as of each snapshot.
 
         Rows meet snapshots through a small map from each day to the snapshots that see it
         (day < snapshot, within the look-back): an equality join. Rows of accounts that are
-        not in the spine drop out in :meth:`features_sql`'s join to the spine.
+        not in the spine drop out in :meth:`features_sql`'s join to the spine. An ``asof``
+        family's rows carry running totals over the rows up to their own day; each snapshot
+        is joined to its account's latest row dated strictly before it.
         """
+        if self.asof:
+            return f"""
+                SELECT x.*, s.snapshot_date
+                FROM {SPINE} s ASOF JOIN ({self.source}) x
+                  ON x.account_id = s.account_id AND s.snapshot_date > x.{self.time_column}
+            """
         selected = [] if self.columns else [f"x.* EXCLUDE (account_id, {self.time_column})",
                                             f"x.{self.time_column}"]
         for col in self.columns:
@@ -137,6 +146,45 @@ def usage_daily_sql(event_types: list[str]) -> str:
     """
 
 
+def activity_days_sql(_: list[str], purchases_only: bool = False) -> str:
+    """Running lifetime totals per account and activity day (a day with any event; with
+    ``purchases_only`` a day with an amount): days active so far, purchases and revenue so
+    far, the first day, the last purchase day, and the count, sum and sum of squares of the
+    gaps in days between consecutive activity days. Every column of a row is computed from
+    rows up to its own day, so a snapshot that sees the row sees nothing later."""
+    table = "purchase_days" if purchases_only else "activity_days"
+    where = "WHERE amount IS NOT NULL" if purchases_only else ""
+    return f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        WITH d AS (
+            SELECT account_id, occurred_at AS day, count(amount) AS purchases,
+                   coalesce(sum(amount), 0) AS revenue
+            FROM events {where} GROUP BY ALL
+        ), g AS (
+            SELECT *, day - lag(day) OVER (PARTITION BY account_id ORDER BY day) AS gap
+            FROM d
+        )
+        SELECT account_id, day,
+               min(day) OVER w AS first_day,
+               count(*) OVER w AS active_days,
+               sum(purchases) OVER w AS purchases,
+               sum(revenue) OVER w AS revenue,
+               max(CASE WHEN purchases > 0 THEN day END) OVER w AS last_purchase_day,
+               count(gap) OVER w AS gaps,
+               sum(gap) OVER w AS gap_sum,
+               sum(CAST(gap AS DOUBLE) * gap) OVER w AS gap_squares
+        FROM g
+        WINDOW w AS (PARTITION BY account_id ORDER BY day ROWS UNBOUNDED PRECEDING)
+    """
+
+
+def purchase_days_sql(values: list[str]) -> str:
+    """:func:`activity_days_sql` over purchase days only (rows with an amount)."""
+    return activity_days_sql(values, purchases_only=True)
+
+
+HAS_AMOUNTS = ("SELECT count(*) FROM (SELECT 1 FROM events WHERE amount IS NOT NULL LIMIT 1)")
+
 # Distinct active users per account and day (for active-user counts and utilisation).
 USERS_DAILY = """
     SELECT DISTINCT account_id, occurred_at AS day, user_id
@@ -156,6 +204,13 @@ FAMILIES: dict[str, Family] = {
                    "active_30d": "bool_or(t.day >= t.snapshot_date - 30)",
                    "active_prior_30d": "bool_or(t.day < t.snapshot_date - 30)",
                })),
+        Family("activity", "SELECT * FROM activity_days", "day", (), requires=("events",),
+               asof=True, prepare=activity_days_sql),
+        Family("purchases", "SELECT * FROM purchase_days", "day", (), requires=("events",),
+               asof=True, prepare=purchase_days_sql, probe=HAS_AMOUNTS),
+        Family("revenue", "SELECT account_id, occurred_at AS day, amount FROM events "
+               "WHERE amount IS NOT NULL", "day", ("day", "amount"), requires=("events",),
+               lookback_days=365, probe=HAS_AMOUNTS),
         Family("contacts", "SELECT * FROM contacts", "started_at",
                ("started_at", "ended_at", "role", "department", "contact_id"),
                requires=("contacts",), known_at={"ended_at": "ended_at"}),

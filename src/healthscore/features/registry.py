@@ -31,16 +31,34 @@ class Dimension(StrEnum):
 
 
 class Direction(StrEnum):
-    """Which way is healthy; drives monotone constraints and the scorecard."""
+    """Which way is healthy. Declared only where the domain is sure (a failed payment is bad);
+    ``learned`` features get their direction from the training rows (training/directions.py).
+
+    ``HIGHER_IS_RISKIER`` and ``NEUTRAL`` are the former names of ``LOWER_IS_HEALTHIER`` and
+    ``LEARNED``; the old spellings are still read (config files, stored artifacts).
+    """
 
     HIGHER_IS_HEALTHIER = "higher_is_healthier"
-    HIGHER_IS_RISKIER = "higher_is_riskier"
-    NEUTRAL = "neutral"
+    LOWER_IS_HEALTHIER = "lower_is_healthier"
+    LEARNED = "learned"
+    HIGHER_IS_RISKIER = "lower_is_healthier"  # alias
+    NEUTRAL = "learned"  # alias
+
+    @classmethod
+    def _missing_(cls, value: object) -> Direction | None:
+        return {"higher_is_riskier": cls.LOWER_IS_HEALTHIER, "neutral": cls.LEARNED}.get(
+            str(value))
 
     @property
     def sign(self) -> int:
-        """+1 healthier, -1 riskier, 0 unknown."""
-        return {"higher_is_healthier": 1, "higher_is_riskier": -1, "neutral": 0}[self.value]
+        """+1 higher is healthier, -1 lower is healthier, 0 learned from the data."""
+        return direction_sign(self.value)
+
+
+def direction_sign(direction: str) -> int:
+    """+1 / -1 / 0 for a direction spelled as a string (old spellings included)."""
+    return {"higher_is_healthier": 1, "lower_is_healthier": -1,
+            "higher_is_riskier": -1}.get(direction, 0)
 
 
 class Kind(StrEnum):
@@ -66,6 +84,8 @@ class FeatureSpec:
     fill: float | None = None
     template: str | None = None  # the template name when expanded from one
     parameter: str | None = None  # the value it was expanded for
+    direction_source: str = "registry"  # "config" when features.directions declared it
+    requires: tuple[str, ...] = ()  # tables without which the feature means nothing
 
     def sentence(self, value: object) -> str:
         """The human sentence for this feature's value, used in driver explanations."""
@@ -150,13 +170,15 @@ def feature(
     kind: Kind = Kind.NUMERIC,
     fill: float | None = None,
     over: str | None = None,
+    requires: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Register the decorated function as a feature named after it.
 
     The function returns the SQL aggregate (referencing ``t.<column>`` of the family and
     ``s.snapshot_date``); with ``over`` it takes that column's value and is a template.
     ``fill`` replaces NULL (only where the fill value means the same thing, e.g. 0 events);
-    ``None`` keeps NULL as "unknown" for the models to handle.
+    ``None`` keeps NULL as "unknown" for the models to handle. ``requires``: tables the
+    feature needs beyond its family's (e.g. contract context read from the spine).
     """
 
     def register(func: Callable[..., str]) -> Callable[..., str]:
@@ -164,7 +186,7 @@ def feature(
         spec = FeatureSpec(
             name=func.__name__, family=family, dimension=dimension, direction=direction,
             unit=unit, description=description, explain=explain, sql="" if over else func(),
-            kind=kind, fill=fill,
+            kind=kind, fill=fill, requires=requires,
         )
         if over:
             _TEMPLATES[spec.name] = FeatureTemplate(spec, over, func)

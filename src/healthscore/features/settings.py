@@ -29,9 +29,10 @@ class SnapshotSchedule(Section):
 
 class ChurnDefinition(Section):
     """What churn means. ``contract``: the last active subscription ends and no new one starts
-    within ``grace_days``. ``inactivity``: no qualifying event within the horizon."""
+    within ``grace_days``. ``inactivity``: no qualifying event within the horizon. Unset: contract
+    when a subscriptions table is given, inactivity without one (the CLI says which)."""
 
-    definition: Literal["contract", "inactivity"] = "contract"
+    definition: Literal["contract", "inactivity"] | None = None
     grace_days: Annotated[int, Field(ge=0, le=365)] = 30
     inactivity_event_types: list[str] = Field(
         default_factory=list, description="Events that count as activity; empty = all."
@@ -40,6 +41,7 @@ class ChurnDefinition(Section):
 
 DimensionName = Literal["usage", "engagement", "relationship", "billing", "support",
                         "sentiment", "commercial"]
+DirectionName = Literal["higher_is_healthier", "lower_is_healthier", "learned"]
 
 
 class FeatureSelection(Section):
@@ -56,7 +58,11 @@ class MetricDefinition(Section):
     (``neutral``: unknown, no monotone constraint), and the words used in explanations."""
 
     dimension: DimensionName = "usage"
-    direction: Literal["higher_is_healthier", "higher_is_riskier", "neutral"] = "neutral"
+    direction: Literal["higher_is_healthier", "lower_is_healthier", "learned",
+                       "higher_is_riskier", "neutral"] = Field(
+        default="learned",
+        description="learned: from the training rows (no monotone constraint); "
+        "higher_is_riskier and neutral are the former names of lower_is_healthier and learned.")
     label: str | None = Field(
         default=None, min_length=1, max_length=80,
         description="What the metric is called in sentences; default: its name, spaced.",
@@ -130,6 +136,19 @@ class FeatureConfig(Section):
     select: FeatureSelection = Field(default_factory=FeatureSelection)
     metrics: MetricFeatures = Field(default_factory=MetricFeatures)
     leakage_auc_threshold: Annotated[float, Field(gt=0.5, le=1)] = 0.95
+    directions: dict[str, DirectionName] = Field(
+        default_factory=dict,
+        description="Declare which way is healthy, per feature (`days_past_due`), per expanded "
+        "column (`events_30d_by_type__unfriend`), per template (`events_30d_by_type`) or per "
+        "event type (`unfriend`: every per-type column of it): higher_is_healthier, "
+        "lower_is_healthier or learned. Declared directions become monotone constraints unless "
+        "the training rows contradict them; per-event-type columns and bring-your-own columns "
+        "are learned unless declared here. Unknown names fail with a suggestion.")
+    event_types: list[str] | None = Field(
+        default=None,
+        description="The event types that get per-type columns. Default: the most frequent "
+        "ones among events dated before the test period, so the column set never depends on "
+        "later data; a type that first appears later is reported, not added.")
     cache_dir: Path | None = Field(
         default=None, description="Where feature matrices are cached; default <workdir>/cache."
     )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from healthscore.data.dataset import Dataset
 from healthscore.data.loaders import fetch_row
-from healthscore.errors import ParameterError
+from healthscore.errors import ConfigError, ParameterError
 from healthscore.features.settings import FeatureConfig, SnapshotSchedule
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ CONTEXT_COLUMNS = (
     "days_to_renewal", "in_renewal_window",
 )
 LABEL_COLUMNS = ("label_churn", "label_expansion", "label_observed")
-RENEWAL_WINDOW_DAYS = 90
+RENEWAL_WINDOW_DAYS = 90  # the renewal window: the last quarter of the term, at most 90 days
+WINDOW_DAYS_PER_MONTH = 7.5  # a quarter of a 30-day month: a monthly plan's last 7 days
+REVENUE_DAYS = 365  # without subscriptions, ARR is the last year's amounts, annualised
 
 
 def date_sql(day: dt.date) -> str:
@@ -128,12 +130,67 @@ def arr_covering_sql(day_expr: str) -> str:
     """
 
 
+def churn_definition(config: FeatureConfig, dataset: Dataset) -> str:
+    """The churn definition in force: the configured one, else ``contract`` with a
+    subscriptions table and ``inactivity`` without one.
+
+    Raises :class:`ConfigError` when contract churn is asked for without subscriptions."""
+    asked = config.churn.definition
+    if asked == "contract" and not dataset.has("subscriptions"):
+        raise ConfigError("features.churn.definition", [
+            "features.churn.definition: contract churn needs a subscriptions table, and none "
+            "was given; set `definition: inactivity` (no qualifying event within the horizon) "
+            "or give data.tables.subscriptions"])
+    if asked is not None:
+        return asked
+    return "contract" if dataset.has("subscriptions") else "inactivity"
+
+
+def activity_state_sql(has_amounts: bool, revenue_days: int = REVENUE_DAYS) -> str:
+    """Per (account, snapshot) without subscriptions: the day the account became a customer
+    (its first activity or ``created_at``, whichever is earlier, if before the snapshot) and
+    its yearly revenue: the amounts of the last ``revenue_days`` before the snapshot,
+    annualised over the days it has been a customer (at least 90, so that a first purchase
+    is not multiplied twelvefold). Revenue is NULL when no events row carries an amount."""
+    revenue = (f"coalesce(r.revenue, 0) * {revenue_days} / greatest(least("
+               f"d.snapshot_date - f.first_seen, {revenue_days}), 90)") if has_amounts else "NULL"
+    return f"""
+        WITH firsts AS (
+            SELECT a.account_id, a.created_at, min(e.occurred_at) AS first_event
+            FROM accounts a LEFT JOIN events e ON e.account_id = a.account_id
+            GROUP BY a.account_id, a.created_at
+        ), f AS (
+            SELECT d.snapshot_date, x.account_id,
+                   least(CASE WHEN x.created_at < d.snapshot_date THEN x.created_at END,
+                         CASE WHEN x.first_event < d.snapshot_date THEN x.first_event END)
+                       AS first_seen
+            FROM snapshot_dates d CROSS JOIN firsts x
+        ), r AS (
+            SELECT d.snapshot_date, e.account_id, sum(e.amount) AS revenue
+            FROM snapshot_dates d JOIN events e
+              ON e.occurred_at < d.snapshot_date
+             AND e.occurred_at >= d.snapshot_date - {revenue_days}
+            WHERE e.amount IS NOT NULL
+            GROUP BY ALL
+        )
+        SELECT f.account_id, f.snapshot_date AS snapshot_date, f.first_seen,
+               CAST({revenue} AS DOUBLE) AS arr
+        FROM f LEFT JOIN r ON r.account_id = f.account_id AND r.snapshot_date = f.snapshot_date
+        JOIN snapshot_dates d ON d.snapshot_date = f.snapshot_date
+        WHERE f.first_seen IS NOT NULL
+    """
+
+
 def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -> SpineInfo:
-    """Create the temp table ``spine``: active accounts per snapshot, context and labels."""
+    """Create the temp table ``spine``: active accounts per snapshot, context and labels.
+
+    With subscriptions, tenure and ARR come from the contract; without them from the first
+    activity and the annualised ``events.amount`` (:func:`activity_state_sql`)."""
     con = dataset.con
     register_snapshot_dates(con, dates)
     h = config.horizon_days
-    grace = config.churn.grace_days if config.churn.definition == "contract" else 0
+    definition = churn_definition(config, dataset)
+    grace = config.churn.grace_days if definition == "contract" else 0
     end = date_sql(dataset.end_date)
     con.execute(f"CREATE OR REPLACE TEMP TABLE sub_blocks AS {subscription_blocks_sql(grace)}")
     con.execute("""
@@ -163,7 +220,13 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
                END AS renewal_date
         FROM anchored
     """)
-    if config.churn.definition == "contract":
+    if dataset.has("subscriptions"):
+        start, arr = "c.block_start", "c.arr"
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE activity_state AS "
+                    + activity_state_sql(has_amounts(dataset)))
+        start, arr = "act.first_seen", "act.arr"
+    if definition == "contract":
         population = "SELECT account_id, snapshot_date FROM contract_state"
         churn = f"(c.block_end < {FAR_FUTURE} AND c.block_end < c.snapshot_date + {h})"
         observed = f"(c.snapshot_date + {h + grace - 1} <= {end})"
@@ -173,25 +236,33 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
             SELECT DISTINCT e.account_id, d.snapshot_date
             FROM snapshot_dates d JOIN events e
               ON e.occurred_at < d.snapshot_date AND e.occurred_at >= d.snapshot_date - {h}
-            WHERE {qualifying}"""
+            WHERE {qualifying}
+            UNION
+            SELECT a.account_id, d.snapshot_date
+            FROM snapshot_dates d JOIN accounts a
+              ON a.created_at < d.snapshot_date AND a.created_at >= d.snapshot_date - {h}"""
         churn = f"""NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = p.account_id
                      AND e.occurred_at >= p.snapshot_date AND e.occurred_at < p.snapshot_date + {h}
                      AND {qualifying})"""
         observed = f"(p.snapshot_date + {h - 1} <= {end})"
+    activity_join = "" if dataset.has("subscriptions") else (
+        "LEFT JOIN activity_state act ON act.account_id = p.account_id "
+        "AND act.snapshot_date = p.snapshot_date")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE spine AS
         WITH population AS ({population}),
         later AS ({arr_covering_sql(f"d.snapshot_date + {h - 1}")})
         SELECT p.account_id, p.snapshot_date,
                a.segment,
-               CASE WHEN p.snapshot_date - c.block_start < 90 THEN 'onboarding'
-                    WHEN p.snapshot_date - c.block_start < 365 THEN 'adoption'
+               CASE WHEN p.snapshot_date - {start} < 90 THEN 'onboarding'
+                    WHEN p.snapshot_date - {start} < 365 THEN 'adoption'
                     ELSE 'mature' END AS lifecycle_stage,
-               p.snapshot_date - c.block_start AS tenure_days,
-               c.arr, c.seats, c.plan, c.term_months,
+               p.snapshot_date - {start} AS tenure_days,
+               {arr} AS arr, c.seats, c.plan, c.term_months,
                c.renewal_date - p.snapshot_date AS days_to_renewal,
-               coalesce(c.renewal_date - p.snapshot_date <= {RENEWAL_WINDOW_DAYS}, FALSE)
-                   AS in_renewal_window,
+               coalesce(c.renewal_date - p.snapshot_date
+                        <= least({RENEWAL_WINDOW_DAYS}, c.term_months * {WINDOW_DAYS_PER_MONTH}),
+                        FALSE) AS in_renewal_window,
                {churn} AS label_churn,
                coalesce(NOT ({churn}) AND coalesce(l.arr, 0)
                    >= c.arr * {1 + config.expansion_pct}, FALSE) AS label_expansion,
@@ -201,11 +272,18 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
         LEFT JOIN contract_state c
           ON c.account_id = p.account_id AND c.snapshot_date = p.snapshot_date
         LEFT JOIN later l ON l.account_id = p.account_id AND l.snapshot_date = p.snapshot_date
+        {activity_join}
         ORDER BY p.snapshot_date, p.account_id
     """)
     (rows,) = fetch_row(con, "SELECT count(*) FROM spine")
     log.info("spine: %d rows over %d snapshots", rows, len(dates))
     return SpineInfo(dates=dates, rows=int(rows))
+
+
+def has_amounts(dataset: Dataset) -> bool:
+    """Whether any events row carries an amount (revenue)."""
+    return bool(fetch_row(dataset.con, "SELECT count(*) FROM (SELECT 1 FROM events "
+                                       "WHERE amount IS NOT NULL LIMIT 1)")[0])
 
 
 def _qualifying_events(event_types: list[str]) -> str:
@@ -218,9 +296,14 @@ def _qualifying_events(event_types: list[str]) -> str:
 def data_start(dataset: Dataset) -> dt.date:
     """When the history is complete enough to start taking snapshots: the later of the first
     subscription start and the first usage event (exports often carry old contracts but only
-    recent usage)."""
-    (first_sub,) = fetch_row(dataset.con, "SELECT min(start_date) FROM subscriptions")
+    recent usage); without subscriptions, the first event."""
     (first_event,) = fetch_row(dataset.con, "SELECT min(occurred_at) FROM events")
+    if not dataset.has("subscriptions"):
+        if first_event is None:
+            raise ParameterError("events", "a non-empty table (without subscriptions, activity "
+                                 "defines who is a customer)", "no rows")
+        return pd.Timestamp(first_event).date()
+    (first_sub,) = fetch_row(dataset.con, "SELECT min(start_date) FROM subscriptions")
     if first_sub is None:
         raise ParameterError("subscriptions", "a non-empty table", "no rows")
     starts = [pd.Timestamp(d).date() for d in (first_sub, first_event) if d is not None]

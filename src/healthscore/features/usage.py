@@ -13,6 +13,8 @@ from healthscore.features.registry import Dimension, Direction, feature
 
 H = Direction.HIGHER_IS_HEALTHIER
 R = Direction.HIGHER_IS_RISKIER
+# An event type can be good (a report shared) or bad (an unfriend): learned unless declared.
+LEARNED = Direction.LEARNED
 USAGE = Dimension.USAGE
 
 DAYS_AGO = "(s.snapshot_date - t.day)"  # 1 = the day before the snapshot
@@ -89,21 +91,16 @@ def event_types_30d() -> str:
     return f"bit_count(bit_or(t.type_mask) FILTER (WHERE {_in_last(30)}))"
 
 
-@feature(family="usage", dimension=USAGE, direction=R, unit="days", fill=91,
-         explain="{value:.0f} days since the last product activity")
-def days_since_last_activity() -> str:
-    """Days since the last usage event, capped: 91 means none in the last 90 days."""
-    return "min(s.snapshot_date - t.day)"
-
-
-@feature(family="usage", dimension=USAGE, direction=H, unit="events", fill=0, over="event_type",
+@feature(family="usage", dimension=USAGE, direction=LEARNED, unit="events", fill=0,
+         over="event_type",
          explain="{value:,.0f} '{param}' events in the last 30 days")
 def events_30d_by_type(event_type: str) -> str:
     """Usage events of one event type in the 30 days before the snapshot."""
     return _total(_in_last(30), type_column(event_type))
 
 
-@feature(family="usage", dimension=USAGE, direction=H, unit="ratio", fill=0, over="event_type",
+@feature(family="usage", dimension=USAGE, direction=LEARNED, unit="ratio", fill=0,
+         over="event_type",
          explain="'{param}' usage {value:+.0%} vs the prior 30 days")
 def events_change_30d_by_type(event_type: str) -> str:
     """Relative change of one event type's usage, last 30 days vs the 30 days before."""

@@ -246,6 +246,7 @@ def _build_and_report(config, dataset, out: Path | None):
     from healthscore.io import write_parquet
     from healthscore.pipeline.compose import build_features
 
+    _print_churn_definition(config, dataset)
     started = time.perf_counter()
     with progress_bar() as progress:
         matrix = build_features(config, dataset, progress)
@@ -254,6 +255,26 @@ def _build_and_report(config, dataset, out: Path | None):
     write_parquet(matrix.frame, out)
     _print_matrix(matrix, seconds, out)
     return matrix
+
+
+def _print_churn_definition(config, dataset) -> None:
+    """Say which churn definition applies when the config leaves it to the data."""
+    from healthscore.features.snapshots import churn_definition
+
+    definition = churn_definition(config.features, dataset)
+    if config.features.churn.definition is not None:
+        return
+    churn = config.features.churn
+    if definition == "inactivity":
+        events = ", ".join(churn.inactivity_event_types) or "any event"
+        console.print(
+            "[yellow]No subscriptions table: features.churn.definition is inactivity[/yellow] "
+            "(an account is a customer from its first activity or created_at; it churns when "
+            f"no qualifying event ({events}) happens within {config.features.horizon_days} "
+            "days). Revenue at risk comes from events.amount.")
+    else:
+        console.print(f"Churn: contract (subscriptions end, no new one within "
+                      f"{churn.grace_days} days); features.churn.definition: contract")
 
 
 def _print_matrix(matrix, seconds: float, out: Path) -> None:
@@ -346,7 +367,8 @@ def _training_inputs(obj: Context, config, features: Path | None, id_column: str
         from healthscore.training.feature_table import prepare_feature_table, read_table
 
         frame, metas = prepare_feature_table(read_table(features), id_column, label_column,
-                                             date_column, str(features))
+                                             date_column, str(features),
+                                             config.features.directions)
         if date_column is None:
             console.print("[yellow]No --date-column: rows are split at random (stratified); "
                           "the report says so.[/yellow]")
@@ -369,15 +391,46 @@ def _print_training(run, session, reports) -> None:
         marker = " *" if name == session.best else ""
         rows.append([name + marker, auc] + [f"{o[k]:.3f}" for k in keys[1:]]
                     + [session.runs[name].run_id[:12]])
-    split = run.split.describe() if run.split else {"split": "random 60/20/20"}
+    from healthscore.training.train import split_description
+
+    split = split_description(run)
     title = " · ".join(f"{k} {v} ({run.sizes.get(k, 0):,} rows)" for k, v in split.items())
+    if run.split is None:  # no periods: the split's name, then each part's rows
+        title = " · ".join([split["kind"], *(f"{k} {v:,} rows" for k, v in run.sizes.items())])
+    if run.split_kind == "time":  # a fallback and overlapping windows are logged as warnings
+        console.print(f"[dim]{escape(run.notes[0])}[/dim]")
     console.print(_table(f"Test-period metrics; {title}", ["model", *keys, "run"], rows))
     alias = f"registered version {session.registered_version} as @challenger"
     if session.champion_set:
         alias += " and @champion (no champion yet)"
     console.print(f"* best by validation PR-AUC: [bold]{session.best}[/bold]; {alias}")
+    _print_fitting(run)
     for name, path in reports.items():
         console.print(f"  report {name}: {path}")
+
+
+def _print_fitting(run) -> None:
+    """Directions, the LightGBM search and its TreeSHAP cost, and the run's notes."""
+    some = next(iter(run.results.values()))
+    d = some.directions
+    if not d.empty:
+        learned = d[d["source"] == "learned"]
+        console.print(
+            f"  directions: {int(d['source'].isin(['registry', 'config']).sum())} declared "
+            f"({int((d['monotone'] != 0).sum())} constrained), {len(learned)} learned "
+            f"({int((learned['direction'] != 'none').sum())} beyond noise); "
+            f"{int(d['contradicted'].sum())} declared contradicted by the training rows")
+    lgbm = run.results.get("lightgbm")
+    if lgbm is not None:
+        p = lgbm.params
+        chosen = ", ".join(f"{k} {p[k]}" for k in ("num_leaves", "max_depth",
+                                                    "min_child_samples", "learning_rate",
+                                                    "colsample_bytree") if k in p)
+        console.print(f"  lightgbm: {p.get('search_trials', 0)} settings tried; chosen {chosen}, "
+                      f"{p.get('best_iteration')} trees; TreeSHAP "
+                      f"{float(p.get('shap_ms_per_row', float('nan'))):.3f} ms/row")
+    for note in run.notes:
+        console.print(f"  [yellow]note:[/yellow] {note}")
 
 
 @cli.command()
@@ -410,16 +463,18 @@ def backtest(obj: Context) -> None:
     config = obj.config(writes=True)
     frame, metas, _ = _training_inputs(obj, config, None, "", "", None)
     with progress_bar() as progress:
-        folds = compose.backtest(config, frame, metas, progress)
-    _print_backtest(folds)
+        folds, plan = compose.backtest(config, frame, metas, progress)
+    _print_backtest(folds, plan.summary())
 
 
-def _print_backtest(folds) -> None:
+def _print_backtest(folds, summary: str) -> None:
     keys = ("roc_auc", "pr_auc", "recall", "precision", "ece")
     rows = [[r.fold, r.model, f"{r.test_start} .. {r.test_end}", f"{r.test_rows:,}"]
             + [f"{getattr(r, k):.3f}" for k in keys] for r in folds.itertuples()]
     console.print(_table("Backtest: would this have predicted past churn?",
                          ["fold", "model", "test period", "rows", *keys], rows))
+    style = "yellow" if "skipped" in summary else "dim"
+    console.print(f"[{style}]{escape(summary)}[/{style}]")
 
 
 VERDICT_STYLE = {"better": "bold green", "worse": "bold red"}
@@ -487,7 +542,7 @@ def retrain(obj: Context) -> None:
     with progress_bar() as progress:
         outcome = compose.retrain(config, frame, metas, fingerprint, progress)
     _print_training(outcome.run, outcome.session, outcome.reports)
-    _print_backtest(outcome.folds)
+    _print_backtest(outcome.folds, outcome.backtest_summary)
     if outcome.comparison is not None:
         _print_comparison(outcome.comparison, outcome.comparison_path, outcome.comparison_run_id)
     _print_gate(outcome, config.training.tracking.model_name)

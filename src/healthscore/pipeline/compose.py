@@ -12,7 +12,8 @@ import pandas as pd
 
 from healthscore.data.dataset import Dataset, open_dataset
 from healthscore.data.settings import DataConfig
-from healthscore.features.engine import FeatureMatrix, build_feature_matrix
+from healthscore.features.engine import FeatureMatrix, build_feature_matrix, per_type_cutoff
+from healthscore.features.snapshots import data_start, snapshot_dates
 from healthscore.pipeline.config import Config
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,22 @@ def open_data(config: Config) -> Dataset:
 
 def build_features(config: Config, dataset: Dataset, progress: Progress | None = None,
                    dates: list[dt.date] | None = None) -> FeatureMatrix:
-    """Build (or reuse from cache) the feature matrix."""
+    """Build (or reuse from cache) the feature matrix.
+
+    For the training schedule (``dates`` None) the per-event-type columns come from events
+    before the test period the time split will use, so later data cannot change them.
+    """
+    types_before = None
+    if dates is None:
+        features = config.features
+        schedule = snapshot_dates(features.snapshots, data_start(dataset), dataset.end_date)
+        grace = features.churn.grace_days if features.churn.definition == "contract" else 0
+        types_before = per_type_cutoff(schedule, dataset.end_date, features.horizon_days,
+                                       grace, config.training.split.test_days or 90)
+        # an unset test_days is sized to at most 90 days: 90 is the earliest start it can have
     return build_feature_matrix(
         dataset, config.features, dates=dates, cache_dir=config.workdir / "cache",
-        progress=progress,
+        progress=progress, types_before=types_before,
     )
 
 
@@ -101,23 +114,26 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
 
 
 def backtest(config: Config, frame: pd.DataFrame, metas: list,
-             progress: Progress | None = None) -> pd.DataFrame:
-    """Rolling-origin backtest; the fold table is also logged to MLflow as its own run."""
+             progress: Progress | None = None):
+    """Rolling-origin backtest; the fold table is also logged to MLflow as its own run, with
+    how many folds fit and why the others did not. Returns (fold table, BacktestPlan)."""
     from healthscore import tracking
     from healthscore.training.train import backtest as run_backtest
 
     tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
-    folds = run_backtest(frame, metas, config.training, config.features.horizon_days,
-                         config.seed, progress)
+    folds, plan = run_backtest(frame, metas, config.training, config.features.horizon_days,
+                               config.seed, progress)
     with tracking.start_run("backtest", {tracking.TAG_KIND: "backtest"}):
         tracking.log_params({"folds": len(folds["fold"].unique()),
+                             "folds_asked": plan.asked,
                              "models": ",".join(config.training.models)})
+        tracking.set_tags({"healthscore.backtest_folds": plan.summary()[:5000]})
         tracking.log_metrics({
             f"fold{int(r.fold)}_{r.model}_{m}": getattr(r, m)
             for r in folds.itertuples() for m in ("roc_auc", "pr_auc", "recall", "ece", "brier")
         })
         tracking.log_artifacts({"tables/backtest.csv": folds.to_csv(index=False)})
-    return folds
+    return folds, plan
 
 
 def compare(config: Config, run_refs: list[str], out: Path | None = None,
@@ -190,7 +206,7 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
 
     run, session, reports = train(config, frame, metas, data_fingerprint, progress,
                                   claim_champion=False)
-    folds = backtest(config, frame, metas, progress)
+    folds, plan = backtest(config, frame, metas, progress)
     model_name = config.training.tracking.model_name
     candidate = session.runs[session.best].run_id
     champion = tracking.alias_version(model_name, tracking.CHAMPION)
@@ -217,7 +233,7 @@ def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: 
             "candidate_run": candidate, "champion_before": champion,
             "comparison_run": comparison_run, "promoted_version": version}, indent=1)})
     return RetrainOutcome(run, session, reports, folds, champion, comparison, path,
-                          comparison_run, decision, version)
+                          comparison_run, decision, version, plan.summary())
 
 
 def _fingerprints(tags: dict[str, str]) -> dict[str, str]:

@@ -19,8 +19,10 @@ family column says which source rows it sees (look-back in days; later-known val
 ticket's close or an invoice's payment are masked until they are known). **When missing** says
 what an account without data gets: a number is a fill that means the same thing (0 events);
 *unknown* stays missing for the models to handle (no NPS yet is not NPS 0). Templates marked
-*per event type* exist once per event type found in the data (the 12 most frequent), named
-`<name>__<event_type>`.
+*per event type* exist once per event type (the 12 most frequent among events dated before the
+test period, or those `features.event_types` lists), named `<name>__<event_type>`.
+**Direction** is declared only where the domain is sure; *learned* features get theirs from the
+training rows (reported with its strength); `features.directions` declares more.
 """
 
 
@@ -54,7 +56,7 @@ def render_feature_catalog() -> str:
                        f"{spec.explain} |")
     out.append(METRICS_HEADER)
     for stat in STATISTICS:
-        direction = "the metric's" if stat.directed else "neutral"
+        direction = "the metric's" if stat.directed else "learned"
         missing = "unknown" if stat.fill is None else f"{stat.fill:g}"
         words = {"label": "*metric*", "unit": "*unit*", "limit": "*L*"}
         explain = stat.explain.format(**words)
@@ -69,7 +71,7 @@ METRICS_HEADER = """
 
 Every metric of the optional `metrics` table (a CRM, billing or warehouse field) gets these
 features, named `<template>__<metric>`, with the dimension, direction, unit and label of its
-`features.metrics.definitions` entry (default: usage, neutral, `value`, its name spaced out);
+`features.metrics.definitions` entry (default: usage, learned, `value`, its name spaced out);
 *L* is `features.metrics.stale_after_days` (default 45). The **value as of a day d** is the
 latest measurement dated strictly before *d* (several that day: their mean), unknown when it is
 more than *L* days older than *d*; "now" is the snapshot date *s*, "30 days earlier" is the

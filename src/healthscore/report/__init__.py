@@ -19,6 +19,7 @@ h2{margin-top:2rem;border-bottom:2px solid #eee;padding-bottom:.2rem}
 .scroll{overflow-x:auto;max-width:100%;margin:.5rem 0 1.5rem}.scroll>table{margin:0}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.92rem}
 th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}th{background:#f5f5f5}
+table.wrap th,table.wrap td{overflow-wrap:anywhere}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,420px),1fr));gap:1rem}
 figure{margin:0}figcaption{font-weight:600;margin-bottom:.3rem}
 img{max-width:100%;height:auto;border:1px solid #eee}

@@ -47,6 +47,7 @@ class FeatureMeta:
     explain: str
     categorical: bool
     parameter: str | None = None
+    direction_source: str = "registry"  # registry | config (features.directions) | learned
 
     def sentence(self, value: Any) -> str:
         """The human sentence for a value of this feature (models trained before flags read
@@ -69,6 +70,9 @@ class HealthModel:
     # Binned distributions of the inputs and health on the training rows (serving/drift.py).
     # None for models pickled before the field existed: they read this class default.
     reference: DriftReference | None = None
+    # The held-out evaluation fit when this model was refit on every labelled row (its test
+    # metrics come from it; comparisons on rows the refit saw score with it). None otherwise.
+    evaluation: HealthModel | None = None
 
     @property
     def feature_names(self) -> list[str]:

@@ -92,7 +92,7 @@ def _stop_meta(stop: HardStop, metas: dict[str, FeatureMeta]) -> FeatureMeta:
     try:
         spec = get_spec(stop.feature)
     except KeyError:
-        return FeatureMeta(stop.feature, "commercial", "neutral", "", stop.feature,
+        return FeatureMeta(stop.feature, "commercial", "learned", "", stop.feature,
                            stop.feature + " = {value}", False)
     return FeatureMeta(spec.name, spec.dimension.value, spec.direction.value, spec.unit,
                        spec.description, spec.explain, False, spec.parameter)

@@ -9,6 +9,9 @@ import numpy as np
 
 from healthscore.errors import ModelError
 
+# Health has one decimal: p below 0.0005 would read 100.0. 0.001 keeps it at most 99.9.
+MIN_PROBABILITY = 0.001
+
 
 @dataclass
 class Calibrator:
@@ -22,6 +25,11 @@ class Calibrator:
     points never vanish inside a step.
     ``sigmoid``: Platt scaling on the log-odds of the uncalibrated probability.
     ``none``: identity.
+
+    Every method's output is kept inside ``[bound, 1 - bound]`` with
+    ``bound = max(1 / (2 n), MIN_PROBABILITY)`` for ``n`` calibration rows: a rate of exactly 0
+    or 1 is never what n rows can support, and health (one decimal) then never reads exactly
+    0 or 100 unless a hard stop sets it.
     """
 
     method: str = "isotonic"
@@ -39,6 +47,7 @@ class Calibrator:
             self.model_.fit(_logit(p_raw)[:, None], y)
         elif self.method != "none":
             raise ModelError(f"unknown calibration {self.method!r}; use isotonic/sigmoid/none")
+        self.bound_ = max(0.5 / max(len(y), 1), MIN_PROBABILITY)
         self.fitted_ = True
         return self
 
@@ -49,10 +58,13 @@ class Calibrator:
         p_raw = np.asarray(p_raw, float)
         if self.method == "isotonic":
             x, p = self.knots_
-            return np.interp(np.clip(p_raw, 0.0, 1.0), x, p)
-        if self.method == "sigmoid":
-            return self.model_.predict_proba(_logit(p_raw)[:, None])[:, 1]
-        return p_raw
+            out = np.interp(np.clip(p_raw, 0.0, 1.0), x, p)
+        elif self.method == "sigmoid":
+            out = self.model_.predict_proba(_logit(p_raw)[:, None])[:, 1]
+        else:
+            out = p_raw
+        bound = getattr(self, "bound_", 0.0)  # artifacts from before the bound: unbounded
+        return np.clip(out, bound, 1.0 - bound)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from healthscore.training.report import STYLE, format_value, html_table
 
 Progress = Callable[[str, int, int], None]
 
+log = logging.getLogger(__name__)
 KIND_COMPARISON = "comparison"
 TAG_COMPARED = "healthscore.compared_runs"
 TAG_REFERENCE = "healthscore.reference_run"
@@ -154,6 +156,21 @@ def read_holdout_rows(artifact_dir: Path, holdout: Contender) -> pd.DataFrame:
     return rows
 
 
+def honest_contender(contender: Contender, rows: pd.DataFrame) -> Contender:
+    """The contender scored by its held-out evaluation fit when its registered model was refit
+    on rows that reach into ``rows`` (scoring rows a model was fitted on would flatter it)."""
+    evaluation = getattr(contender.model, "evaluation", None)
+    if evaluation is None:
+        return contender
+    through = contender.params.get("refit_through")
+    if through and "snapshot_date" in rows and len(rows) and \
+            str(min(rows["snapshot_date"])) > through:
+        return contender  # refit only on rows before the holdout: the registered model is fair
+    log.info("%s: scored by its evaluation fit (its registered model was refit on rows "
+             "through %s, which overlap the holdout)", contender.name, through or "?")
+    return replace(contender, model=evaluation)
+
+
 # --------------------------------------------------------------------------------------------
 # compatibility
 
@@ -164,10 +181,12 @@ def label_definition(c: Contender) -> dict[str, object]:
     out: dict[str, object] = {"label": c.model.label, "horizon_days": c.model.horizon_days}
     if c.model.label == "label_churn":
         churn = features.get("churn", {})
-        out["churn"] = churn.get("definition", "contract")
-        if out["churn"] == "contract":
+        definition = churn.get("definition", "contract")  # runs before it was optional: contract
+        # None: the data decided (contract with a subscriptions table, else inactivity)
+        out["churn"] = definition or "implied by the data"
+        if definition in (None, "contract"):
             out["grace_days"] = churn.get("grace_days")
-        else:
+        if definition != "contract":
             out["activity_events"] = sorted(churn.get("inactivity_event_types") or []) or "all"
     elif c.model.label == "label_expansion":
         out["expansion_pct"] = features.get("expansion_pct")
@@ -316,6 +335,8 @@ def compare_runs(contenders: Sequence[Contender], rows: pd.DataFrame, *,
 
     The first contender is the reference. Raises :class:`IncompatibleRunsError` when the runs
     cannot be compared fairly (see :func:`compatibility_problems`).
+    A contender whose registered model was refit on rows overlapping the holdout (the newest
+    run always is, when refit) is scored by its evaluation fit (:func:`honest_contender`).
     """
     if len(contenders) < 2:
         raise ModelError("a comparison needs at least two runs")
@@ -324,6 +345,8 @@ def compare_runs(contenders: Sequence[Contender], rows: pd.DataFrame, *,
     rows = rows.reset_index(drop=True)
     y = rows[holdout.model.label].astype(int).to_numpy()
     arr = rows["arr"].fillna(0).to_numpy(float) if "arr" in rows else None
+    contenders = [honest_contender(c, rows) for c in contenders]
+    holdout = newest(contenders)
     probabilities = {c.name: c.model.predict_proba(rows) for c in contenders}
     evaluations = {name: evaluate(y, p, arr=arr, health_threshold=health_threshold,
                                   bands=bands, n_boot=0, seed=seed)

@@ -185,6 +185,7 @@ class RetrainOutcome:
     comparison_run_id: str | None
     decision: GateDecision
     promoted_version: str | None
+    backtest_summary: str = ""  # how many backtest folds fit and why the others did not
 
     @property
     def candidate_run_id(self) -> str:

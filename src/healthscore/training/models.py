@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from healthscore.errors import ModelError
+from healthscore.errors import HealthscoreError, ModelError
 from healthscore.training.settings import LightGBMConfig, LogisticConfig, ScorecardConfig
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,21 @@ class FeatureInfo:
 
     name: str
     dimension: str
-    direction: int  # +1 higher is healthier, -1 higher is riskier, 0 neutral
+    direction: int  # +1 higher is healthier, -1 lower is healthier, 0 none (declared or learned)
     categorical: bool
+    monotone: int = 0  # LightGBM constraint on "higher is healthier": only earned declarations
+
+
+class ScorecardError(HealthscoreError):
+    """The scorecard has no feature to score: none has a declared or learned direction."""
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__(
+            f"the scorecard has no feature left: none of the {n_features} model inputs is "
+            "numeric with a direction declared (registry or features.directions) or learned "
+            "on the training rows beyond noise (|z| >= 2 for the rank association with "
+            "churn). Declare directions in features.directions, add informative features, or "
+            "drop scorecard from training.models.")
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -137,7 +150,10 @@ class ScorecardModel(ChurnModel):
     name = "scorecard"
 
     def __init__(self, features: list[FeatureInfo], config: ScorecardConfig, seed: int = 0):
-        super().__init__([f for f in features if f.direction != 0 and not f.categorical], seed)
+        directed = [f for f in features if f.direction != 0 and not f.categorical]
+        if not directed:
+            raise ScorecardError(len(features))
+        super().__init__(directed, seed)
         self.config = config
 
     def _subscores(self, x: pd.DataFrame) -> np.ndarray:
@@ -237,12 +253,19 @@ class LogisticModel(ChurnModel):
         from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+        from healthscore.training.transforms import RobustColumns
 
         numeric = [f.name for f in self.features if not f.categorical]
         categorical = [f.name for f in self.features if f.categorical]
+        cfg = self.config
+        robust = (RobustColumns(cfg.skew_threshold, cfg.clip_quantiles)
+                  if cfg.transform == "robust"
+                  else FunctionTransformer(feature_names_out="one-to-one"))
         prep = ColumnTransformer([
-            ("num", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True,
+            ("num", Pipeline([("robust", robust),
+                              ("impute", SimpleImputer(strategy="median", add_indicator=True,
                                                        keep_empty_features=True)),
                               ("scale", StandardScaler())]), numeric),
             ("cat", Pipeline([("impute", SimpleImputer(strategy="constant",
@@ -263,19 +286,58 @@ class LogisticModel(ChurnModel):
         return x
 
     def _fit(self, x, y, x_val, y_val) -> None:
+        from sklearn.pipeline import Pipeline
+
         x, x_val = self._as_object(x), self._as_object(x_val)
+        template = self._pipeline(self.config.c_grid[0])
+        # The preparation does not depend on C: fit it once, then walk the C grid from the
+        # strongest penalty up, each fit warm-started from the previous coefficients.
+        prep = template.named_steps["prep"].fit(x, y)
+        design, design_val = prep.transform(x), prep.transform(x_val)
+        self.pipeline_ = Pipeline([("prep", prep), ("model", template.named_steps["model"])])
+        self.owner_ = self._column_owners()
+        lower, upper = self._coefficient_bounds(design.shape[1])
+        weights = _balanced_weights(y) if self.config.class_weight == "balanced" else None
+        start = getattr(self, "start_from", None)  # a refit starts from the chosen solution
+        w = None
+        if start is not None and start.coef_.shape[1] == design.shape[1]:
+            w = np.r_[start.coef_[0], start.intercept_]
         best = None
-        for c in self.config.c_grid:
-            pipe = self._pipeline(c).fit(x, y)
-            loss = log_loss(y_val, pipe.predict_proba(x_val)[:, 1])
+        for c in sorted(self.config.c_grid):
+            w = fit_bounded_logistic(design, y, c, lower, upper, w, weights)
+            loss = log_loss(y_val, sigmoid(design_val @ w[:-1] + w[-1]))
             log.debug("logistic C=%g validation log loss %.5f", c, loss)
             if best is None or loss < best[0]:
-                best = (loss, c, pipe)
+                best = (loss, c, _as_estimator(template.named_steps["model"], w, c))
         assert best is not None
-        _, self.c_, self.pipeline_ = best
-        design = self.pipeline_.named_steps["prep"].transform(x)
+        self.c_ = best[1]
+        self.pipeline_ = Pipeline([("prep", prep), ("model", best[2])])
+        at_bound = (best[2].coef_[0] == 0) & (np.isfinite(lower) | np.isfinite(upper))
+        # features whose coefficient sits on its sign bound (0): no effect in this model
+        self.sign_bound_ = [self.feature_names[i] for i in np.unique(self.owner_[at_bound])]
+        grid = self.config.c_grid
+        self.penalty_at_edge_ = len(grid) > 1 and self.c_ in (min(grid), max(grid))
+        if self.penalty_at_edge_:
+            log.warning("logistic: the chosen C=%g is on the edge of training.logistic.c_grid "
+                        "%s; a value beyond it may fit better", self.c_, grid)
         self.design_mean_ = design.mean(axis=0)
-        self.owner_ = self._column_owners()
+
+    def _coefficient_bounds(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of each design column's churn coefficient: with ``signs: directed`` the
+        value column of a feature with a direction (declared, or learned beyond noise) may
+        only push churn the way that direction says (higher is healthier: <= 0); missing
+        indicators and categories are free."""
+        lower, upper = np.full(width, -np.inf), np.full(width, np.inf)
+        if self.config.signs != "directed":
+            return lower, upper
+        numeric = [i for i, f in enumerate(self.features) if not f.categorical]
+        for column, owner in enumerate(self.owner_[:len(numeric)]):
+            sign = self.features[owner].direction
+            if sign > 0:
+                upper[column] = 0.0
+            elif sign < 0:
+                lower[column] = 0.0
+        return lower, upper
 
     def _column_owners(self) -> np.ndarray:
         """Index of the input feature behind each design-matrix column.
@@ -321,41 +383,165 @@ class LogisticModel(ChurnModel):
         return float(model.intercept_[0] + self.design_mean_ @ beta), phi
 
     def params(self) -> dict[str, object]:
-        return {"C": self.c_, "class_weight": self.config.class_weight}
+        robust = self.pipeline_.named_steps["prep"].named_transformers_.get("num")
+        logged = 0
+        if robust is not None and hasattr(robust.named_steps["robust"], "log1p_"):
+            logged = int(robust.named_steps["robust"].log1p_.sum())
+        return {"C": self.c_, "class_weight": self.config.class_weight,
+                "penalty_at_edge": bool(getattr(self, "penalty_at_edge_", False)),
+                "transform": self.config.transform, "log1p_columns": logged}
+
+
+def _balanced_weights(y: np.ndarray) -> np.ndarray:
+    counts = np.bincount(y, minlength=2).astype(float)
+    return (len(y) / (2 * np.maximum(counts, 1)))[y]
+
+
+def fit_bounded_logistic(design: np.ndarray, y: np.ndarray, c: float, lower: np.ndarray,
+                         upper: np.ndarray, start: np.ndarray | None = None,
+                         weights: np.ndarray | None = None) -> np.ndarray:
+    """L2 logistic regression with box bounds on the coefficients (the intercept is free):
+    minimise 0.5 |w|^2 + C sum_i s_i logloss_i (scikit-learn's objective) by L-BFGS-B.
+    Returns [w..., intercept]."""
+    from scipy.optimize import minimize
+
+    k = design.shape[1]
+    y = np.asarray(y, dtype=float)
+    s = np.ones(len(y)) if weights is None else weights
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = design @ w[:k] + w[k]
+        loss = float(np.sum(s * (np.logaddexp(0.0, z) - y * z)))
+        residual = s * (sigmoid(z) - y)
+        grad = np.r_[c * (design.T @ residual) + w[:k], c * residual.sum()]
+        return c * loss + 0.5 * float(w[:k] @ w[:k]), grad
+
+    x0 = np.zeros(k + 1) if start is None else np.clip(start, np.r_[lower, -np.inf],
+                                                       np.r_[upper, np.inf])
+    bounds = [(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
+              for lo, hi in zip(np.r_[lower, -np.inf], np.r_[upper, np.inf], strict=True)]
+    result = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                      options={"maxiter": 3000})
+    return result.x
+
+
+def _as_estimator(template, w: np.ndarray, c: float):
+    """A fitted scikit-learn LogisticRegression holding coefficients ``w`` (intercept last)."""
+    from sklearn.base import clone
+
+    model = clone(template).set_params(C=c)
+    model.coef_, model.intercept_ = w[None, :-1].copy(), w[-1:].copy()
+    model.classes_, model.n_features_in_ = np.array([0, 1]), len(w) - 1
+    model.n_iter_ = np.array([0])
+    return model
 
 
 class LightGBMModel(ChurnModel):
-    """LightGBM with native categoricals, early stopping on validation, optional monotone
-    constraints from each feature's direction, deterministic given the seed."""
+    """LightGBM with native categoricals, a budgeted search of its settings and early stopping
+    on the validation period, monotone constraints only for earned declared directions,
+    deterministic given the seed.
+
+    ``fixed`` (settings and a round count, from an earlier fit's choice) skips the search and
+    early stopping: the refit on every labelled row uses it.
+    """
 
     name = "lightgbm"
 
-    def __init__(self, features: list[FeatureInfo], config: LightGBMConfig, seed: int = 0):
+    def __init__(self, features: list[FeatureInfo], config: LightGBMConfig, seed: int = 0,
+                 fixed: dict[str, float | int] | None = None):
         super().__init__(features, seed)
         self.config = config
+        self.fixed = fixed
 
-    def _fit(self, x, y, x_val, y_val) -> None:
-        import lightgbm as lgb
-
+    def _configured(self) -> dict[str, float | int]:
         cfg = self.config
-        constraints = [-f.direction if cfg.monotone and not f.categorical else 0
+        return {"num_leaves": cfg.num_leaves, "max_depth": cfg.max_depth,
+                "min_child_samples": cfg.min_child_samples, "learning_rate": cfg.learning_rate,
+                "colsample_bytree": cfg.colsample_bytree}
+
+    def _params(self, settings: dict[str, float | int]) -> dict[str, object]:
+        cfg = self.config
+        constraints = [-f.monotone if cfg.monotone != "off" and not f.categorical else 0
                        for f in self.features]
-        params = {
-            "objective": "binary", "learning_rate": cfg.learning_rate,
-            "num_leaves": cfg.num_leaves, "max_depth": cfg.max_depth,
-            "min_child_samples": cfg.min_child_samples, "subsample": cfg.subsample,
-            "subsample_freq": 1, "colsample_bytree": cfg.colsample_bytree,
+        return {
+            "objective": "binary", "subsample": cfg.subsample, "subsample_freq": 1,
             "reg_lambda": cfg.reg_lambda, "seed": self.seed, "deterministic": True,
             "force_row_wise": True, "num_threads": cfg.num_threads, "verbosity": -1,
             "monotone_constraints": constraints, "monotone_constraints_method": "advanced",
+            **settings,
         }
+
+    def _train(self, settings, x, y, x_val=None, y_val=None, rounds=None):
+        import lightgbm as lgb
+
         train = lgb.Dataset(x, y, categorical_feature="auto", free_raw_data=False)
+        if x_val is None:
+            booster = lgb.train(self._params(settings), train, num_boost_round=int(rounds))
+            return booster, int(rounds)
         valid = lgb.Dataset(x_val, y_val, reference=train)
-        self.booster_ = lgb.train(
-            params, train, num_boost_round=cfg.n_estimators, valid_sets=[valid],
-            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+        booster = lgb.train(
+            self._params(settings), train, num_boost_round=self.config.n_estimators,
+            valid_sets=[valid],
+            callbacks=[lgb.early_stopping(self.config.early_stopping_rounds, verbose=False)],
         )
-        self.best_iteration_ = int(self.booster_.best_iteration or cfg.n_estimators)
+        return booster, int(booster.best_iteration or self.config.n_estimators)
+
+    def _search(self, x, y, x_val, y_val) -> tuple[dict[str, float | int], list]:
+        from healthscore.training import search
+
+        cfg = self.config.search
+        candidates = search.candidate_settings(self._configured(), max(cfg.trials, 1),
+                                               self.seed)
+        if len(candidates) == 1:
+            return candidates[0], []
+        rows = search.sample_rows(len(x), cfg.sample_rows, self.seed)
+        val_rows = search.sample_rows(len(x_val), cfg.sample_rows, self.seed + 1)
+        xs, ys = x.iloc[rows], y[rows]
+        xv, yv = x_val.iloc[val_rows], y_val[val_rows]
+        trials = []
+        for number, settings in enumerate(candidates, start=1):
+            booster, rounds = self._train(settings, xs, ys, xv, yv)
+            loss = log_loss(yv, booster.predict(xv, num_iteration=rounds))
+            cost = search.tree_shap_cost(booster, rounds) * search.MS_PER_COST_UNIT
+            cap = cfg.max_shap_ms_per_row
+            trials.append(search.Trial(number, settings, rounds, loss, cost,
+                                       cap is None or cost <= cap))
+            log.debug("lightgbm trial %d %s: %d rounds, validation log loss %.5f, TreeSHAP "
+                      "~%.3f ms/row", number, settings, rounds, loss, cost)
+        chosen = search.choose(trials)
+        log.info("lightgbm search: %d trials, chose trial %d %s", len(trials), chosen.number,
+                 chosen.settings)
+        return chosen.settings, trials
+
+    def _fit(self, x, y, x_val, y_val) -> None:
+        from healthscore.training import search
+
+        if self.fixed is not None:
+            settings = {k: v for k, v in self.fixed.items() if k != "rounds"}
+            self.settings_, self.trials_ = settings, []
+            self.booster_, self.best_iteration_ = self._train(settings, x, y,
+                                                              rounds=self.fixed["rounds"])
+        else:
+            self.settings_, self.trials_ = self._search(x, y, x_val, y_val)
+            self.booster_, self.best_iteration_ = self._train(self.settings_, x, y, x_val,
+                                                              y_val)
+        probe = x_val if len(x_val) else x
+        self.shap_ms_per_row_ = search.measured_shap_ms_per_row(self.booster_, probe,
+                                                                self.best_iteration_)
+        self.shap_cost_ = search.tree_shap_cost(self.booster_, self.best_iteration_)
+
+    def chosen(self) -> dict[str, float | int]:
+        """The chosen settings and round count (what a refit reuses)."""
+        return {**self.settings_, "rounds": self.best_iteration_}
+
+    def trials_table(self) -> pd.DataFrame:
+        """The search's trials, one row each (empty without a search)."""
+        from healthscore.training import search
+
+        if not self.trials_:
+            return pd.DataFrame()
+        chosen = next(t for t in self.trials_ if t.settings == self.settings_)
+        return search.trials_table(self.trials_, chosen)
 
     def _raw(self, x) -> np.ndarray:
         return self.booster_.predict(x, raw_score=True, num_iteration=self.best_iteration_)
@@ -380,15 +566,33 @@ class LightGBMModel(ChurnModel):
         return base, phi
 
     def params(self) -> dict[str, object]:
-        return {**self.config.model_dump(), "best_iteration": self.best_iteration_}
+        cfg = self.config.model_dump(exclude={"search"})
+        return {**cfg, **self.settings_, "best_iteration": self.best_iteration_,
+                "search_trials": len(self.trials_), "refit": self.fixed is not None,
+                "shap_ms_per_row": round(self.shap_ms_per_row_, 4),
+                "shap_ms_per_row_est": round(self.shap_cost_ * _ms_per_cost_unit(), 4)}
 
 
-def make_model(name: str, features: list[FeatureInfo], config, seed: int) -> ChurnModel:
-    """Instantiate a model by name from the training config."""
+def _ms_per_cost_unit() -> float:
+    from healthscore.training.search import MS_PER_COST_UNIT
+
+    return MS_PER_COST_UNIT
+
+
+def make_model(name: str, features: list[FeatureInfo], config, seed: int,
+               chosen_from: ChurnModel | None = None) -> ChurnModel:
+    """Instantiate a model by name from the training config; with ``chosen_from`` (a fitted
+    model of the same kind) it reuses that fit's chosen settings instead of choosing again."""
     if name == "scorecard":
         return ScorecardModel(features, config.scorecard, seed)
     if name == "logistic":
-        return LogisticModel(features, config.logistic, seed)
+        logistic = config.logistic
+        model = LogisticModel(features, logistic, seed)
+        if chosen_from is not None:
+            model.config = logistic.model_copy(update={"c_grid": [chosen_from.c_]})
+            model.start_from = chosen_from.pipeline_.named_steps["model"]
+        return model
     if name == "lightgbm":
-        return LightGBMModel(features, config.lightgbm, seed)
+        fixed = chosen_from.chosen() if chosen_from is not None else None
+        return LightGBMModel(features, config.lightgbm, seed, fixed)
     raise ModelError(f"unknown model {name!r}; known: scorecard, logistic, lightgbm")

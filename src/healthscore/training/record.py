@@ -28,13 +28,15 @@ from healthscore import tracking
 from healthscore.report import figure_png
 from healthscore.training import plots
 from healthscore.training.settings import TrainingConfig
-from healthscore.training.train import ModelResult, TrainingRun
+from healthscore.training.train import ModelResult, TrainingRun, split_description
 
 log = logging.getLogger(__name__)
 SAMPLE_FOR_DRIVERS = 2000
 ROW_KEYS = ("account_id", "snapshot_date")
 TEST_FEATURES = "tables/test_features.parquet"
 TEST_PREDICTIONS = "tables/test_predictions.parquet"
+DIRECTIONS = "tables/directions.csv"  # each feature's direction, its source and strength
+SEARCH = "tables/lightgbm_search.csv"
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
@@ -50,7 +52,9 @@ def model_fingerprint(result: ModelResult) -> str:
     test rows (the same data, config and seed give the same model, hence the same hash)."""
     digest = hashlib.blake2b(digest_size=12)
     model = result.health_model
-    digest.update(json.dumps([result.name, model.feature_names, result.params],
+    params = {k: v for k, v in result.params.items()
+              if k != "shap_ms_per_row"}  # a wall-clock measurement, not a property of the model
+    digest.update(json.dumps([result.name, model.feature_names, params],
                              sort_keys=True, default=str).encode())
     digest.update(np.round(result.test_rows["p"].to_numpy(float), 12).tobytes())
     return digest.hexdigest()
@@ -136,6 +140,10 @@ def model_artifacts(result: ModelResult, test_frame: pd.DataFrame) -> dict[str, 
     files["plots/shap_summary.png"] = figure_png(
         plots.drivers_figure(phi, sample[names].reset_index(drop=True)))
     files["features.json"] = json.dumps([m.__dict__ for m in model.features], indent=1)
+    if not result.directions.empty:
+        files[DIRECTIONS] = result.directions.to_csv(index=False)
+    if not result.search.empty:
+        files[SEARCH] = result.search.to_csv(index=False)
     if rows_aligned(test_frame, result.test_rows):
         files[TEST_FEATURES] = _parquet_bytes(test_frame)
     else:
@@ -168,7 +176,8 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
 
     tracking.configure(config.tracking, artifact_root)
     session = uuid.uuid4().hex[:12]
-    common = {tracking.TAG_SESSION: session, "healthscore.split": run.split_kind}
+    common = {tracking.TAG_SESSION: session, "healthscore.split": run.split_kind,
+              "healthscore.split_notes": " ".join(run.notes)[:5000]}
     best = run.best.name
     runs: dict[str, tracking.LoggedRun] = {}
     with tracking.start_run(f"train-{session}", common | {tracking.TAG_KIND: "session"}):
@@ -183,7 +192,8 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
                 tracking.log_params(_model_params(result, run, config, fingerprints))
                 tracking.log_metrics(result.test.flat_metrics("test")
                                      | {"validation_pr_auc": result.validation_pr_auc,
-                                        "fit_seconds": result.seconds})
+                                        "fit_seconds": result.seconds}
+                                     | _cost_metrics(result))
                 tracking.log_artifacts(model_artifacts(result, frames[name]))
                 tracking.write_json("config.json", settings)
                 example = frames[name][result.health_model.feature_names].head(5)
@@ -239,16 +249,37 @@ def training_rows_of(frame: pd.DataFrame, run: TrainingRun, config: TrainingConf
 def _model_params(result: ModelResult, run: TrainingRun, config: TrainingConfig,
                   fingerprints: dict[str, str]) -> dict[str, Any]:
     model = result.health_model
-    split = run.split.describe() if run.split else {"kind": "random 60/20/20"}
+    split = split_description(run)
     return {
         "model": result.name, "calibration": config.calibration, "label": config.label,
         "n_features": len(model.feature_names), "seed": model.info.get("seed"),
+        "refit": result.refit, "metrics_from": "evaluation fit (training period)",
+        **({"refit_rows": model.info.get("refit_rows"),
+            "refit_through": model.info.get("refit_through")} if result.refit else {}),
+        **_direction_params(result),
         **{f"split_{k}": v for k, v in split.items()},
         **{f"rows_{k}": v for k, v in run.sizes.items()},
         **{f"positive_rate_{k}": round(v, 5) for k, v in run.positives.items()},
         **{f"param_{k}": v for k, v in result.params.items()},
         **{f"data_{k}": v for k, v in fingerprints.items()},
     }
+
+
+def _cost_metrics(result: ModelResult) -> dict[str, float]:
+    """TreeSHAP ms per row of the registered model (measured and estimated), when known."""
+    return {k: float(result.params[k]) for k in ("shap_ms_per_row", "shap_ms_per_row_est")
+            if isinstance(result.params.get(k), (int, float))}
+
+
+def _direction_params(result: ModelResult) -> dict[str, Any]:
+    """Counts of directions by source and use, so runs can be filtered on them."""
+    d = result.directions
+    if d.empty:
+        return {}
+    return {"directions_declared": int((d["source"].isin(["registry", "config"])).sum()),
+            "directions_learned": int((d["source"] == "learned").sum()),
+            "directions_contradicted": int(d["contradicted"].sum()),
+            "monotone_constraints": int((d["monotone"] != 0).sum())}
 
 
 def test_frame_for(frame: pd.DataFrame, run: TrainingRun, result: ModelResult) -> pd.DataFrame:

@@ -47,8 +47,11 @@ def _img(path: Path) -> str:
     return png_img(path.read_bytes(), path.stem)
 
 
-def html_table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
-    """An HTML table of ``frame``: text escaped, floats formatted, NaN as an en dash."""
+def html_table(frame: pd.DataFrame, floats: str = "{:.3f}", wrap: bool = False) -> str:
+    """An HTML table of ``frame``: text escaped, floats formatted, NaN as an en dash.
+
+    ``wrap`` lets long identifiers (feature names, setting names) break anywhere, so a table
+    with many of them still fits the page."""
     def cell(value: object) -> str:
         if isinstance(value, float):
             if pd.isna(value):
@@ -61,7 +64,18 @@ def html_table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
-    return scrollable(f"<table><tr>{head}</tr>{rows}</table>")
+    css = ' class="wrap"' if wrap else ""
+    return scrollable(f"<table{css}><tr>{head}</tr>{rows}</table>")
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column names and text values with spaces for underscores (``higher is healthier``)."""
+    out = frame.rename(columns=lambda c: str(c).replace("_", " "))
+    for column in out.columns:
+        if out[column].dtype == object and column != "feature":
+            out[column] = out[column].map(lambda v: v.replace("_", " ")
+                                          if isinstance(v, str) else v)
+    return out
 
 
 def headline_table(run: RunRecord, baseline: RunRecord | None) -> str:
@@ -103,6 +117,59 @@ def drivers_table(run: RunRecord, top: int = 12) -> str:
                                "what it measures"]])
 
 
+def fitting_notes(run: RunRecord) -> str:
+    """Notes on how the registered model was fitted: refit, penalty at the grid's edge,
+    contradicted directions, TreeSHAP cost."""
+    p = run.params
+    notes = []
+    if p.get("refit") == "True":
+        notes.append(f"The registered model was refit on all {p.get('refit_rows', '?')} "
+                     f"labelled rows (through {p.get('refit_through', '?')}) with the settings "
+                     "chosen on the validation period; its calibrator was fitted on "
+                     "out-of-fold predictions. <b>Every metric on this page comes from the "
+                     "evaluation fit</b>, which was trained on the training period only and "
+                     "never saw the test rows.")
+    if p.get("param_penalty_at_edge") == "True":
+        notes.append(f"The logistic penalty C={html.escape(p.get('param_C', '?'))} is on the "
+                     "edge of training.logistic.c_grid: a value beyond the grid may fit "
+                     "better; widen the grid.")
+    if int(float(p.get("directions_contradicted", 0) or 0)):
+        notes.append(f"{p['directions_contradicted']} declared direction(s) are contradicted "
+                     "by the training rows: they got no monotone constraint (see Feature "
+                     "directions).")
+    if "shap_ms_per_row" in run.metrics:
+        notes.append(f"TreeSHAP drivers cost {run.metrics['shap_ms_per_row']:.3f} ms per row "
+                     "(one thread, measured).")
+    return "".join(f'<p class="note">{n}</p>' for n in notes)
+
+
+def directions_section(run: RunRecord) -> str:
+    """Each feature's direction: declared (registry or config) or learned, its strength
+    (Somers' D with retention on the training rows) and whether it was constrained."""
+    path = run.artifact_dir / "tables" / "directions.csv"
+    if not path.exists():
+        return ""
+    table = pd.read_csv(path)
+    table = table.reindex(table["strength"].abs().sort_values(ascending=False).index)
+    return ("<h2>Feature directions</h2><p>Which way is healthy, per feature: declared in the "
+            "registry or in features.directions, otherwise learned on the training rows. "
+            "Strength is Somers' D with staying (+1: higher always healthier, 0: no "
+            "association); monotone is the constraint LightGBM got (only for declared "
+            "directions the data does not contradict).</p>"
+            + html_table(_readable(table), wrap=True))
+
+
+def search_section(run: RunRecord) -> str:
+    """The LightGBM search's trials, if one ran."""
+    path = run.artifact_dir / "tables" / "lightgbm_search.csv"
+    if not path.exists():
+        return ""
+    return ("<h2>LightGBM settings search</h2><p>Each trial fitted on a sample of the "
+            "training rows with early stopping, judged by validation log loss; settings over "
+            "the TreeSHAP cost cap are not chosen.</p>"
+            + html_table(_readable(pd.read_csv(path)), floats="{:.4f}", wrap=True))
+
+
 def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
     """The whole HTML page."""
     p = run.params
@@ -116,6 +183,9 @@ def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
         notes = ('<p class="note">No snapshot dates were given: rows were split at random '
                  "(60/20/20, stratified). Expect these figures to be optimistic compared with "
                  "a split in time.</p>")
+    elif run.tags.get("healthscore.split") == "account" or "overlap" in run.tags.get(
+            "healthscore.split_notes", ""):
+        notes = f'<p class="note">{html.escape(run.tags["healthscore.split_notes"])}</p>'
     tables = run.artifact_dir / "tables"
     bands = pd.read_csv(tables / "band_table.csv") if (tables / "band_table.csv").exists() \
         else pd.DataFrame()
@@ -134,7 +204,7 @@ def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
 <h1>Health score validation: {html.escape(model)}</h1>
 <p class="sub">run {run.run_id} · label {html.escape(p.get("label", ""))} ·
 calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
-{html.escape(sizes)}</p>{notes}
+{html.escape(sizes)}</p>{notes}{fitting_notes(run)}
 <h2>Headline: would this score have caught last period's churn?</h2>
 {headline_table(run, baseline)}
 <h2>Health bands</h2>
@@ -143,4 +213,5 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 <div class="grid">{plots}</div>
 <h2>Top global drivers</h2>{drivers_table(run)}
 <h2>By segment</h2>{html_table(segments[keep]) if keep else "<p>No segments.</p>"}
+{directions_section(run)}{search_section(run)}
 </body></html>"""

@@ -17,16 +17,29 @@ DimensionName = Literal[
 
 
 class SplitConfig(Section):
-    """Time-based split of the labelled snapshots: train | gap | validation | gap | test.
+    """How the labelled snapshots are split into train | validation | test.
 
-    The test period is the last ``test_days`` of labelled snapshots; validation the
-    ``validation_days`` before it; each gap defaults to one label horizon so that no label
-    window of an earlier period overlaps a later period's snapshots.
+    ``by: auto`` (default) splits by time when the labelled history holds a gapped time split
+    (train | gap | validation | gap | test, the test period at the end) and otherwise by
+    account (every account's rows in one part, 60/20/20), saying so in the CLI, the report
+    and MLflow. ``time`` never falls back (too short a history is an error); ``account``
+    always splits by account. Unset ``test_days``/``validation_days`` are sized from the
+    labelled history: a quarter of what is left after the two gaps, at most 90 days and at
+    least one snapshot interval. Each gap defaults to one label horizon so that no label
+    window of an earlier period reaches a later period's snapshots; a smaller gap makes the
+    windows overlap, and training warns with the overlap in days.
     """
 
-    test_days: Annotated[int, Field(ge=7, le=730)] = 90
-    validation_days: Annotated[int, Field(ge=7, le=730)] = 90
-    gap_days: Annotated[int, Field(ge=0, le=730)] | None = None
+    by: Literal["auto", "time", "account"] = "auto"
+    test_days: Annotated[int, Field(ge=7, le=730)] | None = Field(
+        default=None, description="Length of the test period; default: sized from the "
+        "labelled history (at most 90 days).")
+    validation_days: Annotated[int, Field(ge=7, le=730)] | None = Field(
+        default=None, description="Length of the validation period; default: sized like "
+        "test_days.")
+    gap_days: Annotated[int, Field(ge=0, le=730)] | None = Field(
+        default=None, description="Days between periods; default: the label horizon. Below "
+        "it, label windows overlap (training warns with the overlap in days).")
 
 
 class BacktestConfig(Section):
@@ -64,12 +77,54 @@ class ScorecardConfig(Section):
 
 
 class LogisticConfig(Section):
-    """L2 logistic regression; C is chosen on the validation period by log loss."""
+    """L2 logistic regression; C is chosen on the validation period by log loss. Each numeric
+    column first gets a robust transform fitted on the training rows (log1p for a skewed
+    non-negative count, then clipping to the ``clip_quantiles``); the report flags a C that
+    lands on an edge of ``c_grid``."""
 
     c_grid: list[Annotated[float, Field(gt=0)]] = Field(
-        default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0]
+        default_factory=lambda: [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
     )
     class_weight: Literal["none", "balanced"] = "none"
+    transform: Literal["robust", "none"] = Field(
+        default="robust",
+        description="robust: log1p for non-negative columns with skewness above "
+        "`skew_threshold`, then clipping to `clip_quantiles` of the training rows; none: raw "
+        "values (only scaled). Raw heavy-tailed counts let a few extreme accounts set the "
+        "slope.")
+    signs: Literal["directed", "free"] = Field(
+        default="directed",
+        description="directed: each numeric feature with a direction (declared, or learned on "
+        "the training rows beyond noise) gets a coefficient of that sign or 0, so its driver "
+        "points never contradict its direction (collinear counts, such as a total and its "
+        "event types, otherwise split their effect with arbitrary signs); free: plain L2.")
+    skew_threshold: Annotated[float, Field(ge=0)] = 1.0
+    clip_quantiles: tuple[float, float] = (0.001, 0.999)
+
+    @field_validator("clip_quantiles")
+    @classmethod
+    def _clip_ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] < value[1] <= 1:
+            raise ValueError(f"must be [low, high] with 0 <= low < high <= 1; got {list(value)}")
+        return value
+
+
+class SearchConfig(Section):
+    """The budgeted LightGBM search on the validation period: ``trials`` settings (the first
+    is the configured one, the rest drawn by the seed from a small grid over num_leaves,
+    max_depth, min_child_samples, learning_rate and colsample_bytree), each fitted on at most
+    ``sample_rows`` training rows with early stopping, judged by validation log loss. The
+    chosen settings are then fitted on every training row."""
+
+    trials: Annotated[int, Field(ge=0, le=200)] = Field(
+        default=6, description="Settings tried; 0 or 1 = no search (the configured ones).")
+    sample_rows: Annotated[int, Field(ge=1000)] = Field(
+        default=30_000, description="Training rows each trial is fitted on (a fixed sample).")
+    max_shap_ms_per_row: Annotated[float, Field(gt=0)] | None = Field(
+        default=2.0,
+        description="Settings whose estimated TreeSHAP cost exceeds this many ms per row "
+        "(on 1 thread; cost ~ trees x leaves x depth^2) are not chosen, so scoring budgets "
+        "hold; null = no cap. The measured ms/row of the chosen model is printed.")
 
 
 class LightGBMConfig(Section):
@@ -87,8 +142,24 @@ class LightGBMConfig(Section):
     colsample_bytree: Annotated[float, Field(gt=0, le=1)] = 0.8
     reg_lambda: Annotated[float, Field(ge=0)] = 1.0
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 30
-    monotone: bool = Field(default=True, description="Monotone constraints from `direction`.")
+    monotone: Literal["directed", "declared", "always", "off"] = Field(
+        default="directed",
+        description="directed: a monotone constraint for each declared direction (registry or "
+        "features.directions) that the training rows do not contradict beyond noise, and for "
+        "each learned direction beyond noise (|z| >= 2), so no driver contradicts the "
+        "direction table; a contradicted declaration is warned about and left unconstrained. "
+        "declared: only the declared ones (learned features free: on the realistic world "
+        "three helpful event types then took health away). always: every declared direction, "
+        "contradicted or not (the former default). off: none.")
     num_threads: Annotated[int, Field(ge=1, le=256)] = 2
+    search: SearchConfig = Field(default_factory=SearchConfig)
+
+    @field_validator("monotone", mode="before")
+    @classmethod
+    def _monotone_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # the former true/false spelling
+            return "declared" if value else "off"
+        return value
 
 
 class PromotionConfig(Section):
@@ -124,6 +195,14 @@ class TrainingConfig(Section):
     bands: list[BandConfig] = Field(default_factory=default_bands)
     bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    refit: bool = Field(
+        default=True,
+        description="After the held-out evaluation, refit the registered model on every "
+        "labelled row (up to the newest label) with the chosen settings; its calibrator is "
+        "fitted on out-of-fold predictions. Test metrics always come from the evaluation fit.")
+    refit_folds: Annotated[int, Field(ge=2, le=10)] = Field(
+        default=3, description="Folds (by account) of the out-of-fold predictions the refit "
+        "model's calibrator is fitted on.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("models")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,12 @@ from healthscore.serving.bands import Band
 from healthscore.serving.drift import build_reference
 from healthscore.serving.model import FeatureMeta, HealthModel
 from healthscore.training.calibration import Calibrator
+from healthscore.training.directions import (
+    DirectionFinding,
+    contradiction_notes,
+    directions_table,
+    find_directions,
+)
 from healthscore.training.metrics import Evaluation, evaluate
 from healthscore.training.models import FeatureInfo, make_model
 from healthscore.training.settings import TrainingConfig
@@ -23,10 +29,11 @@ from healthscore.training.splits import (
     TEST,
     TRAIN,
     VALIDATION,
+    BacktestPlan,
     TimeSplit,
-    backtest_splits,
+    backtest_plan,
+    plan_split,
     random_split,
-    time_split,
 )
 
 log = logging.getLogger(__name__)
@@ -37,15 +44,25 @@ def feature_meta(specs: list[FeatureSpec]) -> list[FeatureMeta]:
     """Freeze registry facts about the model inputs into the artifact."""
     return [
         FeatureMeta(s.name, s.dimension.value, s.direction.value, s.unit, s.description,
-                    s.explain, s.kind is Kind.CATEGORICAL, s.parameter)
+                    s.explain, s.kind is Kind.CATEGORICAL, s.parameter,
+                    s.direction_source if s.direction.sign else "learned")
         for s in specs
     ]
 
 
-def _infos(metas: list[FeatureMeta]) -> list[FeatureInfo]:
-    signs = {"higher_is_healthier": 1, "higher_is_riskier": -1}
-    return [FeatureInfo(m.name, m.dimension, signs.get(m.direction, 0), m.categorical)
-            for m in metas]
+def feature_infos(metas: list[FeatureMeta], findings: list[DirectionFinding]
+                  ) -> list[FeatureInfo]:
+    """Model inputs with the direction in use and the constraint each one earned."""
+    by_name = {f.feature: f for f in findings}
+    return [FeatureInfo(m.name, m.dimension, by_name[m.name].sign, m.categorical,
+                        by_name[m.name].monotone) for m in metas]
+
+
+def resolve_directions(metas: list[FeatureMeta], train: pd.DataFrame, config: TrainingConfig,
+                       seed: int) -> list[DirectionFinding]:
+    """Every feature's direction, learned or checked on the training rows only."""
+    y = train[config.label].astype(int).to_numpy()
+    return find_directions(metas, train, y, config.lightgbm.monotone, seed)
 
 
 def bands_of(config: TrainingConfig) -> list[Band]:
@@ -64,6 +81,16 @@ class ModelResult:
     validation_pr_auc: float
     params: dict[str, object]
     seconds: float
+    # The held-out evaluation fit (test metrics come from it); health_model is the registered
+    # model: the refit on every labelled row when training.refit, else this same model.
+    evaluated_model: HealthModel | None = None
+    directions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    search: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def refit(self) -> bool:
+        """True when the registered model was refit after the held-out evaluation."""
+        return self.evaluated_model is not None and self.evaluated_model is not self.health_model
 
 
 @dataclass
@@ -71,7 +98,7 @@ class TrainingRun:
     """Every model of one training session on one split."""
 
     results: dict[str, ModelResult]
-    split_kind: str  # "time" or "random"
+    split_kind: str  # "time", "account" or "random"
     split: TimeSplit | None
     sizes: dict[str, int]
     positives: dict[str, float]
@@ -85,31 +112,110 @@ class TrainingRun:
 
 def assign_splits(frame: pd.DataFrame, config: TrainingConfig, horizon_days: int, seed: int,
                   ) -> tuple[pd.Series, TimeSplit | None]:
-    """Split labelled rows by time (or stratified at random when there are no dates)."""
+    """The part of every labelled row and the time split, if the rows were split by time
+    (see :func:`split_rows`)."""
+    assignment, _, split, _ = split_rows(frame, config, horizon_days, seed)
+    return assignment, split
+
+
+def split_rows(frame: pd.DataFrame, config: TrainingConfig, horizon_days: int, seed: int,
+               ) -> tuple[pd.Series, str, TimeSplit | None, list[str]]:
+    """Split labelled rows by time, by account when the history is too short (see
+    :func:`plan_split`), or stratified at random when there are no dates.
+
+    Returns (part of every row, split kind, the time split if any, notes to show)."""
     if "snapshot_date" in frame.columns and frame["snapshot_date"].notna().all():
-        split = time_split(frame["snapshot_date"], horizon_days, config.split)
-        return split.assign(frame["snapshot_date"]), split
-    return random_split(frame[config.label].astype(int), seed), None
+        assignment, plan = plan_split(frame, config.label, horizon_days, config.split, seed)
+        return assignment, plan.kind, plan.time, plan.notes
+    return (random_split(frame[config.label].astype(int), seed), "random", None,
+            ["No snapshot dates: stratified random split (60/20/20); results may be "
+             "optimistic compared with a time split."])
+
+
+SPLIT_NAMES = {"account": "by account 60/20/20", "random": "random 60/20/20"}
+
+
+def split_description(run: TrainingRun) -> dict[str, str]:
+    """The parts of a run's split for the CLI, the report and MLflow params."""
+    return run.split.describe() if run.split else {"kind": SPLIT_NAMES[run.split_kind]}
 
 
 def fit_health_model(name: str, train: pd.DataFrame, valid: pd.DataFrame,
                      metas: list[FeatureMeta], config: TrainingConfig, horizon_days: int,
-                     seed: int) -> HealthModel:
+                     seed: int, findings: list[DirectionFinding] | None = None) -> HealthModel:
     """Fit one model on ``train``; tune, stop early and calibrate on ``valid``; store the
-    training rows' binned distribution in the artifact for drift checks."""
+    training rows' binned distribution in the artifact for drift checks.
+
+    ``findings``: the features' directions resolved on ``train`` (computed when not given).
+    """
     y_train = train[config.label].astype(int).to_numpy()
     y_valid = valid[config.label].astype(int).to_numpy()
     for part, y in (("training", y_train), ("validation", y_valid)):
         if len(np.unique(y)) < 2:
             raise ParameterError(f"{part} rows", "rows of both classes (churned and retained)",
                                  f"{len(y)} rows, {int(y.sum())} positive")
-    model = make_model(name, _infos(metas), config, seed).fit(train, y_train, valid, y_valid)
+    findings = findings or resolve_directions(metas, train, config, seed)
+    model = make_model(name, feature_infos(metas, findings), config, seed).fit(
+        train, y_train, valid, y_valid)
     calibrator = Calibrator(config.calibration).fit(model.predict_proba(valid), y_valid)
+    return _health_model(model, calibrator, metas, findings, train, config, horizon_days,
+                         {"model": name, "seed": seed,
+                          "directions": [asdict(f) for f in findings]})
+
+
+def _health_model(model, calibrator, metas, findings, reference_rows, config, horizon_days,
+                  info) -> HealthModel:
     used = set(model.feature_names)
-    health_model = HealthModel(model, calibrator, [m for m in metas if m.name in used],
-                               config.label, horizon_days, {"model": name, "seed": seed})
-    health_model.reference = build_reference(health_model, train, seed=seed)
+    directions = {f.feature: f for f in findings}
+    kept = [replace(m, direction_source=directions[m.name].source) for m in metas
+            if m.name in used]
+    health_model = HealthModel(model, calibrator, kept, config.label, horizon_days, info)
+    health_model.reference = build_reference(health_model, reference_rows, seed=info["seed"])
     return health_model
+
+
+def account_folds(rows: pd.DataFrame, folds: int, seed: int) -> np.ndarray:
+    """Fold number of each row, whole accounts per fold (an account's snapshots share
+    behaviour, so splitting them would leak), assigned by a seeded shuffle of the accounts."""
+    if "account_id" not in rows.columns:
+        return np.random.default_rng(seed).permutation(len(rows)) % folds
+    accounts = pd.unique(rows["account_id"].astype(str))
+    order = np.random.default_rng(seed).permutation(len(accounts))
+    fold_of = pd.Series(order % folds, index=accounts)
+    return fold_of.reindex(rows["account_id"].astype(str)).to_numpy()
+
+
+def refit_health_model(evaluated: HealthModel, rows: pd.DataFrame, metas: list[FeatureMeta],
+                       config: TrainingConfig, seed: int) -> HealthModel:
+    """Refit ``evaluated``'s kind on every labelled row with the settings it chose.
+
+    The calibrator is fitted on out-of-fold predictions (``refit_folds`` folds of whole
+    accounts, each predicted by a model fitted on the other folds with the same settings), so it
+    still learns from rows its model did not see.
+    """
+    findings = [DirectionFinding(**d) for d in evaluated.info["directions"]]
+    infos = feature_infos(metas, findings)
+    name = evaluated.kind
+    y = rows[config.label].astype(int).to_numpy()
+    fold = account_folds(rows, config.refit_folds, seed)
+    oof = np.full(len(rows), np.nan)
+    for k in range(config.refit_folds):
+        inside, held = fold != k, fold == k
+        if not held.any() or len(np.unique(y[inside])) < 2:
+            continue
+        part = rows[inside]
+        model_k = make_model(name, infos, config, seed, chosen_from=evaluated.model).fit(
+            part, y[inside], part, y[inside])
+        oof[held] = model_k.predict_proba(rows[held])
+    model = make_model(name, infos, config, seed, chosen_from=evaluated.model).fit(
+        rows, y, rows, y)
+    known = ~np.isnan(oof)
+    calibrator = Calibrator(config.calibration).fit(oof[known], y[known])
+    info = {**evaluated.info, "refit": True, "refit_rows": len(rows)}
+    if "snapshot_date" in rows.columns:
+        info["refit_through"] = str(max(rows["snapshot_date"]))
+    return _health_model(model, calibrator, metas, findings, rows, config,
+                         evaluated.horizon_days, info)
 
 
 def evaluate_predictions(predictions: pd.DataFrame, config: TrainingConfig, seed: int,
@@ -154,32 +260,54 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
                              "missing")
     if "label_observed" in frame.columns:
         frame = frame[frame["label_observed"].astype(bool)]
-    assignment, split = assign_splits(frame, config, horizon_days, seed)
+    assignment, kind, split, notes = split_rows(frame, config, horizon_days, seed)
     parts = {name: frame[assignment == name] for name in (TRAIN, VALIDATION, TEST)}
-    notes = [] if split else ["No snapshot dates: stratified random split (60/20/20); "
-                              "results may be optimistic compared with a time split."]
     metas, empty = informative_features(parts[TRAIN], metas)
     if empty:
         notes.append(f"Left out {len(empty)} feature(s) with no value in any training row: "
                      + ", ".join(empty))
         log.warning("features with no value in any training row are left out: %s",
                     ", ".join(empty))
+    findings = resolve_directions(metas, parts[TRAIN], config, seed)
+    notes += contradiction_notes(findings)
+    labelled = frame  # every row with an observed label, gaps included
     results: dict[str, ModelResult] = {}
     for i, name in enumerate(config.models):
         started = time.perf_counter()
         model = fit_health_model(name, parts[TRAIN], parts[VALIDATION], metas, config,
-                                 horizon_days, seed)
+                                 horizon_days, seed, findings)
         test, rows = _evaluate(model, parts[TEST], config, seed)
         valid, _ = _evaluate(model.__class__(model.model, _Identity(), model.features),
                              parts[VALIDATION], config, seed, n_boot=0)
-        results[name] = ModelResult(name, model, test, rows, valid.overall["pr_auc"],
-                                    model.model.params(), time.perf_counter() - started)
+        registered = refit_health_model(model, labelled, metas, config, seed) \
+            if config.refit else model
+        if registered is not model:
+            registered.evaluation = model
+        params = model.model.params()
+        if registered is not model:
+            params |= {"refit": True, "refit_rows": len(labelled)}
+            refit_params = registered.model.params()
+            params |= {k: refit_params[k] for k in ("shap_ms_per_row", "shap_ms_per_row_est")
+                       if k in refit_params}
+        search = (model.model.trials_table() if hasattr(model.model, "trials_table")
+                  else pd.DataFrame())
+        results[name] = ModelResult(name, registered, test, rows, valid.overall["pr_auc"],
+                                    params, time.perf_counter() - started, model,
+                                    directions_table(findings), search)
+        if params.get("penalty_at_edge"):
+            notes.append(f"{name}: the chosen penalty C={params['C']} is on the edge of "
+                         "training.logistic.c_grid; widen the grid.")
         log.info("%s: test ROC-AUC %.3f PR-AUC %.3f in %.1fs", name, test.overall["roc_auc"],
                  test.overall["pr_auc"], results[name].seconds)
         if progress:
             progress("train", i + 1, len(config.models))
+    if config.refit:
+        notes.append(f"The registered models were refit on all {len(labelled):,} labelled rows "
+                     "with the settings chosen on the validation period; the test metrics come "
+                     "from the evaluation fit on the training period, which never saw the test "
+                     "rows.")
     return TrainingRun(
-        results, "time" if split else "random", split,
+        results, kind, split,
         {k: len(v) for k, v in parts.items()},
         {k: float(v[config.label].mean()) for k, v in parts.items() if len(v)}, notes,
     )
@@ -193,24 +321,30 @@ class _Identity:
 
 
 def backtest(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
-             horizon_days: int, seed: int, progress: Progress | None = None) -> pd.DataFrame:
+             horizon_days: int, seed: int, progress: Progress | None = None
+             ) -> tuple[pd.DataFrame, BacktestPlan]:
     """Rolling origin: refit at each origin, evaluate on the following period.
 
-    Returns one row per (fold, model) with the test period and the headline metrics.
+    Returns one row per (fold, model) with the test period and the headline metrics, and the
+    plan saying how many folds fit and why the others did not.
     """
     frame = frame[frame["label_observed"].astype(bool)]
-    folds = backtest_splits(frame["snapshot_date"], horizon_days, config.split, config.backtest)
+    plan = backtest_plan(frame["snapshot_date"], horizon_days, config.split, config.backtest)
+    if not plan.folds:
+        raise ParameterError("training.backtest", "at least one fold with enough history",
+                             plan.summary())
+    log.info(plan.summary())
     rows = []
-    total = len(folds) * len(config.models)
-    for k, split in enumerate(folds):
+    total = len(plan.folds) * len(config.models)
+    for number, split in zip(plan.numbers, plan.folds, strict=True):
         assignment = split.assign(frame["snapshot_date"])
         train, valid, test = (frame[assignment == s] for s in (TRAIN, VALIDATION, TEST))
         for name in config.models:
             model = fit_health_model(name, train, valid, metas, config, horizon_days, seed)
             evaluation, _ = _evaluate(model, test, config, seed, n_boot=0)
-            rows.append({"fold": k + 1, "model": name, "test_start": split.test_start,
+            rows.append({"fold": number, "model": name, "test_start": split.test_start,
                          "test_end": split.test_end, "train_rows": len(train),
                          "test_rows": len(test), **evaluation.overall})
             if progress:
                 progress("backtest", len(rows), total)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), plan

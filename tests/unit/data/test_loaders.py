@@ -357,3 +357,103 @@ def test_wide_is_for_the_metrics_table_only_and_maps_only_its_keys():
     assert "events.wide: only the metrics table can be a wide export" in message
     assert "metrics.columns maps column(s) ['metric']" in message
     assert "metrics.value_columns: ['Date'] are the account id or measurement date" in message
+
+
+# ------------------------------------------------------------------- CSV reader options
+
+
+def write_events(path: Path, text: str) -> TableSource:
+    path.write_text(text)
+    return TableSource(path=path)
+
+
+def test_whitespace_separated_csv(required, tmp_path):
+    source = write_events(tmp_path / "events.csv", "account_id   occurred_at\tevent_type\n"
+                                                   "1  2024-01-02   login\n2 2024-01-03 export\n")
+    events = open_with(required, events=source.model_copy(update={"whitespace": True}))
+    assert events.frame("events")["event_type"].tolist() == ["login", "export"]
+
+
+def test_delimiter_header_and_date_format(required, tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("1;02/01/2024;login\n2;31/01/2024;export\n")
+    source = TableSource(path=path, delimiter=";", header=False, date_format="%d/%m/%Y",
+                         columns={"account_id": "column0", "occurred_at": "column1",
+                                  "event_type": "column2"})
+    events = open_with(required, events=source).frame("events")
+    assert events["occurred_at"].dt.date.tolist() == [dt.date(2024, 1, 2), dt.date(2024, 1, 31)]
+
+
+def test_a_date_that_does_not_match_the_format_is_a_violation(required, tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("account_id,occurred_at,event_type\n1,02/01/2024,login\n2,2024-13-45,x\n")
+    with pytest.raises(DataValidationError) as info:
+        open_with(required, events=TableSource(path=path, date_format="%d/%m/%Y"))
+    assert "events.occurred_at: not coercible to date (1 row)" in str(info.value)
+
+
+def test_a_missing_column_lists_the_columns_found_and_hints_at_the_delimiter(required,
+                                                                             tmp_path):
+    source = write_events(tmp_path / "events.csv", "account_id occurred_at event_type\n"
+                                                   "1 2024-01-02 login\n")
+    with pytest.raises(DataValidationError) as info:
+        open_with(required, events=source)
+    message = str(info.value)
+    assert ("events.occurred_at: required column missing; columns found in "
+            f"{tmp_path / 'events.csv'}: 'account_id occurred_at event_type'") in message
+    assert ("Only one column was found: the file is probably not comma-separated; set "
+            "data.tables.events.delimiter (e.g. ';' or '\\t') or whitespace: true") in message
+
+
+def test_a_missing_column_among_several_lists_them_without_the_hint(required, tmp_path):
+    source = write_events(tmp_path / "events.csv", "account_id,day,event_type\n1,2024-01-02,x\n")
+    with pytest.raises(DataValidationError) as info:
+        open_with(required, events=source)
+    message = str(info.value)
+    assert "columns found in" in message and "'account_id', 'day', 'event_type'" in message
+    assert "delimiter" not in message
+
+
+@pytest.mark.parametrize(("options", "problem"), [
+    ({"delimiter": ";", "whitespace": True}, "either `delimiter` or `whitespace: true`"),
+    ({"whitespace": True, "format": "parquet"}, "CSV options need a CSV `path` source"),
+    ({"header": False, "duckdb": "x.duckdb", "table": "t"}, "CSV options need a CSV"),
+])
+def test_csv_options_that_cannot_apply_are_config_errors(options, problem):
+    source = {"path": "events.csv"} if "duckdb" not in options else {}
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        TableSource(**source, **options)
+
+
+def test_csv_options_on_a_parquet_file_are_an_error(required):
+    source = required["events"].model_copy(update={"delimiter": ";"})
+    with pytest.raises(DataSourceError, match="is Parquet; delimiter, whitespace and header "
+                                              "apply to CSV files only"):
+        open_with(required, events=source)
+
+
+# ------------------------------------------------------------------ SQL driver packages
+
+
+@pytest.mark.parametrize(("url", "package"), [
+    ("snowflake://bob:s3cret@acct/db", "pip install snowflake-sqlalchemy"),
+    ("nosuchdialect://host/db", "install the SQLAlchemy driver package for 'nosuchdialect'"),
+])
+def test_a_missing_sql_driver_names_the_package_to_install(required, url, package):
+    with pytest.raises(DataSourceError) as info:
+        open_with(required, events=TableSource(url=url, query="select 1"))
+    message = str(info.value)
+    assert "table 'events': no SQLAlchemy driver for" in message
+    assert package in message
+    assert "s3cret" not in message
+
+
+def test_the_duckdb_driver_message_names_duckdb_engine_and_the_direct_source():
+    from healthscore.data.loaders import missing_driver_message
+
+    message = missing_driver_message(
+        "duckdb:///warehouse.duckdb", "events",
+        ImportError("Can't load plugin: sqlalchemy.dialects:duckdb"))
+    assert "pip install duckdb-engine" in message
+    assert "`duckdb: <file>` and `table:` instead of `url:`" in message
+    assert "Can't load plugin: sqlalchemy.dialects:duckdb" in message

@@ -109,9 +109,14 @@ def test_every_contract_column_present_with_types(world: World) -> None:
     assert set(world.tables) == set(TABLES)
     for name, spec in TABLES.items():
         frame = world.tables[name]
-        assert list(frame.columns) == list(spec.column_names), name
+        optional_absent = [c.name for c in spec.columns
+                           if not c.required and c.name not in frame.columns]
+        assert optional_absent in ([], ["amount"]), name  # the SaaS world sells no baskets
+        assert list(frame.columns) == [c for c in spec.column_names if c in frame.columns], name
         assert len(frame) > 0, name
         for col in spec.columns:
+            if col.name in optional_absent:
+                continue
             series = frame[col.name]
             if col.kind in (Kind.DATE, Kind.TIMESTAMP):
                 assert pd.api.types.is_datetime64_dtype(series), (name, col.name)
@@ -144,6 +149,8 @@ def test_dates_ranges_and_allowed_values(world: World) -> None:
     for name, spec in TABLES.items():
         frame = world.tables[name]
         for col in spec.columns:
+            if col.name not in frame.columns:
+                continue
             values = frame[col.name]
             if col.not_after_end:
                 assert (values.dropna() <= end).all(), (name, col.name)
@@ -315,8 +322,10 @@ def test_shocks_lower_latent_health(world: World) -> None:
         assert truth.loc[hit, "latent_health"].mean() < truth.loc[~hit, "latent_health"].mean()
 
 
-def test_usage_declines_before_churn(world: World) -> None:
-    # helpful usage falls in the months before churn (even with silent churners)
+def test_usage_declines_before_churn(easy: World) -> None:
+    # a strong-signal check, so on the easy world (the realistic one: see the event-type
+    # tests below); helpful usage falls in the months before churn
+    world = easy
     subs = world.tables["subscriptions"]
     first = subs.groupby(ACCOUNT_ID)["start_date"].min()
     last = subs.sort_values("start_date").groupby(ACCOUNT_ID).tail(1).set_index(ACCOUNT_ID)
@@ -558,7 +567,7 @@ def test_transactional_world_writes_no_subscriptions(shop: World, tmp_path: Path
 
 def test_transactional_purchases_carry_an_amount(shop: World) -> None:
     events = shop.tables["events"]
-    assert list(events.columns) == [*TABLES["events"].column_names, "amount"]
+    assert list(events.columns) == list(TABLES["events"].column_names)  # amount is last
     purchase = events["event_type"] == PURCHASE
     assert purchase.sum() > 1000
     assert (events.loc[purchase, "amount"] > 0).all()

@@ -216,7 +216,8 @@ def test_required_column_missing(frames):
     frames["accounts"] = frames["accounts"].drop(columns="segment")
     violation = only_violation(violations(frames))
     assert (violation.table, violation.column, violation.rule) == (
-        "accounts", "segment", "required column missing")
+        "accounts", "segment", "required column missing; columns found in frame accounts: "
+        "'account_id', 'name', 'created_at'")
     assert violation.samples.empty
 
 
@@ -233,7 +234,9 @@ def test_required_column_missing_through_a_columns_mapping(frames, tmp_path):
         open_dataset(data)
     violation = only_violation(info.value)
     assert (violation.table, violation.column) == ("accounts", "segment")
-    assert violation.rule == "required column missing (mapped from 'tier_name', not found)"
+    assert violation.rule == (
+        "required column missing (mapped from 'tier_name', not found); columns found in "
+        f"{tmp_path / 'accounts.parquet'}: 'account_id', 'name', 'Tier', 'created_at'")
     assert "accounts.segment: required column missing (mapped from 'tier_name'" in str(info.value)
 
 
@@ -268,7 +271,8 @@ def test_every_violation_is_listed_in_one_error(frames):
     error = violations(frames)
     found = [(v.table, v.column, v.rule) for v in error.violations]
     assert found == [
-        ("accounts", "created_at", "required column missing"),
+        ("accounts", "created_at", "required column missing; columns found in frame "
+                                   "accounts: 'account_id', 'name', 'segment'"),
         ("events", "occurred_at", "not coercible to date"),
         ("invoices", "account_id", "account_id not in accounts"),
         ("tickets", "severity", "not one of ['P1', 'P2', 'P3', 'P4']"),
@@ -333,4 +337,4 @@ def test_without_optional_tables_only_required_families_remain(frames):
     for table in OPTIONAL_TABLES:
         del frames[table]
     families = {s.family for s in candidate_features(dataset_from_frames(frames, END))}
-    assert families == {"spine", "subscriptions", "usage", "users"}
+    assert families == {"spine", "usage", "users", "activity"}

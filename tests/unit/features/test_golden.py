@@ -15,6 +15,7 @@ from healthscore.features.engine import build_feature_matrix
 from healthscore.features.settings import FeatureConfig
 
 SNAP = dt.date(2024, 3, 1)
+NAN = float("nan")
 
 
 def config(**overrides) -> FeatureConfig:
@@ -64,10 +65,16 @@ ACCOUNT_1 = {
     # commercial: customer since 2023-01-15, renews 2025-01-15
     "tenure_days": 411, "days_to_renewal": 320, "term_months": 12, "arr": 100.0,
     "seats": 5, "plan": "pro", "segment": "smb", "in_renewal_window": 0,
+    # lifetime activity: days 01-15 and 02-25 (the 03-01 event is future): one gap of 41 days
+    "active_days_lifetime": 2, "activity_gap_mean_days": 41.0,
+    "activity_gap_spread_days": NAN, "activity_overdue_ratio": 5 / 41,
+    # purchases: one, of 30, on 02-25
+    "days_since_last_purchase": 5, "purchases_lifetime": 1, "purchase_gap_mean_days": NAN,
+    "purchase_overdue_ratio": NAN, "revenue_lifetime": 30.0, "average_basket": 30.0,
+    "revenue_90d": 30.0, "revenue_365d": 30.0, "purchases_365d": 1,
 }
 
 
-NAN = float("nan")
 # metrics (stale after 45 days). seats_used before 03-01: 3 on 11-20, 4 on 01-05, 2 on 02-10,
 # 5 and 7 on 02-29 (mean 6); as of 01-31 (s - 30) the latest is 4 (26 days old), as of 12-02
 # (s - 90) it is 3; the window [12-02, 03-01) holds 4, 2, 5, 7. crm_health: one value 168 days
@@ -249,3 +256,100 @@ def test_metric_passes_over_account_ranges_give_the_same_features(tiny, monkeypa
     columns = [c for c in one.feature_names if c.startswith("metric_")]
     assert one.frame[columns].notna().any().any()
     pd.testing.assert_frame_equal(one.frame[columns], many.frame[columns])
+
+
+# ------------------------------------------------------------------ a shop: no subscriptions
+
+
+@pytest.fixture
+def shop_matrix():
+    from tiny_world import SHOP_END, tiny_shop_frames
+
+    return build_feature_matrix(dataset_from_frames(tiny_shop_frames(), SHOP_END),
+                                FeatureConfig(snapshots={"start": dt.date(2023, 7, 1)}))
+
+
+# Customer 1 at 2024-03-01: purchases 11-01 (40), 01-01 (60), 02-20 (20); visit 02-25.
+# Activity days 11-01, 01-01, 02-20, 02-25: gaps 61, 50, 5 (mean 116/3, population spread
+# sqrt((61^2+50^2+5^2)/3 - (116/3)^2)). Purchase gaps 61, 50. Customer since 2023-11-01
+# (121 days): yearly revenue 120 x 365 / 121.
+SHOP_CUSTOMER_1 = {
+    "days_since_last_activity": 5, "active_days_lifetime": 4,
+    "activity_gap_mean_days": 116 / 3,
+    "activity_gap_spread_days": np.sqrt((61**2 + 50**2 + 5**2) / 3 - (116 / 3) ** 2),
+    "activity_overdue_ratio": 5 / (116 / 3),
+    "days_since_last_purchase": 10, "purchases_lifetime": 3, "purchase_gap_mean_days": 55.5,
+    "purchase_overdue_ratio": 10 / 55.5, "revenue_lifetime": 120.0, "average_basket": 40.0,
+    "revenue_90d": 80.0, "revenue_365d": 120.0, "purchases_365d": 3,
+    "tenure_days": 121, "arr": 120 * 365 / 121, "segment": "retail",
+}
+
+
+def test_a_shop_without_subscriptions_gets_lifetime_features(shop_matrix):
+    actual = row(shop_matrix, 1)
+    wrong = {k: (v, actual[k]) for k, v in SHOP_CUSTOMER_1.items()
+             if not (actual[k] == pytest.approx(v) if isinstance(v, float) else actual[k] == v)}
+    assert not wrong, f"expected vs actual: {wrong}"
+    assert set(shop_matrix.feature_names) - set(SHOP_CUSTOMER_1) == {
+        "events_7d", "events_30d", "events_90d", "events_change_30d", "usage_trend_90d",
+        "weeks_active_12w", "event_types_30d",
+        "events_30d_by_type__purchase", "events_30d_by_type__visit",
+        "events_change_30d_by_type__purchase", "events_change_30d_by_type__visit",
+    }  # no contract features: no renewal, term, seats or plan without subscriptions
+
+
+def test_a_shop_customer_is_active_from_creation_until_inactive(shop_matrix):
+    frame = shop_matrix.frame
+    # customer 2 was created 01-20 and bought 02-10: in the spine at 02-01 and 03-01; its
+    # 03-01 purchase is in that snapshot's horizon, so no churn
+    two = frame[frame.account_id == 2].set_index("snapshot_date")
+    assert list(two.index) == [dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 4, 1),
+                               dt.date(2024, 5, 1)]
+    assert not two.loc[dt.date(2024, 3, 1), "label_churn"]
+    assert two.loc[dt.date(2024, 3, 1), "purchases_lifetime"] == 1  # 03-01 is future
+    assert two.loc[dt.date(2024, 4, 1), "label_churn"]  # nothing from 04-01 to 06-29
+    assert two.loc[dt.date(2024, 3, 1), "arr"] == pytest.approx(100 * 365 / 90)  # min 90 days
+    # customer 3's only purchase (2023-06-01) makes it active until the horizon passes
+    three = frame[frame.account_id == 3]
+    assert list(three.snapshot_date) == [dt.date(2023, 7, 1), dt.date(2023, 8, 1)]
+    assert three.label_churn.all()
+
+
+def test_contract_churn_without_subscriptions_is_a_config_error():
+    from tiny_world import SHOP_END, tiny_shop_frames
+
+    from healthscore.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="contract churn needs a subscriptions table"):
+        build_feature_matrix(dataset_from_frames(tiny_shop_frames(), SHOP_END),
+                             config(churn={"definition": "contract"}))
+
+
+def test_a_monthly_plan_is_in_its_renewal_window_only_in_the_last_days_of_its_term(tiny):
+    subs = tiny["subscriptions"]
+    monthly = subs.account_id == 3
+    subs.loc[monthly, "start_date"] = pd.Timestamp("2023-06-20")
+    subs.loc[monthly, "end_date"] = pd.Timestamp("2023-11-20")
+    frame = build_feature_matrix(dataset_from_frames(tiny, END), config()).frame
+    three = frame[frame.account_id == 3].set_index("snapshot_date")
+    # renewals on the 20th: 19 days ahead on the 1st of a 31-day month, 18 after a 30-day one
+    assert three.loc[dt.date(2023, 8, 1), "days_to_renewal"] == 19
+    assert three.loc[dt.date(2023, 10, 1), "days_to_renewal"] == 19
+    assert not three["in_renewal_window"].any()  # window: the last 7.5 days of a month
+    annual = frame[(frame.account_id == 2) & (frame.snapshot_date == dt.date(2024, 1, 1))]
+    assert annual["days_to_renewal"].iloc[0] <= 90 and annual["in_renewal_window"].iloc[0] == 1
+
+
+def test_the_renewal_window_follows_the_term_length(tiny):
+    subs = tiny["subscriptions"]
+    subs.loc[subs.account_id == 3, ["start_date", "end_date"]] = [
+        pd.Timestamp("2023-06-27"), pd.Timestamp("2023-11-27")]
+    frame = build_feature_matrix(dataset_from_frames(tiny, END), config()).frame
+    three = frame[frame.account_id == 3].set_index("snapshot_date")
+    assert three.loc[dt.date(2023, 8, 1), "days_to_renewal"] == 26
+    assert three.loc[dt.date(2023, 7, 1), "days_to_renewal"] == 26
+    subs.loc[subs.account_id == 3, "start_date"] = pd.Timestamp("2023-06-05")
+    frame = build_feature_matrix(dataset_from_frames(tiny, END), config()).frame
+    three = frame[frame.account_id == 3].set_index("snapshot_date")
+    assert (three["days_to_renewal"] == 4).all()  # renews on the 5th: 4 days ahead
+    assert three["in_renewal_window"].all()

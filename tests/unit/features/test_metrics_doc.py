@@ -68,5 +68,5 @@ def test_the_documented_definitions_reach_the_features(matrix):
     assert specs["metric_last__seats_used"].sentence(33) == "33 seats in use"
     assert specs["metric_last__open_opportunities"].dimension.value == "commercial"
     assert specs["metric_slope_90d__csm_health"].direction.value == "higher_is_healthier"
-    assert specs["metric_last__api_calls"].direction.value == "neutral"
+    assert specs["metric_last__api_calls"].direction.value == "learned"
     assert len([s for s in specs if s.startswith("metric_")]) == 40

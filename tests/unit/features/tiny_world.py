@@ -34,6 +34,7 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
             "occurred_at": dates("2024-03-01", "2024-02-25", "2024-01-15", "2024-02-01"),
             "event_type": ["login", "report", "login", "login"],
             "user_id": [10, 11, 10, 20], "quantity": [3.0, 2.0, 1.0, 5.0],
+            "amount": [None, 30.0, None, None],  # one paid add-on: a purchase
         }),
         "contacts": pd.DataFrame({
             "account_id": [1, 1, 2], "contact_id": [1, 2, 3],
@@ -72,5 +73,30 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
                                  "2024-02-29", "2024-03-01", "2023-09-15", "2024-02-01"),
             "metric": ["seats_used"] * 6 + ["crm_health", "seats_used"],
             "value": [3.0, 4.0, 2.0, 5.0, 7.0, 100.0, 70.0, 40.0],
+        }),
+    }
+
+
+SHOP_END = dt.date(2024, 6, 30)
+
+
+def tiny_shop_frames() -> dict[str, pd.DataFrame]:
+    """A tiny shop without subscriptions: purchases carry an amount, visits do not.
+
+    Customer 1 buys on 2023-11-01 (40), 2024-01-01 (60) and 2024-02-20 (20) and visits on
+    2024-02-25; customer 2 (created 2024-01-20) buys once on 2024-02-10 (100) and again on
+    the 2024-03-01 snapshot day (future then); customer 3 bought on 2023-06-01 (30) only.
+    """
+    return {
+        "accounts": pd.DataFrame({
+            "account_id": [1, 2, 3], "segment": ["retail"] * 3,
+            "created_at": dates("2023-11-01", "2024-01-20", "2023-06-01"),
+        }),
+        "events": pd.DataFrame({
+            "account_id": [1, 1, 1, 1, 2, 2, 3],
+            "occurred_at": dates("2023-11-01", "2024-01-01", "2024-02-20", "2024-02-25",
+                                 "2024-02-10", "2024-03-01", "2023-06-01"),
+            "event_type": ["purchase"] * 3 + ["visit"] + ["purchase"] * 3,
+            "amount": [40.0, 60.0, 20.0, None, 100.0, 500.0, 30.0],
         }),
     }

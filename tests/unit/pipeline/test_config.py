@@ -215,7 +215,7 @@ def test_demo_config_loads_and_matches_the_defaults():
     config = load_config(CONFIGS / "demo.yaml")
     assert config.data.dir == Path("healthscore-out/data")
     assert config.synth.accounts == 5000
-    assert config.features.churn.definition == "contract"
+    assert config.features.churn.definition is None  # contract with subscriptions
     assert config == Config()
 
 
@@ -237,3 +237,12 @@ def test_config_is_frozen():
     config = load_config(None)
     with pytest.raises(ValueError, match="frozen"):
         config.seed = 3
+
+
+def test_transactional_example_is_a_shop_by_configuration_only():
+    config = load_config(CONFIGS / "transactional.yaml")
+    assert config.synth.business == "transactional"
+    assert config.features.churn.definition == "inactivity"
+    assert config.features.churn.inactivity_event_types == ["purchase"]
+    assert config.data.dir == Path("healthscore-out/transactional/data")
+    assert config.training.split == Config().training.split  # sized from the data

@@ -29,5 +29,5 @@ def test_catalogue_documents_the_metric_trend_templates():
     text = render_feature_catalog()
     for name in TEMPLATE_NAMES:
         assert f"| `{name}__<metric>` |" in text
-    assert "| `metric_stale__<metric>` | neutral | flag | 1 |" in text
+    assert "| `metric_stale__<metric>` | learned | flag | 1 |" in text
     assert "{{" not in text

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from healthscore.errors import DataSourceError, DataValidationError
+from healthscore.errors import ConfigError, DataSourceError, DataValidationError
 from healthscore.training.feature_table import prepare_feature_table, read_table
 from healthscore.training.settings import LightGBMConfig, TrainingConfig
 from healthscore.training.train import train_and_evaluate
@@ -52,18 +52,38 @@ def test_feature_metadata_comes_from_the_registry_or_the_column_type(table: pd.D
     _, metas = prepare(table)
     by_name = {m.name: m for m in metas}
     assert list(by_name) == ["events_30d", "days_past_due", "mystery_score", "region"]
-    # registry names keep their dimension and direction
+    # registry names keep their dimension; every column's direction is learned (a table
+    # nobody prepared for us promises nothing about which way is healthy)
     assert (by_name["events_30d"].dimension, by_name["events_30d"].direction) == (
-        "usage", "higher_is_healthier")
+        "usage", "learned")
     assert (by_name["days_past_due"].dimension, by_name["days_past_due"].direction) == (
-        "billing", "higher_is_riskier")
-    # unknown numeric columns are neutral usage features; text columns are categorical
+        "billing", "learned")
+    assert {m.direction_source for m in metas} == {"learned"}
+    # unknown numeric columns are usage features; text columns are categorical
     mystery = by_name["mystery_score"]
     assert (mystery.dimension, mystery.direction, mystery.categorical) == (
-        "usage", "neutral", False)
+        "usage", "learned", False)
     assert by_name["region"].categorical
-    assert by_name["region"].direction == "neutral"
+    assert by_name["region"].direction == "learned"
     assert not by_name["events_30d"].categorical
+
+
+def test_config_declares_directions_of_table_columns(table: pd.DataFrame) -> None:
+    _, metas = prepare_feature_table(table, "customer", "churned", "as_of", "t.csv",
+                                     {"days_past_due": "lower_is_healthier"})
+    by_name = {m.name: m for m in metas}
+    assert (by_name["days_past_due"].direction, by_name["days_past_due"].direction_source) == (
+        "lower_is_healthier", "config")
+    assert by_name["mystery_score"].direction == "learned"
+
+
+def test_an_unknown_declared_column_fails_with_a_suggestion(table: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError) as caught:
+        prepare_feature_table(table, "customer", "churned", "as_of", "t.csv",
+                              {"mystery_scor": "higher_is_healthier"})
+    assert caught.value.exit_code == 2
+    assert "features.directions.mystery_scor" in str(caught.value)
+    assert "did you mean 'mystery_score'" in str(caught.value)
 
 
 def test_segment_and_arr_are_context_not_features(table: pd.DataFrame) -> None:
@@ -142,7 +162,8 @@ def test_a_table_with_dates_is_split_by_time(world) -> None:
                              90, seed=0)
     assert run.split_kind == "time"
     assert run.split is not None
-    assert run.notes == []
+    assert run.notes[0].startswith("Split by time: ")
+    assert not any("random split" in note for note in run.notes)
 
 
 # --------------------------------------------------------------------------------- reading

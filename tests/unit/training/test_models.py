@@ -28,21 +28,24 @@ from healthscore.training.settings import (
     LightGBMConfig,
     LogisticConfig,
     ScorecardConfig,
+    SearchConfig,
     TrainingConfig,
 )
 from healthscore.training.train import backtest, fit_health_model, train_and_evaluate
 
 MODELS = ("scorecard", "logistic", "lightgbm")
-SIGNS = {"higher_is_healthier": 1, "higher_is_riskier": -1}
+SIGNS = {"higher_is_healthier": 1, "lower_is_healthier": -1}
 # one C and a faster learning rate keep the module quick; the models' behaviour is the same
-FAST_LOGISTIC = LogisticConfig(c_grid=[0.1])
-FAST_LIGHTGBM = LightGBMConfig(learning_rate=0.1, num_threads=1)
+# signs free: the contribution tests move features whose coefficient must not sit at 0
+FAST_LOGISTIC = LogisticConfig(c_grid=[0.1], signs="free")
+FAST_LIGHTGBM = LightGBMConfig(learning_rate=0.1, num_threads=1, search=SearchConfig(trials=1))
 
 
 def infos_of(metas: list[FeatureMeta]) -> list[FeatureInfo]:
-    """Model inputs from the artifact metadata (direction as +1 / -1 / 0)."""
-    return [FeatureInfo(m.name, m.dimension, SIGNS.get(m.direction, 0), m.categorical)
-            for m in metas]
+    """Model inputs from the artifact metadata (direction as +1 / -1 / 0; every declared
+    direction constrained)."""
+    return [FeatureInfo(m.name, m.dimension, SIGNS.get(m.direction, 0), m.categorical,
+                        SIGNS.get(m.direction, 0)) for m in metas]
 
 
 def build(name: str, infos: list[FeatureInfo], seed: int = 0) -> ChurnModel:
@@ -180,7 +183,7 @@ def test_lightgbm_is_deterministic_given_the_seed(fitted, infos, parts) -> None:
 @pytest.mark.parametrize(("feature", "direction"), [
     ("active_users_30d", "higher_is_healthier"),
     ("weeks_active_12w", "higher_is_healthier"),
-    ("days_past_due", "higher_is_riskier"),
+    ("days_past_due", "lower_is_healthier"),
 ])
 def test_lightgbm_respects_monotone_constraints(feature: str, direction: str, fitted, parts,
                                                 sample, world) -> None:
@@ -323,9 +326,12 @@ def test_calibrator_rejects_an_unknown_method() -> None:
         Calibrator("magic").fit(np.array([0.1, 0.9]), np.array([0, 1]))
 
 
-def test_no_calibration_is_the_identity() -> None:
-    p = np.array([0.0, 0.2, 0.9])
-    assert np.array_equal(Calibrator("none").fit(p, np.array([0, 0, 1])).transform(p), p)
+def test_no_calibration_is_the_identity_inside_the_bounds() -> None:
+    p = np.array([0.2, 0.5, 0.8])
+    calibrator = Calibrator("none").fit(p, np.array([0, 0, 1]))
+    assert np.array_equal(calibrator.transform(p), p)
+    # 3 rows support no rate beyond 1/(2*3) of 0 or 1
+    assert np.allclose(calibrator.transform(np.array([0.0, 1.0])), [1 / 6, 5 / 6])
 
 
 # ---------------------------------------------------------------------- training entry points
@@ -348,7 +354,12 @@ def test_train_and_evaluate_fits_every_configured_model(run) -> None:
             assert 0 <= result.test.overall[metric] <= 1, (name, metric)
         assert 0 <= result.validation_pr_auc <= 1
     assert run.split_kind == "time"
-    assert run.notes == []
+    # notes: the split, and that the registered models were refit
+    assert run.notes[0].startswith("Split by time: ") and len(run.notes) == 2
+    assert "refit on all" in run.notes[1]
+    for result in run.results.values():
+        assert result.refit and result.evaluated_model is not result.health_model
+        assert set(result.health_model.feature_names) <= set(result.directions["feature"])
 
 
 def test_best_model_is_chosen_by_validation_pr_auc(run) -> None:
@@ -384,7 +395,8 @@ def test_health_model_artifact_matches_its_model(run, parts) -> None:
 def test_backtest_reports_each_fold_and_model(world) -> None:
     config = TrainingConfig(models=["scorecard"], bootstrap=0,
                             backtest=BacktestConfig(folds=2, fold_days=91))
-    folds = backtest(world.frame, world.metas, config, 90, seed=0)
+    folds, plan = backtest(world.frame, world.metas, config, 90, seed=0)
+    assert plan.summary() == "2 of 2 backtest folds fit"
     assert folds["fold"].tolist() == [1, 2]
     assert (folds["model"] == "scorecard").all()
     assert folds["test_start"].is_monotonic_increasing

@@ -7,10 +7,14 @@ error paths use small hand-made date series.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from healthscore.errors import ParameterError
 from healthscore.training.settings import BacktestConfig, SplitConfig
@@ -19,8 +23,13 @@ from healthscore.training.splits import (
     TRAIN,
     VALIDATION,
     TimeSplit,
+    account_split,
+    backtest_plan,
     backtest_splits,
+    label_overlaps,
+    plan_split,
     random_split,
+    sized_period_days,
     time_split,
 )
 
@@ -108,7 +117,7 @@ def test_gap_days_overrides_the_horizon() -> None:
 
 @pytest.mark.parametrize(
     ("config", "needed"),
-    [(SplitConfig(), 360),
+    [(SplitConfig(), 2 * 90 + 3 * 31),  # sized: two gaps and a snapshot interval per part
      (SplitConfig(test_days=30, validation_days=30, gap_days=30), 120)],
 )
 def test_too_little_history_names_the_section_and_the_days_needed(config: SplitConfig,
@@ -117,7 +126,7 @@ def test_too_little_history_names_the_section_and_the_days_needed(config: SplitC
         time_split(monthly("2024-01-01", 3), 90, config)
     message = str(info.value)
     assert "training.split" in message
-    assert f"more than {needed} days" in message
+    assert f"at least {needed} days" in message
     assert "2024-01-01 .. 2024-03-01" in message
 
 
@@ -197,3 +206,156 @@ def test_random_split_is_deterministic_by_seed(labels: pd.Series) -> None:
     first = random_split(labels, seed=1)
     assert first.equals(random_split(labels, seed=1))
     assert not first.equals(random_split(labels, seed=2))
+
+
+# ------------------------------------------------------------- sized splits and fallbacks
+
+EXAMPLES = int(os.environ.get("HEALTHSCORE_PIT_EXAMPLES", "60"))
+
+
+def rows_for(dates: pd.Series, accounts: int, seed: int = 0) -> pd.DataFrame:
+    """``accounts`` accounts at every date, about 10 % of rows positive."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame([(a, d) for d in dates for a in range(accounts)],
+                         columns=["account_id", "snapshot_date"])
+    frame["label_churn"] = rng.random(len(frame)) < 0.1
+    return frame
+
+
+def test_sized_periods_reproduce_the_quarter_on_two_years_of_history(labelled) -> None:
+    sized = time_split(labelled["snapshot_date"], 90, SplitConfig())
+    explicit = time_split(labelled["snapshot_date"], 90,
+                          SplitConfig(test_days=90, validation_days=90))
+    assert sized == explicit
+
+
+def test_sized_periods_shrink_to_fit_a_shorter_history() -> None:
+    dates = monthly("2024-01-01", 12)  # 335 days: 155 after two 90-day gaps
+    period = sized_period_days(sorted(dates), 90)
+    assert period == 38  # a quarter of 155, above one snapshot interval (31)
+    split = time_split(dates, 90, SplitConfig())
+    assert all(period_dates(split, dates).values())
+
+
+def test_a_short_history_falls_back_to_an_account_split_and_says_why(caplog) -> None:
+    frame = rows_for(monthly("2024-04-01", 7), accounts=200)  # a 12-month world's labels
+    with caplog.at_level(logging.WARNING):
+        assignment, plan = plan_split(frame, "label_churn", 90, SplitConfig(), seed=3)
+    assert plan.kind == "account" and plan.time is None
+    assert "Split by account" in plan.reason
+    assert "183 days of labelled history (2024-04-01 .. 2024-10-01)" in plan.reason
+    assert "at least 273" in plan.reason
+    assert plan.reason in caplog.text
+    assert set(assignment) == {TRAIN, VALIDATION, TEST}
+    assert plan.describe() == {"split": "by account 60/20/20"}
+
+
+def test_split_by_time_never_falls_back() -> None:
+    frame = rows_for(monthly("2024-04-01", 7), accounts=20)
+    with pytest.raises(ParameterError, match=r"training\.split.*at least 273 days"):
+        plan_split(frame, "label_churn", 90, SplitConfig(by="time"), seed=3)
+
+
+def test_split_by_account_when_asked_even_with_a_long_history(labelled) -> None:
+    frame = labelled.assign(label_churn=False)
+    frame.loc[frame.index[::10], "label_churn"] = True
+    assignment, plan = plan_split(frame, "label_churn", 90, SplitConfig(by="account"), seed=1)
+    assert plan.kind == "account" and "as configured" in plan.reason
+    assert assignment.groupby(frame["account_id"]).nunique().max() == 1
+
+
+def test_account_split_is_deterministic_and_stratified_by_account() -> None:
+    frame = rows_for(monthly("2024-01-01", 6), accounts=500, seed=4)
+    first = account_split(frame["account_id"], frame["label_churn"], seed=9)
+    assert first.equals(account_split(frame["account_id"], frame["label_churn"], seed=9))
+    assert not first.equals(account_split(frame["account_id"], frame["label_churn"], seed=10))
+    ever = frame.groupby("account_id")["label_churn"].any()
+    per_account = first.groupby(frame["account_id"]).first()
+    for value in (True, False):
+        shares = per_account[ever == value].value_counts(normalize=True)
+        assert abs(shares[TRAIN] - 0.6) < 0.02 and abs(shares[TEST] - 0.2) < 0.02
+
+
+@pytest.mark.property
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(months=st.integers(2, 30), accounts=st.integers(3, 60), seed=st.integers(0, 10_000),
+       by=st.sampled_from(["auto", "account"]))
+def test_account_split_never_puts_an_account_in_two_parts(months, accounts, seed, by) -> None:
+    frame = rows_for(monthly("2024-01-01", months), accounts=accounts, seed=seed)
+    frame = frame.sample(frac=0.8, random_state=seed)  # accounts miss some snapshots
+    assignment, plan = plan_split(frame, "label_churn", 90, SplitConfig(by=by), seed=seed)
+    if plan.kind != "account":
+        return
+    assert assignment.index.equals(frame.index)
+    assert assignment.isin([TRAIN, VALIDATION, TEST]).all()
+    assert assignment.groupby(frame["account_id"]).nunique().max() == 1
+
+
+@pytest.mark.property
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(months=st.integers(8, 48), weekly=st.booleans(), horizon=st.integers(7, 273),
+       gap=st.one_of(st.none(), st.integers(0, 300)),
+       days=st.one_of(st.none(), st.integers(7, 120)))
+def test_training_label_windows_end_before_the_first_test_snapshot(months, weekly, horizon,
+                                                                   gap, days) -> None:
+    freq = "W-MON" if weekly else "MS"
+    dates = pd.Series(pd.date_range("2023-01-01", periods=months * (4 if weekly else 1),
+                                    freq=freq).date)
+    frame = rows_for(dates, accounts=3)
+    config = SplitConfig(by="time", gap_days=gap, test_days=days, validation_days=days)
+    try:
+        assignment, plan = plan_split(frame, "label_churn", horizon, config, seed=0)
+    except ParameterError:
+        return  # too short for this time split: an error, never a silent fallback
+    when = pd.to_datetime(frame["snapshot_date"])
+    last_train = when[assignment == TRAIN].max()
+    first_valid = when[assignment == VALIDATION].min()
+    first_test = when[assignment == TEST].min()
+    window_end = last_train + pd.Timedelta(days=horizon - 1)  # last day a train label sees
+    if gap is None or gap >= horizon:
+        assert window_end < first_valid <= first_test
+        assert not plan.warnings
+    else:
+        overlap = label_overlaps(assignment, frame["snapshot_date"], horizon)
+        assert (window_end >= first_test) == ("train/test" in overlap)
+        if "train/test" in overlap:
+            days_in = (window_end - first_test).days + 1
+            assert overlap["train/test"] == days_in
+            assert any(f"train labels reach test snapshots by {days_in} days" in w
+                       for w in plan.warnings)
+        assert bool(plan.warnings) == bool(overlap)
+
+
+def test_gap_zero_warns_with_the_overlap_in_days(caplog) -> None:
+    dates = monthly("2023-01-01", 24)
+    frame = rows_for(dates, accounts=5)
+    config = SplitConfig(gap_days=0, test_days=90, validation_days=90)
+    with caplog.at_level(logging.WARNING):
+        _, plan = plan_split(frame, "label_churn", 90, config, seed=0)
+    # train ends 2024-06-01, validation 2024-07-01 .. 2024-09-01, test from 2024-10-01
+    assert plan.kind == "time"
+    assert ("Label windows overlap: train labels reach validation snapshots by 60 days "
+            "(gap_days 0 < horizon 90)") in caplog.text
+    assert "validation labels reach test snapshots by 60 days" in caplog.text
+    assert all(w in plan.notes for w in plan.warnings)
+
+
+def test_backtest_plan_says_how_many_folds_fit_and_why_the_others_did_not() -> None:
+    dates = monthly("2024-01-01", 18)
+    plan = backtest_plan(dates, 90, SplitConfig(), BacktestConfig(folds=4, fold_days=91))
+    assert len(plan.folds) + len(plan.skipped) == 4
+    assert plan.numbers == sorted(plan.numbers)
+    assert [s.fold for s in plan.skipped] == [1, 2]
+    summary = plan.summary()
+    assert summary.startswith("2 of 4 backtest folds fit; fold 1 (test up to 2024-09-01) "
+                              "skipped: training would end on 2023-09-06, before the first "
+                              "labelled snapshot 2024-01-01")
+    assert "91 test + 90 validation + 2 x 90 gap days" in summary
+
+
+def test_backtest_without_a_fitting_fold_lists_every_reason() -> None:
+    with pytest.raises(ParameterError) as info:
+        backtest_splits(monthly("2024-01-01", 6), 90, SplitConfig(), BacktestConfig(folds=2))
+    assert "0 of 2 backtest folds fit" in str(info.value)
+    assert "fold 2 (test up to 2024-06-01) skipped" in str(info.value)
