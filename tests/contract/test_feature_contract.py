@@ -245,7 +245,7 @@ def test_scoring_dates_build_a_single_snapshot():
 def test_flags_read_yes_or_no():
     specs = {s.name: s for s in SPECS}
     renewal = specs["in_renewal_window"]
-    assert renewal.sentence(1.0) == "Renewal within 90 days: yes"
-    assert renewal.sentence(0) == "Renewal within 90 days: no"
-    assert renewal.sentence(0.5) == "Renewal within 90 days: 0 (1 = yes)"  # not a flag value
+    assert renewal.sentence(1.0) == "In the renewal window: yes"
+    assert renewal.sentence(0) == "In the renewal window: no"
+    assert renewal.sentence(0.5) == "In the renewal window: 0 (1 = yes)"  # not a flag value
     assert renewal.sentence(float("nan")).endswith("no data")

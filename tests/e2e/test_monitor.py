@@ -61,10 +61,18 @@ def monitored(tmp_path_factory) -> dict:
             assert result.exit_code == 0, result.output
             config = load_config(path)
             dataset = compose.open_data(config)
-            for day in SCORED:
+            for day in SCORED[:-1]:
                 compose.score(config, dataset, day)
-            result = runner.invoke(cli, ["-c", str(path), "monitor"])
-            out[name] = {"config": config, "result": result, "dataset_end": dataset.end_date}
+            last = runner.invoke(cli, ["-c", str(path), "score", "--as-of",
+                                       SCORED[-1].isoformat(), "--json"])
+            assert last.exit_code == 0, last.output
+            runs = {"config": config, "dataset_end": dataset.end_date,
+                    "score_json": json.loads(last.stdout)}
+            if name == "steady":  # the tables a person reads, once
+                runs["text"] = runner.invoke(cli, ["-c", str(path), "monitor"])
+            runs["result"] = runner.invoke(cli, ["-c", str(path), "monitor", "--json"])
+            runs["summary"] = json.loads(runs["result"].stdout)
+            out[name] = runs
     return out
 
 
@@ -76,35 +84,43 @@ def _monitor_files(run: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_a_steady_world_reproduces_the_validation_report(monitored):
-    from healthscore.serving import monitor as mon
-
     steady = monitored["steady"]
-    assert steady["result"].exit_code == 0, steady["result"].output
-    output = steady["result"].output
-    assert "Live accuracy as of" in output and "pass" in output
+    text = steady["text"]
+    assert text.exit_code == 0, text.output
+    assert "Live accuracy as of" in text.output and "Misses:" in text.output
+    summary = steady["summary"]
+    assert steady["result"].exit_code == 0 and summary["exit_code"] == 0, summary["checks"]
+    assert summary["matured_dates"] == [d.isoformat() for d in SCORED]
+    assert [c["status"] for c in summary["checks"]] == ["pass", "pass"], summary["checks"]
     per_date, _ = _monitor_files(steady)
     assert list(per_date["as_of"][:-1]) == [d.isoformat() for d in SCORED]
-    # the figures the CLI printed are recomputed here from the monitor's own evaluation
-    config = steady["config"]
-    dataset = compose.open_data(config)
-    outcome = compose.monitor(config, dataset, steady["dataset_end"] + dt.timedelta(days=1))
-    live = outcome.live
-    assert not live.failed, live.checks
-    cumulative = live.cumulative.set_index("metric")
-    promised = live.promise.figure("recall")
-    assert all(pd.notna(v) for v in promised), promised
-    assert cumulative.loc["recall", "reproduced"] == "yes", (cumulative.loc["recall"], promised)
-    bands = live.bands[live.bands["rows"] > 0]
-    assert set(bands["reproduced"]) <= {"yes", "n/a"}, bands
-    assert (bands["reproduced"] == "yes").sum() >= 2, bands
-    assert isinstance(live.promise, mon.Promise)
+    recall = summary["cumulative"]["recall"]
+    assert recall["promised_low"] is not None and recall["promised_high"] is not None, recall
+    assert recall["intervals_overlap"] == "yes", recall
+    assert recall["low"] <= recall["value"] <= recall["high"]
+    bands = {name: b for name, b in summary["bands"].items() if b["rows"] > 0}
+    assert {b["intervals_overlap"] for b in bands.values()} <= {"yes", "n/a"}, bands
+    assert sum(b["intervals_overlap"] == "yes" for b in bands.values()) >= 2, bands
+    # lower bands churn more, live as promised
+    rates = [b["churn_rate"] for b in bands.values() if b["rows"] >= 20]
+    assert rates == sorted(rates, reverse=True), bands
+
+
+def test_score_json_summarises_the_run(monitored):
+    summary = monitored["steady"]["score_json"]
+    assert summary["command"] == "score" and summary["exit_code"] == 0
+    assert summary["as_of"] == SCORED[-1].isoformat()
+    assert summary["accounts"] == sum(b["accounts"] for b in summary["bands"].values())
+    assert Path(summary["paths"]["scores"]).exists()
 
 
 def test_a_churn_shift_half_way_makes_monitor_exit_non_zero(monitored):
     shifted = monitored["shifted"]
     result = shifted["result"]
     assert result.exit_code == 6, result.output
-    assert "failed" in result.output
+    assert shifted["summary"]["exit_code"] == 6
+    failed = [c for c in shifted["summary"]["checks"] if c["status"] == "fail"]
+    assert failed, shifted["summary"]["checks"]
     per_date, _ = _monitor_files(shifted)
     steady, _ = _monitor_files(monitored["steady"])
     # the shift shows in the later dates: more churn than the model expected

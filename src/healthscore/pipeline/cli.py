@@ -884,7 +884,9 @@ def monitor_summary(outcome, day: dt.date) -> dict:
 
     def figures(table) -> dict:
         return {r.metric: {"value": r.value, "low": r.low, "high": r.high,
-                           "promised": r.promised, "target": r.target} for r in table.itertuples()}
+                           "target": r.target, "promised": r.promised,
+                           "promised_low": r.promised_low, "promised_high": r.promised_high,
+                           "intervals_overlap": r.reproduced} for r in table.itertuples()}
 
     return base | {
         "exit_code": int(ExitCode.LIVE_ACCURACY if live.failed else ExitCode.OK),
@@ -892,8 +894,10 @@ def monitor_summary(outcome, day: dt.date) -> dict:
         "matured_dates": [d.isoformat() for d in sorted(set(live.rows["as_of"]))],
         "waiting_dates": [d.isoformat() for d in live.waiting],
         "cumulative": figures(live.cumulative), "recent": figures(live.recent),
-        "bands": {r.band: {"rows": r.rows, "churn_rate": r.churn_rate, "low": r.low,
-                           "high": r.high, "promised": getattr(r, "promised", None)}
+        "bands": {r.band: {"rows": r.rows, "churners": r.churners, "churn_rate": r.churn_rate,
+                           "low": r.low, "high": r.high,
+                           "promised": getattr(r, "promised", None),
+                           "intervals_overlap": getattr(r, "reproduced", "n/a")}
                   for r in live.bands.itertuples()},
         "checks": [{"name": c.name, "status": c.status, "detail": c.detail}
                    for c in live.checks],
