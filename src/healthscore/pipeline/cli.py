@@ -513,13 +513,25 @@ def describe_features(obj: Context, table: Path, id_column: str, label_column: s
 
 
 @cli.command()
+@click.option("--features", type=click.Path(path_type=Path), default=None,
+              help="Backtest on a feature table (needs --date-column) instead of the "
+              "configured data.")
+@click.option("--id-column", default="account_id", show_default=True)
+@click.option("--label-column", default="label_churn", show_default=True)
+@click.option("--date-column", default=None, help="Snapshot date column of --features.")
+@click.option("--positive-label", default=None, help="As for train.")
 @click.pass_obj
-def backtest(obj: Context) -> None:
+def backtest(obj: Context, features: Path | None, id_column: str, label_column: str,
+             date_column: str | None, positive_label: str | None) -> None:
     """Rolling-origin backtest: refit at each of the last K quarters, score the next one."""
     from healthscore.pipeline import compose
 
+    if features is not None and date_column is None:
+        raise click.UsageError("backtest --features needs --date-column: a backtest refits "
+                               "at past dates and scores the rows after each")
     config = obj.config(writes=True)
-    frame, metas, _, _ = _training_inputs(obj, config, None, "", "", None)
+    frame, metas, _, _ = _training_inputs(obj, config, features, id_column, label_column,
+                                          date_column, positive_label)
     with progress_bar() as progress:
         folds, plan = compose.backtest(config, frame, metas, progress)
     _print_backtest(folds, plan.summary())

@@ -235,7 +235,7 @@ def input_example(rows: pd.DataFrame, model) -> tuple[pd.DataFrame, str]:
         if not meta.categorical:
             example[meta.name] = pd.to_numeric(example[meta.name], errors="coerce").astype(float)
     if "account_id" in rows.columns and id_column not in example.columns:
-        example.insert(0, id_column, rows["account_id"].head(5).astype(str).to_numpy())
+        example.insert(0, id_column, rows["account_id"].head(5).to_numpy())
     return example, id_column
 
 
