@@ -40,7 +40,7 @@ def trained(tmp_path_factory):
     path = root / "customers.csv"
     table.to_csv(path, index=False)
     config = root / "run.yaml"
-    config.write_text(f"workdir: {root / 'out'}\ntraining:\n  models: [scorecard, lightgbm]\n"
+    config.write_text(f"workdir: {root / 'out'}\ntraining:\n  models: [lightgbm]\n"
                       "  bootstrap: 10\n  refit_folds: 2\n  lightgbm:\n    search:\n"
                       "      trials: 2\n  tracking:\n"
                       f"    uri: sqlite:///{root / 'mlflow.db'}\n")
