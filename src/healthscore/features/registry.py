@@ -99,14 +99,28 @@ def render_sentence(explain: str, description: str, value: object,
                     parameter: str | None = None) -> str:
     """A feature's explanation sentence for ``value``: "no data" when missing, "yes"/"no" for
     a 0/1 flag declared as ``{value:.0f} (1 = yes)`` (so "Renewal within 90 days: yes")."""
-    if value is None or (isinstance(value, float) and value != value):
+    if _missing(value):
         return f"{description.rstrip('.')}: no data"
     if FLAG_TEMPLATE in explain and _is_flag(value):
         explain = explain.replace(FLAG_TEMPLATE, "yes" if float(value) == 1 else "no")
     try:
         return explain.format(value=value, param=parameter or "")
     except (ValueError, TypeError):
+        pass
+    try:  # a number template given a text value (or the other way round)
         return explain.format(value=str(value), param=parameter or "")
+    except (ValueError, TypeError):
+        return f"{description.rstrip('.')}: {value}"
+
+
+def _missing(value: object) -> bool:
+    """None, NaN or pandas' NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN is the one value unequal to itself
+    except TypeError:  # pd.NA: its comparisons are NA, whose truth is undefined
+        return True
 
 
 def _is_flag(value: object) -> bool:
