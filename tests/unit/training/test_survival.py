@@ -229,3 +229,48 @@ def test_survival_model_is_not_fitted_through_fit(fitted):
     _, model = fitted
     assert isinstance(model, SurvivalModel)
     assert model.horizons == [30, 90, 180, 365]
+
+
+def test_training_fits_the_survival_model_beside_the_classifiers(world):
+    from healthscore.serving.explain import explain
+    from healthscore.training.train import train_and_evaluate
+
+    config = TrainingConfig.model_validate({
+        "models": ["scorecard"], "bootstrap": 0, "refit_folds": 2,
+        "lightgbm": {"search": {"trials": 1}},
+        "survival": {"enabled": True, "health_horizon_days": 365}})
+    run = train_and_evaluate(world.frame, world.metas, config, 90, 3)
+    result = run.results["survival"]
+    assert result.test.overall["roc_auc"] > 0.6
+    registered = result.health_model
+    assert registered.kind == "survival" and registered.evaluation is result.evaluated_model
+    # the 30-month world teaches every interval, but its test period checks 90 days at most
+    assert registered.horizon_days == 365 and result.params["health_horizon_days"] == 365
+    assert any("checks horizons up to" in n for n in run.notes)
+    assert "test_roc_auc_90d" in result.params and 0.5 < result.params["test_concordance"] < 1
+    rows = world.labelled.tail(50)
+    out = explain(registered, rows)
+    within = out[[f"churn_within_{h}d" for h in (30, 90, 180, 365)]].to_numpy()
+    assert (pd.DataFrame(within).diff(axis=1).fillna(0).to_numpy() >= 0).all()
+    np.testing.assert_allclose(out["churn_within_365d"], out["churn_probability"], atol=1e-3)
+    assert out["expected_months_24"].between(0, 24).all()
+
+
+def test_training_says_why_the_survival_model_is_not_fitted(world):
+    from healthscore.training.train import train_and_evaluate
+
+    config = TrainingConfig.model_validate({"models": ["scorecard"], "bootstrap": 0,
+                                            "refit": False, "survival": {"enabled": True}})
+    frame = world.frame.drop(columns=[CHURN_DAYS, OBSERVED_DAYS])
+    run = train_and_evaluate(frame, world.metas, config, 90, 3)
+    assert "survival" not in run.results
+    assert any("no survival labels" in n for n in run.notes)
+
+
+def test_survival_config_refuses_bad_horizons():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"distinct horizons in \[1, 1095\]"):
+        TrainingConfig.model_validate({"survival": {"horizons": [0, 90]}})
+    assert TrainingConfig.model_validate(
+        {"survival": {"horizons": [365, 30]}}).survival.horizons == [30, 365]
