@@ -14,6 +14,9 @@ a paired-bootstrap interval of survival minus direct; the concordance index; the
 health on the health horizon (share of accounts between 25 and 95); churn rate per band (the
 default bands and ``bands: auto`` by lift over the base rate) at every horizon with Wilson
 intervals; the top band's renewal rate; fit and score+explain times. Then the issue's checks.
+
+``--expansion``: also the expansion readiness model (LightGBM on ``label_expansion``, the
+training pipeline's split) with its test ROC-AUC and bootstrap interval, per world.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from healthscore.training.train import (
     fit_health_model,
     informative_features,
     resolve_directions,
+    train_and_evaluate,
 )
 
 
@@ -251,6 +255,20 @@ def run_world(business: str, difficulty: str, args: argparse.Namespace) -> dict[
     for name, s in seconds.items():
         print(f"fit {name}: {s:.1f}s")
     checks: dict[str, bool] = {}
+    if args.expansion:
+        expansion = config.training.model_copy(update={"label": "label_expansion",
+                                                         "models": ["lightgbm"],
+                                                         "bootstrap": args.bootstrap})
+        labelled = matrix.frame[matrix.frame["label_observed"].astype(bool)]
+        run = train_and_evaluate(labelled, feature_meta(matrix.features), expansion,
+                                 config.features.horizon_days, args.seed)
+        result = run.results["lightgbm"]
+        ci = result.test.intervals.set_index("metric").loc["roc_auc"]
+        auc = result.test.overall["roc_auc"]
+        print(f"\nexpansion readiness (LightGBM on label_expansion within "
+              f"{config.features.horizon_days}d): test ROC-AUC {auc:.3f} [{ci.low:.3f}, "
+              f"{ci.high:.3f}], test base rate {run.positives.get('test', float('nan')):.3f}")
+        checks[f"{business}: expansion ROC-AUC above 0.5 beyond the CI"] = ci.low > 0.5
     if business == "saas":
         checks["saas: >= 30 % of accounts with health in [25, 95]"] = spread >= 0.30
         checks["saas: churn rate per band strictly ordered at every horizon (auto bands)"] = all(
@@ -277,6 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--health-horizon", type=int, default=365)
     parser.add_argument("--kinds", nargs="+", default=["lightgbm", "logistic"])
     parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--expansion", action="store_true",
+                        help="also the expansion readiness model's test ROC-AUC")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     checks: dict[str, bool] = {}

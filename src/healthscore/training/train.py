@@ -354,8 +354,12 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
     train = sv.censor_at(rows[part == TRAIN], pd.Timestamp(split.validation_start))
     valid = sv.censor_at(rows[part == VALIDATION], pd.Timestamp(split.test_start))
     infos = feature_infos(metas, findings)
-    fitted = sv.fit_survival(cfg.score_model, infos, train, valid, config, seed, cfg.horizons,
-                             horizon_days)
+    try:
+        fitted = sv.fit_survival(cfg.score_model, infos, train, valid, config, seed,
+                                 cfg.horizons, horizon_days)
+    except ParameterError as error:  # too few churned intervals in a period: say so, go on
+        log.warning("survival model not fitted: %s", error)
+        return None, [f"training.survival: the survival model was not fitted: {error}"]
     info = {"model": "survival", "seed": seed, "score_model": cfg.score_model,
             "directions": [asdict(f) for f in findings]}
     evaluated = _health_model(fitted, sv.NoCalibration(), metas, findings, train, config,
