@@ -263,12 +263,19 @@ def _package_dir() -> str:
 
 
 def log_health_model(python_model: Any, input_example: pd.DataFrame,
-                     output_example: pd.DataFrame, registered_name: str | None = None):
-    """Log the pyfunc health model (with its own copy of the package) in the active run."""
+                     output_example: pd.DataFrame, registered_name: str | None = None,
+                     optional: list[str] | None = None):
+    """Log the pyfunc health model (with its own copy of the package) in the active run;
+    the ``optional`` input columns (an id passed through) may be left out by callers."""
     import mlflow
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import ColSpec, Schema
 
     signature = infer_signature(input_example, output_example)
+    if optional:
+        inputs = Schema([ColSpec(c.type, c.name, required=c.name not in optional)
+                         for c in signature.inputs.inputs])
+        signature = ModelSignature(inputs, signature.outputs)
     return mlflow.pyfunc.log_model(
         name="model", python_model=python_model, signature=signature,
         input_example=input_example, pip_requirements=_pip_requirements(),
@@ -347,9 +354,10 @@ def log_dataset(frame: pd.DataFrame, name: str, context: str, digest: str,
     import mlflow
 
     with warnings.catch_warnings():  # MLflow's hint about integer columns, not for us
+        # (the schema is inferred lazily, when log_input records it)
         warnings.simplefilter("ignore", UserWarning)
         dataset = mlflow.data.from_pandas(frame, name=name, digest=digest, targets=target)
-    mlflow.log_input(dataset, context=context)
+        mlflow.log_input(dataset, context=context)
 
 
 def describe_version(model_name: str, version: str, description: str) -> None:

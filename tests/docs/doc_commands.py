@@ -22,8 +22,11 @@ How a command is mapped onto the test world (explicitly, nothing else is rewritt
   ``/my.yaml``, ``healthscore.yaml``, ``FILE``, ``configs/demo.yaml``) is the test's config;
   ``RUN_ID`` and ``RUN_A`` the run of ``@champion`` after the set-up training, ``RUN_B`` another
   model run of that session; ``DATE`` 2025-12-01; ``URI`` ``models:/healthscore@challenger``;
-  the synth sizes ``N``, ``M``, ``S`` and its folder ``DIR``; ``table.parquet`` a feature table
-  with the columns the README names (``customer_id``, ``churned``, ``as_of``);
+  the synth sizes ``N``, ``M``, ``S`` and its folder ``DIR``; ``table.parquet`` and ``TABLE`` a
+  feature table with the columns the README names (``customer_id``, ``churned``, ``as_of``);
+  ``customers.csv`` and ``features.yaml`` are the README's bring-your-own example, which
+  tests/docs/test_byo_readme.py runs exactly as printed on a raw CSV (so the slow run here
+  leaves those commands out);
 - a command without ``-c/--config`` runs with the test's config too (the embedded demo config
   on a small world);
 - any token left that looks like a placeholder (upper case such as ``RUN_C``, ``<workdir>``,
@@ -45,19 +48,24 @@ SHELL_LANGUAGES = {"bash", "sh", "shell", "console", "cron", "crontab", "zsh"}
 GLOBAL_VALUE_OPTIONS = {"-c", "--config"}
 SCORING_DATE = "2025-12-01"
 # Stage order: a command runs after the ones it depends on (train before report, ...).
-STAGES = ("--version", "--help", "-h", "synth", "validate", "build-features", "train",
+STAGES = ("--version", "--help", "-h", "synth", "validate", "build-features", "describe-features",
+          "train",
           "backtest", "report", "compare", "drift", "score", "promote", "retrain", "demo")
 EXIT_CODES = {"retrain": {0, 4},  # retrain exits 4 when it keeps the champion: not an error
               "drift": {0, 5}}  # drift --fail-on act exits 5 when a feature drifted that far
 
 CONFIG, RUN_A, RUN_B, SYNTH_DIR, FEATURE_TABLE = (
     "{config}", "{run_a}", "{run_b}", "{synth_dir}", "{feature_table}")
+# The README's bring-your-own example: run exactly as printed, on a raw CSV, by
+# tests/docs/test_byo_readme.py (not here: it needs no config and its own table).
+CUSTOMERS_CSV, FEATURES_YAML = "{customers_csv}", "{features_yaml}"
 PLACEHOLDERS = {
     "my.yaml": CONFIG, "healthscore.yaml": CONFIG, "FILE": CONFIG, "configs/demo.yaml": CONFIG,
     "RUN_ID": RUN_A, "RUN_A": RUN_A, "RUN_B": RUN_B,
     "DATE": SCORING_DATE, "URI": "models:/healthscore@challenger",
     "N": "200", "M": "12", "S": "7", "DIR": SYNTH_DIR,
-    "table.parquet": FEATURE_TABLE,
+    "table.parquet": FEATURE_TABLE, "TABLE": FEATURE_TABLE,
+    "customers.csv": CUSTOMERS_CSV, "features.yaml": FEATURES_YAML,
 }
 LOOKS_LIKE_PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*$|[<>$]|^\.\.\.$")
 FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+-]*)")

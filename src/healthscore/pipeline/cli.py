@@ -356,27 +356,50 @@ def _month_starts_before(last: dt.date, n: int) -> list[dt.date]:
 
 
 def _training_inputs(obj: Context, config, features: Path | None, id_column: str,
-                     label_column: str, date_column: str | None):
-    """(frame, metas, fingerprint) from a feature table or from the configured data."""
+                     label_column: str, date_column: str | None,
+                     positive_label: str | None = None, metadata: Path | None = None):
+    """(frame, metas, fingerprint, feature table info or None) from a feature table or from
+    the configured data."""
     from healthscore.pipeline.compose import check_tracking, matrix_inputs, open_data
 
     check_tracking(config, create=True)  # an unreachable server fails before any work
     if features is not None:
-        from healthscore.data.loaders import fingerprint_sources
-        from healthscore.data.settings import TableSource
-        from healthscore.training.feature_table import prepare_feature_table, read_table
+        from healthscore.pipeline.compose import read_feature_table
 
-        frame, metas = prepare_feature_table(read_table(features), id_column, label_column,
-                                             date_column, str(features),
-                                             config.features.directions)
+        table, fingerprint, info = read_feature_table(config, features, id_column,
+                                                      label_column, date_column,
+                                                      positive_label, metadata)
+        _print_typing(table, features)
         if date_column is None:
             console.print("[yellow]No --date-column: rows are split at random (stratified); "
                           "the report says so.[/yellow]")
-        return frame, metas, fingerprint_sources({"features": TableSource(path=features)})
+        return table.frame, table.metas, fingerprint, info
+    if metadata is not None or positive_label is not None:
+        raise click.UsageError("--feature-metadata and --positive-label go with --features")
     dataset = open_data(config)
     matrix = _build_and_report(config, dataset, None)
     frame, metas = matrix_inputs(matrix)
-    return frame, metas, dataset.fingerprint
+    return frame, metas, dataset.fingerprint, None
+
+
+def _print_typing(table, source: Path) -> None:
+    """The column typing report: what was kept, and every column coerced, excluded or
+    dropped with the reason (also logged to MLflow as tables/column_typing.csv)."""
+    kinds = {n.action for n in table.notes}
+    counts = {k: sum(n.action == k for n in table.notes) for k in sorted(kinds)}
+    labelled = int(table.frame["label_observed"].sum())
+    churned = int(table.frame.loc[table.frame["label_observed"], "label_churn"].sum())
+    console.print(f"Feature table {source}: {len(table.frame):,} rows ({labelled:,} labelled, "
+                  f"churn {churned / max(labelled, 1):.1%}), {len(table.metas)} model inputs; "
+                  "columns " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for note in table.notes:
+        if note.warns or note.action == "label":
+            err_console.print(f"[yellow]warning:[/yellow] column {escape(note.column)!s} "
+                              f"{note.action}: {escape(note.reason)}", highlight=False)
+    dims = {}
+    for meta in table.metas:
+        dims[meta.dimension] = dims.get(meta.dimension, 0) + 1
+    console.print("Inputs per dimension: " + " · ".join(f"{k} {v}" for k, v in dims.items()))
 
 
 def _print_training(run, session, reports) -> None:
@@ -440,28 +463,75 @@ def _print_fitting(run) -> None:
 @click.option("--label-column", default="label_churn", show_default=True)
 @click.option("--date-column", default=None,
               help="Snapshot date column of --features (without it: stratified random split).")
+@click.option("--positive-label", default=None, help="The label value that means churn, when "
+              "the labels are not 0/1, booleans or yes/no/true/false (config: "
+              "training.positive_label).")
+@click.option("--feature-metadata", "metadata", type=click.Path(path_type=Path), default=None,
+              help="YAML giving the --features columns a label, dimension, direction, unit and "
+              "sentence (a starter file: describe-features).")
 @click.pass_obj
 def train(obj: Context, features: Path | None, id_column: str, label_column: str,
-          date_column: str | None) -> None:
+          date_column: str | None, positive_label: str | None, metadata: Path | None) -> None:
     """Train the configured models, validate on an unseen period, track them in MLflow."""
     from healthscore.pipeline import compose
 
     config = obj.config(writes=True)
-    frame, metas, fingerprint = _training_inputs(obj, config, features, id_column,
-                                                 label_column, date_column)
+    frame, metas, fingerprint, table = _training_inputs(obj, config, features, id_column,
+                                                        label_column, date_column,
+                                                        positive_label, metadata)
     with progress_bar() as progress:
-        run, session, reports = compose.train(config, frame, metas, fingerprint, progress)
+        run, session, reports = compose.train(config, frame, metas, fingerprint, progress,
+                                              table=table)
     _print_training(run, session, reports)
 
 
-@cli.command()
+@cli.command("describe-features")
+@click.argument("table", type=click.Path(path_type=Path))
+@click.option("--id-column", default="account_id", show_default=True)
+@click.option("--label-column", default="label_churn", show_default=True)
+@click.option("--date-column", default=None)
+@click.option("--positive-label", default=None, help="As for train.")
 @click.pass_obj
-def backtest(obj: Context) -> None:
+def describe_features(obj: Context, table: Path, id_column: str, label_column: str,
+                      date_column: str | None, positive_label: str | None) -> None:
+    """Write a starter feature metadata YAML for a feature table to standard output.
+
+    Every column the models would use, with its label, dimension (``other`` until you map
+    it), direction (``learned``), unit and sentence; excluded columns as comments. Edit it and
+    pass it to ``train --features TABLE --feature-metadata FILE``.
+    """
+    from healthscore.pipeline.compose import read_feature_table
+    from healthscore.training.feature_table import starter_metadata
+
+    config = obj.config()
+    prepared, _, _ = read_feature_table(config, table, id_column, label_column, date_column,
+                                        positive_label)
+    for note in prepared.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] column {escape(note.column)} "
+                          f"{note.action}: {escape(note.reason)}", highlight=False)
+    click.echo(starter_metadata(prepared, table.name), nl=False)
+
+
+@cli.command()
+@click.option("--features", type=click.Path(path_type=Path), default=None,
+              help="Backtest on a feature table (needs --date-column) instead of the "
+              "configured data.")
+@click.option("--id-column", default="account_id", show_default=True)
+@click.option("--label-column", default="label_churn", show_default=True)
+@click.option("--date-column", default=None, help="Snapshot date column of --features.")
+@click.option("--positive-label", default=None, help="As for train.")
+@click.pass_obj
+def backtest(obj: Context, features: Path | None, id_column: str, label_column: str,
+             date_column: str | None, positive_label: str | None) -> None:
     """Rolling-origin backtest: refit at each of the last K quarters, score the next one."""
     from healthscore.pipeline import compose
 
+    if features is not None and date_column is None:
+        raise click.UsageError("backtest --features needs --date-column: a backtest refits "
+                               "at past dates and scores the rows after each")
     config = obj.config(writes=True)
-    frame, metas, _ = _training_inputs(obj, config, None, "", "", None)
+    frame, metas, _, _ = _training_inputs(obj, config, features, id_column, label_column,
+                                          date_column, positive_label)
     with progress_bar() as progress:
         folds, plan = compose.backtest(config, frame, metas, progress)
     _print_backtest(folds, plan.summary())
@@ -538,7 +608,7 @@ def retrain(obj: Context) -> None:
     from healthscore.pipeline import compose
 
     config = obj.config(writes=True)
-    frame, metas, fingerprint = _training_inputs(obj, config, None, "", "", None)
+    frame, metas, fingerprint, _ = _training_inputs(obj, config, None, "", "", None)
     with progress_bar() as progress:
         outcome = compose.retrain(config, frame, metas, fingerprint, progress)
     _print_training(outcome.run, outcome.session, outcome.reports)
@@ -601,6 +671,22 @@ def _as_of_option(help_text: str):
                         help=help_text + " Default: the day after the data ends.")
 
 
+def _table_options(command):
+    """--features, --id-column and --date-column: score or check a feature table's rows."""
+    for option in reversed([
+        click.option("--features", type=click.Path(path_type=Path), default=None,
+                     help="A feature table (Parquet/CSV) with the model's input columns, "
+                     "instead of the configured data (a model trained with train --features)."),
+        click.option("--id-column", default="account_id", show_default=True,
+                     help="The id column of --features."),
+        click.option("--date-column", default=None, help="Date column of --features: the rows "
+                     "dated --as-of (default the newest date) are used; without it every row, "
+                     "as of today."),
+    ]):
+        command = option(command)
+    return command
+
+
 _model_option = click.option("--model", "model_uri", help="MLflow model URI (default: "
                              "scoring.model, models:/healthscore@champion).")
 
@@ -620,8 +706,10 @@ def _config_data_and_day(obj: Context, as_of: dt.datetime | None):
 @_model_option
 @click.option("--shadow", "shadow_uri", help="Also score with this model (e.g. "
               "models:/healthscore@challenger) and store it beside, without changing outputs.")
+@_table_options
 @click.pass_obj
-def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None) -> None:
+def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None,
+          features: Path | None, id_column: str, date_column: str | None) -> None:
     """Score every active account as of a date: health, band, drivers, trends, alerts.
 
     Writes <workdir>/scores/DATE.parquet, DATE.csv (CRM import) and DATE.html (portfolio
@@ -631,6 +719,15 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None) ->
     """
     from healthscore.pipeline import compose
 
+    if features is not None:  # a feature table: its rows, not the configured data
+        config = obj.config(writes=True)
+        compose.check_tracking(config, create=False)
+        with progress_bar() as progress:
+            result = compose.score_feature_table(config, features, id_column, date_column,
+                                                 as_of.date() if as_of else None, model_uri,
+                                                 shadow_uri, progress)
+        _print_scores(result)
+        return
     config, dataset, day = _config_data_and_day(obj, as_of)
     with progress_bar() as progress:
         result = compose.score(config, dataset, day, model_uri, shadow_uri, progress)
@@ -638,26 +735,30 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None) ->
 
 
 def _print_scores(result) -> None:
+    import pandas as pd
+
     scores = result.scores
     meta = result.model
     console.print(f"Scored {len(scores):,} accounts as of {result.as_of} with "
                   f"{meta['name'] or meta['uri']} v{meta['version']} (run {meta['run_id'][:12]})")
-    bands = scores.groupby("band", sort=False).agg(accounts=("account_id", "size"),
-                                                   arr=("arr", "sum"),
-                                                   health=("health", "mean"))
-    rows = [[band, f"{int(r.accounts):,}", f"{r.arr:,.0f}", f"{r.health:.1f}"]
-            for band, r in bands.sort_values("health").iterrows()]
+    has_arr = "arr" in scores and scores["arr"].notna().any()
+    arr = scores["arr"] if has_arr else pd.Series(0.0, index=scores.index)
+    bands = scores.assign(arr=arr).groupby("band", sort=False).agg(
+        accounts=("account_id", "size"), arr=("arr", "sum"), health=("health", "mean"))
+    rows = [[band, f"{int(r.accounts):,}", f"{r.arr:,.0f}" if has_arr else "-",
+             f"{r.health:.1f}"] for band, r in bands.sort_values("health").iterrows()]
     console.print(_table("Portfolio by band", ["band", "accounts", "ARR", "mean health"], rows))
     alerts = scores["alerts"].fillna("").str.split(";").explode()
     counts = alerts[alerts != ""].value_counts()
     if not counts.empty:
         console.print("Alerts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    top = scores.assign(risk=scores["arr"].fillna(0) * scores["churn_probability"]).nlargest(
-        5, "risk")
-    rows = [[r.account_id, f"{r.health:.1f}", r.band, f"{r.arr:,.0f}", r.risk_1_reason,
-             r.playbook] for r in top.itertuples()]
-    console.print(_table("Top 5 by ARR at risk", ["account", "health", "band", "ARR",
-                                                  "top risk", "playbook"], rows))
+    risk = arr.fillna(0) * scores["churn_probability"] if has_arr else scores[
+        "churn_probability"]
+    top = scores.assign(risk=risk.to_numpy(), arr=arr.to_numpy()).nlargest(5, "risk")
+    rows = [[r.account_id, f"{r.health:.1f}", r.band, f"{r.arr:,.0f}" if has_arr else "-",
+             r.risk_1_reason, r.playbook] for r in top.itertuples()]
+    console.print(_table("Top 5 by ARR at risk" if has_arr else "Top 5 by churn probability",
+                         ["account", "health", "band", "ARR", "top risk", "playbook"], rows))
     if result.shadow is not None:
         console.print(f"Shadow: {len(result.shadow):,} accounts also scored with "
                       f"{result.shadow['model_name'].iat[0] or 'the shadow model'} "
@@ -676,8 +777,10 @@ def _print_scores(result) -> None:
 @click.option("--fail-on", type=click.Choice(["never", "watch", "act"]), default="never",
               show_default=True, help="Exit 5 when any feature or health reaches this PSI "
               "status (for schedulers: `--fail-on act`).")
+@_table_options
 @click.pass_obj
-def drift(obj: Context, as_of, model_uri: str | None, fail_on: str) -> None:
+def drift(obj: Context, as_of, model_uri: str | None, fail_on: str, features: Path | None,
+          id_column: str, date_column: str | None) -> None:
     """Population stability (PSI) of every model input and of health: the model's training
     rows vs the accounts scored as of a date; thresholds in scoring.drift.
 
@@ -687,8 +790,15 @@ def drift(obj: Context, as_of, model_uri: str | None, fail_on: str) -> None:
     """
     from healthscore.pipeline import compose
 
-    config, dataset, day = _config_data_and_day(obj, as_of)
-    report, paths, meta = compose.drift(config, dataset, day, model_uri)
+    if features is not None:  # a feature table's rows vs the model's training rows
+        config = obj.config(writes=True)
+        compose.check_tracking(config, create=False)
+        rows, day = compose.feature_table_rows(features, id_column, date_column,
+                                               as_of.date() if as_of else None)
+        report, paths, meta = compose.drift(config, None, day, model_uri, rows)
+    else:
+        config, dataset, day = _config_data_and_day(obj, as_of)
+        report, paths, meta = compose.drift(config, dataset, day, model_uri)
     _print_drift(report, paths, meta, day, config.scoring.drift)
     reached = drift_reached(report, fail_on)
     if reached:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -80,10 +81,13 @@ def matrix_inputs(matrix: FeatureMatrix) -> tuple[pd.DataFrame, list]:
 
 
 def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: str,
-          progress: Progress | None = None, claim_champion: bool = True):
+          progress: Progress | None = None, claim_champion: bool = True,
+          table: FeatureTableInfo | None = None):
     """Fit, evaluate and record every configured model, and write their validation reports.
 
     The best becomes @challenger, and @champion when there is none and ``claim_champion``.
+    A feature table's id column travels in the models (the pyfunc returns it) and its column
+    typing report is logged to the session and every model run.
     Returns (TrainingRun, RecordedSession, {model: report path}).
     """
     from healthscore import tracking
@@ -100,6 +104,11 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
     tracking.configure(config.training.tracking, config.workdir / "mlartifacts")
     run = train_and_evaluate(frame, metas, config.training, config.features.horizon_days,
                              config.seed, progress)
+    if table is not None:
+        for result in run.results.values():
+            for model in (result.health_model, result.health_model.evaluation):
+                if model is not None:
+                    model.info["id_column"] = table.id_column
     frames = {name: test_frame_for(frame, run, result) for name, result in run.results.items()}
     fingerprints = {"inputs": data_fingerprint, "features": frame_fingerprint(frame)}
     settings = redact_config(config.model_dump(mode="json"))
@@ -108,6 +117,10 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
     session = record_session(run, frames, config.training, settings,
                              fingerprints, config.workdir / "mlartifacts", claim_champion,
                              training_rows)
+    if table is not None:
+        typing = {"tables/column_typing.csv": table.report.to_csv(index=False)}
+        for run_id in [session.session_run_id, *(r.run_id for r in session.runs.values())]:
+            tracking.log_artifacts_to_run(run_id, typing)
     reports = {name: write_validation_report(config, logged.run_id)
                for name, logged in session.runs.items()}
     return run, session, reports
@@ -290,10 +303,12 @@ def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
                      model_uri, shadow_uri, progress)
 
 
-def drift(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | None = None,
+def drift(config: Config, dataset: Dataset | None, as_of: dt.date, model_uri: str | None = None,
+          rows: pd.DataFrame | None = None,
           ) -> tuple[pd.DataFrame, dict[str, Path], dict[str, str]]:
     """PSI of the model's inputs and health, training rows vs the accounts active at
-    ``as_of``; writes ``<workdir>/drift/DATE.csv`` and ``DATE.html`` (see serving.drift).
+    ``as_of`` (or the feature-table ``rows`` given); writes ``<workdir>/drift/DATE.csv`` and
+    ``DATE.html`` (see serving.drift).
 
     Returns (drift report, {"csv": path, "html": path}, model description).
     """
@@ -302,11 +317,13 @@ def drift(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
     from healthscore.serving.batch import check_as_of, features_as_of, load_model
     from healthscore.serving.drift import drift_bins, drift_table, reference_of, render_drift
 
-    check_as_of(as_of, dataset)
+    if dataset is not None:
+        check_as_of(as_of, dataset)
     tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     model, meta = load_model(model_uri or config.scoring.model, {})
     reference = reference_of(model)
-    frame = features_as_of(dataset, config.features, as_of, config.workdir / "cache")
+    frame = rows if rows is not None else features_as_of(dataset, config.features, as_of,
+                                                         config.workdir / "cache")
     bins = drift_bins(model, frame)
     report = drift_table(bins, model, config.scoring.drift, len(frame))
     page = render_drift(report, bins, as_of, meta, config.scoring.drift, reference.rows)
@@ -314,3 +331,97 @@ def drift(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
     paths = {"csv": write_csv(report, out / f"{as_of.isoformat()}.csv"),
              "html": write_text(page, out / f"{as_of.isoformat()}.html")}
     return report, paths, meta
+
+
+# ------------------------------------------------------------------ bring-your-own features
+
+
+@dataclass(frozen=True)
+class FeatureTableInfo:
+    """What training keeps of a feature table besides its rows: the id column's own name
+    and the column typing report."""
+
+    id_column: str
+    report: pd.DataFrame
+
+
+def read_feature_table(config: Config, path: Path, id_column: str, label_column: str,
+                       date_column: str | None, positive_label: str | None = None,
+                       metadata_path: Path | None = None):
+    """Read, type and describe a feature table for training (see training.feature_table).
+
+    Returns (PreparedTable, fingerprint of the file, FeatureTableInfo).
+    """
+    from healthscore.data.loaders import fingerprint_sources
+    from healthscore.data.settings import TableSource
+    from healthscore.training.feature_table import (
+        prepare_feature_table,
+        read_feature_metadata,
+        read_table,
+    )
+
+    metadata = read_feature_metadata(metadata_path) if metadata_path else None
+    table = prepare_feature_table(
+        read_table(path), id_column, label_column, date_column, str(path),
+        config.features.directions, positive_label=positive_label or
+        config.training.positive_label, metadata=metadata)
+    for note in table.warnings:
+        log.info("%s: column %s %s: %s", path, note.column, note.action, note.reason)
+    return (table, fingerprint_sources({"features": TableSource(path=path)}),
+            FeatureTableInfo(id_column, table.report()))
+
+
+def feature_table_rows(path: Path, id_column: str, date_column: str | None,
+                       as_of: dt.date | None) -> tuple[pd.DataFrame, dt.date]:
+    """The rows of a feature table to score or check for drift, in the pipeline's names:
+    those dated ``as_of`` (default the newest date) with a date column, else every row
+    (``as_of`` default today). Returns (rows, as-of date)."""
+    from healthscore.errors import ParameterError
+    from healthscore.training.feature_table import (
+        FeatureTableError,
+        missing_columns_message,
+        read_table,
+    )
+
+    frame = read_table(path)
+    source = str(path)
+    missing = [c for c in (id_column, date_column) if c and c not in frame.columns]
+    if missing:
+        raise FeatureTableError(source, missing_columns_message(frame, missing),
+                                "Name them with --id-column and --date-column.")
+    rows = frame.rename(columns={id_column: "account_id"})
+    if date_column:
+        dates = pd.to_datetime(rows.pop(date_column), errors="coerce").dt.date
+        day = as_of or max(d for d in dates if d is not None and d == d)
+        rows = rows[(dates == day).to_numpy()]
+        if rows.empty:
+            raise ParameterError("--as-of", f"a date of column {date_column!r} "
+                                 f"({min(dates.dropna())} .. {max(dates.dropna())})",
+                                 day.isoformat())
+    else:
+        day = as_of or dt.date.today()
+    duplicated = rows["account_id"].duplicated()
+    if duplicated.any():
+        raise FeatureTableError(source, f"{int(duplicated.sum()):,} id(s) of column "
+                                f"{id_column!r} appear more than once"
+                                + (f" on {day}" if date_column else "") + ", e.g. "
+                                f"{rows.loc[duplicated, 'account_id'].head(3).tolist()}",
+                                "A table with one row per customer and date needs "
+                                "--date-column.")
+    if "arr" not in rows.columns:
+        rows = rows.assign(arr=float("nan"))
+    return rows.reset_index(drop=True), day
+
+
+def score_feature_table(config: Config, path: Path, id_column: str, date_column: str | None,
+                        as_of: dt.date | None, model_uri: str | None = None,
+                        shadow_uri: str | None = None, progress: Progress | None = None):
+    """Score a feature table's rows as of a date with the registered model: the same files,
+    history, trends and alerts as :func:`score` (see serving.batch)."""
+    from healthscore import tracking
+    from healthscore.serving.batch import config_hash, score_rows
+
+    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
+    rows, day = feature_table_rows(path, id_column, date_column, as_of)
+    return score_rows(lambda: rows, config_hash(config.scoring), config.scoring,
+                      config.workdir, day, model_uri, shadow_uri, progress)

@@ -137,20 +137,30 @@ def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig,
     at any step leaves the previous outputs and history as they were.
     """
     check_as_of(as_of, dataset)
+    return score_rows(lambda: features_as_of(dataset, features, as_of, workdir / "cache"),
+                      config_hash(features, scoring), scoring, workdir, as_of, model_uri,
+                      shadow_uri, progress)
+
+
+def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: ScoringConfig,
+               workdir: Path, as_of: dt.date, model_uri: str | None = None,
+               shadow_uri: str | None = None, progress: Progress | None = None
+               ) -> ScoringResult:
+    """Score the feature rows ``rows_of()`` returns (one per account, as of ``as_of``): the
+    scoring run of :func:`run_batch` for rows from anywhere (a feature table too)."""
     out = scoring.output_dir or workdir / "scores"
     writable_dir(workdir, "workdir")
     writable_dir(out, "scoring.output_dir" if scoring.output_dir else "workdir")
     sweep_stale_temps(out)  # what killed runs left
     history = open_history(scoring.history, workdir)
     history.check()  # a bad URL or a database that is down fails before any work
-    hash_ = config_hash(features, scoring)
     overrides = read_overrides(scoring.overrides) if scoring.overrides else None
     seconds: dict[str, float] = {}
     model, meta = load_model(model_uri or scoring.model, seconds)
     check_hard_stops(scoring.hard_stops, model.feature_names)
     _step(progress, "load model")
     started = time.perf_counter()
-    frame = features_as_of(dataset, features, as_of, workdir / "cache")
+    frame = rows_of()
     seconds["features"] = time.perf_counter() - started
     _step(progress, "features")
     primary = score_with(model, meta, frame, scoring, as_of, overrides, hash_, seconds,

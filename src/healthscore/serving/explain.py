@@ -31,10 +31,11 @@ import pandas as pd
 from healthscore.serving.model import FeatureMeta, HealthModel
 
 DIMENSIONS = ("usage", "engagement", "relationship", "billing", "support", "sentiment",
-              "commercial")
+              "commercial", "other")
 # Commercial facts (renewal timing, contract length, ARR) explain a score but are not something
-# a customer-success team can fix, so they never pick the playbook.
-ACTIONABLE = DIMENSIONS[:-1]
+# a customer-success team can fix, so they never pick the playbook; nor does "other", the
+# dimension of a feature-table column nobody mapped to one.
+ACTIONABLE = DIMENSIONS[:-2]
 _EPS = 1e-9
 
 
@@ -121,7 +122,7 @@ def describe(drivers: Drivers, health: np.ndarray, base_health: float, *, top_ri
                  negative=True)
     _add_drivers(out, "strength", order[:, ::-1][:, :top_strengths], points, drivers.values,
                  names, metas, negative=False)
-    dims = np.array([metas[n].dimension if n in metas else "usage" for n in names])
+    dims = np.array([metas[n].dimension if n in metas else "other" for n in names])
     for dim in DIMENSIONS:
         out[f"points_{dim}"] = np.round(points[:, dims == dim].sum(axis=1), 2)
     dim_points = out[[f"points_{d}" for d in ACTIONABLE]].to_numpy()

@@ -51,12 +51,16 @@ class FeatureMeta:
 
     def sentence(self, value: Any) -> str:
         """The human sentence for a value of this feature."""
-        if value is None or (isinstance(value, float) and np.isnan(value)):
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
             return f"{self.description.rstrip('.')}: no data"
         try:
             return self.explain.format(value=value, param=self.parameter or "")
         except (ValueError, TypeError):
+            pass
+        try:  # a number template given a text value (or the other way round)
             return self.explain.format(value=str(value), param=self.parameter or "")
+        except (ValueError, TypeError):
+            return f"{self.description.rstrip('.')}: {value}"
 
 
 @dataclass

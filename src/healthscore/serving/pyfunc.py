@@ -1,6 +1,7 @@
 """The MLflow pyfunc wrapper of the health model (imports mlflow: load it lazily).
 
-Input: a feature frame (the model's input columns; extra columns are ignored).
+Input: a feature frame (the model's input columns; extra columns are ignored, except the id
+column, ``account_id`` or a feature table's own, which comes back first in the output).
 Output per row, all primitive columns so ``spark_udf`` can return them as a struct:
 churn_probability, health (= 100 (1 - p), one decimal), band, base_health, the top risk
 drivers and strengths (feature, dimension, value, points, reason), points per dimension,
@@ -31,4 +32,9 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
         out = explain(self.health_model, frame, playbooks=dict(defaults.playbooks))
         out.insert(1, "health", out["model_health"])
         out.insert(2, "band", assign_band(out["health"].to_numpy(), DEFAULT_BANDS))
-        return out.drop(columns=["model_health"])
+        out = out.drop(columns=["model_health"])
+        for column in dict.fromkeys([self.health_model.info.get("id_column"), "account_id"]):
+            if column and column in frame.columns:  # the rows' ids come back with them
+                out.insert(0, column, frame[column].to_numpy())
+                break
+        return out

@@ -101,7 +101,10 @@ def _stop_meta(stop: HardStop, metas: dict[str, FeatureMeta]) -> FeatureMeta:
 def check_hard_stops(stops: Sequence[HardStop], model_features: Sequence[str]) -> None:
     """Refuse a hard stop whose feature no model has (a misspelt name would silently never
     fire). A known feature the model lacks (its table is absent) only skips the rule."""
+    from healthscore.features.engine import load_feature_modules
     from healthscore.features.registry import get_spec
+
+    load_feature_modules()  # a model of a feature table did not load the registry
 
     problems = []
     for i, stop in enumerate(stops):

@@ -196,11 +196,12 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
                                      | _cost_metrics(result))
                 tracking.log_artifacts(model_artifacts(result, frames[name]))
                 tracking.write_json("config.json", settings)
-                example = frames[name][result.health_model.feature_names].head(5)
+                example, id_column = input_example(frames[name], result.health_model)
                 wrapped = HealthScorePyfunc(result.health_model)
                 info = tracking.log_health_model(
                     wrapped, example, wrapped.predict(None, example),
-                    registered_name=config.tracking.model_name if name == best else None)
+                    registered_name=config.tracking.model_name if name == best else None,
+                    optional=[id_column])
                 tracking.set_tags({"healthscore.model_uri": info.model_uri,
                                    tracking.TAG_MODEL_FINGERPRINT: model_fingerprint(result),
                                    tracking.TAG_DATA_FINGERPRINT: data_fingerprint(fingerprints)})
@@ -219,6 +220,23 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
             tracking.set_alias(config.tracking.model_name, tracking.CHAMPION, version)
             champion_set = True
     return RecordedSession(session_id, runs, best, version, champion_set)
+
+
+def input_example(rows: pd.DataFrame, model) -> tuple[pd.DataFrame, str]:
+    """(five input rows for the pyfunc signature, the id column's name in it).
+
+    Numeric inputs are floats, so the signature accepts a missing value in a column that
+    happens to hold only whole numbers; the id column (the feature table's own name for it)
+    is an optional input the pyfunc passes through.
+    """
+    id_column = str(model.info.get("id_column") or "account_id")
+    example = rows[model.feature_names].head(5).copy()
+    for meta in model.features:
+        if not meta.categorical:
+            example[meta.name] = pd.to_numeric(example[meta.name], errors="coerce").astype(float)
+    if "account_id" in rows.columns and id_column not in example.columns:
+        example.insert(0, id_column, rows["account_id"].head(5).to_numpy())
+    return example, id_column
 
 
 def _log_datasets(test_rows: pd.DataFrame, training_rows: pd.DataFrame | None,

@@ -203,6 +203,10 @@ class TrainingConfig(Section):
     refit_folds: Annotated[int, Field(ge=2, le=10)] = Field(
         default=3, description="Folds (by account) of the out-of-fold predictions the refit "
         "model's calibrator is fitted on.")
+    positive_label: str | None = Field(
+        default=None, description="Feature tables (`train --features`): the label value that "
+        "means churn, for labels other than 0/1, booleans and yes/no/true/false (any case); "
+        "every other present value means retained. `--positive-label` overrides it.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("models")
