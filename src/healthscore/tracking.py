@@ -267,11 +267,17 @@ def log_health_model(python_model: Any, input_example: pd.DataFrame,
                      optional: list[str] | None = None):
     """Log the pyfunc health model (with its own copy of the package) in the active run;
     the ``optional`` input columns (an id passed through) may be left out by callers."""
+    import warnings
+
     import mlflow
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ColSpec, Schema
 
-    signature = infer_signature(input_example, output_example)
+    with warnings.catch_warnings():  # the id column is whole numbers and never missing;
+        # every numeric model input is logged as a float, so MLflow's hint does not apply
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer",
+                                UserWarning)
+        signature = infer_signature(input_example, output_example)
     if optional:
         inputs = Schema([ColSpec(c.type, c.name, required=c.name not in optional)
                          for c in signature.inputs.inputs])

@@ -100,3 +100,17 @@ class HealthModel:
 def health_from_probability(p: np.ndarray) -> np.ndarray:
     """health = 100 x (1 - p), rounded to one decimal."""
     return np.round(100.0 * (1.0 - np.asarray(p, dtype=float)), 1)
+
+
+def horizon_columns(model: HealthModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Per row, for a survival model: ``churn_within_<h>d`` for every horizon it answers and
+    ``expected_months_24`` (expected months as a customer over the next 24, the restricted
+    mean survival time). No columns for a direct classifier (it answers one horizon, given by
+    ``churn_probability``)."""
+    raw = model.model
+    if not hasattr(raw, "proba_within"):
+        return pd.DataFrame(index=frame.index)
+    z = raw.raw_score(frame)
+    columns = {f"churn_within_{h}d": np.round(raw.proba_within(z, h), 4) for h in raw.horizons}
+    columns["expected_months_24"] = np.round(raw.restricted_mean_months(z), 1)
+    return pd.DataFrame(columns, index=frame.index)
