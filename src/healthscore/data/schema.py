@@ -107,6 +107,7 @@ ACCOUNTS = Table(
     columns=(
         Column(ACCOUNT_ID, Kind.ID),
         Column("name", Kind.TEXT, required=False, nullable=True, default="NULL"),
+        Column("owner", Kind.TEXT, required=False, nullable=True, default="NULL"),
         Column("segment", Kind.TEXT),
         Column("industry", Kind.TEXT, required=False, nullable=True, default="NULL"),
         Column("created_at", Kind.DATE, not_after_end=True),

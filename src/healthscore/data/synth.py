@@ -1312,6 +1312,16 @@ def _ids(idx: np.ndarray) -> np.ndarray:
     return idx.astype(np.int64) + 1
 
 
+_OWNERS = ("Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan")
+_OWNERS_PER_SEGMENT = 2  # CSMs per segment (segment s gets names 2s, 2s + 1 of _OWNERS, wrapping)
+
+
+def _owners(acc: _Accounts) -> np.ndarray:
+    """The customer-success manager of each account: one of its segment's CSMs, by id."""
+    pick = acc.segment * _OWNERS_PER_SEGMENT + np.arange(len(acc.segment)) % _OWNERS_PER_SEGMENT
+    return np.array(_OWNERS)[pick % len(_OWNERS)]
+
+
 def _accounts_frame(acc: _Accounts, segs: _Segments) -> pd.DataFrame:
     n = len(acc.created)
     first = np.array(_NAME_WORDS[0])[acc.name_words[0]]
@@ -1319,7 +1329,7 @@ def _accounts_frame(acc: _Accounts, segs: _Segments) -> pd.DataFrame:
     name = pd.Series(first) + " " + pd.Series(second) + " " + pd.Series(np.arange(1, n + 1)).map(
         "{:06d}".format)
     return pd.DataFrame({
-        ACCOUNT_ID: _ids(np.arange(n)), "name": name.to_numpy(),
+        ACCOUNT_ID: _ids(np.arange(n)), "name": name.to_numpy(), "owner": _owners(acc),
         "segment": np.array(segs.names)[acc.segment],
         "industry": np.array(INDUSTRIES)[acc.industry], "created_at": _dates(acc.created),
     })

@@ -768,11 +768,13 @@ def _config_data_and_day(obj: Context, as_of: dt.datetime | None):
 @click.option("--shadow", "shadow_uri", help="Also score with this model (e.g. "
               "models:/healthscore@challenger) and store it beside, without changing outputs.")
 @_table_options
+@click.option("--owner", help="Also print this owner's accounts (accounts.owner) and write "
+              "their portfolio page, DATE.owner-NAME.html.")
 @json_option
 @click.pass_obj
 def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None,
           features: Path | None, id_column: str, date_column: str | None,
-          as_json: bool) -> None:
+          owner: str | None, as_json: bool) -> None:
     """Score every active account as of a date: health, band, drivers, trends, alerts.
 
     Writes <workdir>/scores/DATE.parquet, DATE.csv (CRM import) and DATE.html (portfolio
@@ -783,6 +785,9 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None,
     from healthscore.pipeline import compose
 
     _quiet_for_json(as_json)
+    if features is not None and owner is not None:
+        raise click.UsageError("--owner needs the configured data (accounts.owner), not "
+                               "--features")
     if features is not None:  # a feature table: its rows, not the configured data
         config = obj.config(writes=True)
         compose.check_tracking(config, create=False)
@@ -792,12 +797,34 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None,
                                                  shadow_uri, progress)
     else:
         config, dataset, day = _config_data_and_day(obj, as_of)
+        if owner is not None:
+            compose.check_owner(dataset, owner)
         with progress_bar(not as_json) as progress:
             result = compose.score(config, dataset, day, model_uri, shadow_uri, progress)
+    if owner is not None:
+        result.paths["owner_report"] = compose.owner_portfolio(config, result, owner)
     if as_json:
         _emit_json(score_summary(result))
         return
     _print_scores(result)
+    if owner is not None:
+        _print_owner(result, owner, [b.name for b in sorted(config.scoring.bands,
+                                                            key=lambda b: b.low)])
+
+
+def _print_owner(result, owner: str, band_order: list[str]) -> None:
+    from healthscore.serving.portfolio import account_label, this_week
+
+    mine = result.scores[result.scores["owner"].astype(str) == owner]
+    for headline, accounts in this_week(mine, band_order):
+        console.print(f"[bold]{escape(headline)}[/bold]: "
+                      + escape(", ".join(account_label(r) for _, r in accounts.iterrows())))
+    top = mine.assign(risk=mine["arr"].fillna(0) * mine["churn_probability"]).nlargest(
+        10, "risk")
+    rows = [[account_label(r), f"{r.health:.1f}", r.band, f"{r.arr:,.0f}", r.risk_1_reason,
+             r.playbook] for _, r in top.iterrows()]
+    console.print(_table(f"{owner}: {len(mine):,} accounts (top 10 by ARR at risk)",
+                         ["account", "health", "band", "ARR", "top risk", "playbook"], rows))
 
 
 def score_summary(result) -> dict:
@@ -827,6 +854,8 @@ def score_summary(result) -> dict:
 def _print_scores(result) -> None:
     import pandas as pd
 
+    from healthscore.serving.portfolio import account_label
+
     scores = result.scores
     meta = result.model
     console.print(f"Scored {len(scores):,} accounts as of {result.as_of} with "
@@ -845,8 +874,9 @@ def _print_scores(result) -> None:
     risk = arr.fillna(0) * scores["churn_probability"] if has_arr else scores[
         "churn_probability"]
     top = scores.assign(risk=risk.to_numpy(), arr=arr.to_numpy()).nlargest(5, "risk")
-    rows = [[r.account_id, f"{r.health:.1f}", r.band, f"{r.arr:,.0f}" if has_arr else "-",
-             r.risk_1_reason, r.playbook] for r in top.itertuples()]
+    rows = [[account_label(r._asdict()), f"{r.health:.1f}", r.band,
+             f"{r.arr:,.0f}" if has_arr else "-", r.risk_1_reason, r.playbook]
+            for r in top.itertuples()]
     console.print(_table("Top 5 by ARR at risk" if has_arr else "Top 5 by churn probability",
                          ["account", "health", "band", "ARR", "top risk", "playbook"], rows))
     if result.shadow is not None:

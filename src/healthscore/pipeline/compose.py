@@ -303,6 +303,43 @@ def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
                      model_uri, shadow_uri, progress)
 
 
+def check_owner(dataset: Dataset, owner: str) -> None:
+    """Refuse an owner that no account has (before any scoring work), listing the owners."""
+    from healthscore.errors import ParameterError
+    from healthscore.serving.batch import account_labels
+
+    owners = sorted({o for o in account_labels(dataset)["owner"] if o})
+    if owner not in owners:
+        known = ", ".join(owners[:20]) + (" ..." if len(owners) > 20 else "")
+        raise ParameterError("--owner", "an owner in accounts.owner ("
+                             + (f"owners: {known}" if owners else "no account has one") + ")",
+                             owner)
+
+
+def owner_portfolio(config: Config, result, owner: str) -> Path:
+    """Write the portfolio page of one owner's accounts beside the scoring run's files
+    (``DATE.owner-NAME.html``). An owner no account has is a user error that lists the
+    owners there are."""
+    import re
+
+    from healthscore.errors import ParameterError
+    from healthscore.io import write_text
+    from healthscore.serving.portfolio import render_portfolio
+
+    scores = result.scores
+    owners = sorted({o for o in scores["owner"].astype(str) if o})
+    mine = scores[scores["owner"].astype(str) == owner]
+    if mine.empty:
+        known = ", ".join(owners[:20]) + (" ..." if len(owners) > 20 else "")
+        raise ParameterError("--owner", "an owner of some scored account (accounts.owner; "
+                             + (f"owners: {known}" if owners else "no account has one") + ")",
+                             owner)
+    band_order = [b.name for b in sorted(config.scoring.bands, key=lambda b: b.low)]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", owner).strip("-") or "owner"
+    path = result.paths["report"].with_name(f"{result.as_of.isoformat()}.owner-{slug}.html")
+    return write_text(render_portfolio(mine, result.as_of, band_order, result.model), path)
+
+
 def drift(config: Config, dataset: Dataset | None, as_of: dt.date, model_uri: str | None = None,
           rows: pd.DataFrame | None = None,
           ) -> tuple[pd.DataFrame, dict[str, Path], dict[str, str]]:

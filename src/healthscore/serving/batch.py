@@ -76,6 +76,26 @@ class _Scored:
     features: pd.DataFrame
 
 
+def account_labels(dataset: Dataset) -> pd.DataFrame:
+    """account_id, name and owner of every account (empty text where unknown)."""
+    frame = dataset.con.execute("SELECT account_id, name, owner FROM accounts").df()
+    for column in ("name", "owner"):
+        frame[column] = frame[column].astype("string").fillna("").astype(object)
+    return frame
+
+
+def with_account_labels(scores: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with the accounts' name and owner after ``account_id`` (same row order)."""
+    keyed = labels.set_index(labels["account_id"].astype(str))
+    ids = scores["account_id"].astype(str)
+    out = scores.drop(columns=[c for c in ("name", "owner") if c in scores])
+    at = out.columns.get_loc("account_id") + 1
+    for offset, column in enumerate(("name", "owner")):
+        values = keyed[column].reindex(ids).fillna("").to_numpy(object)
+        out.insert(at + offset, column, values)
+    return out
+
+
 def features_as_of(dataset: Dataset, features: FeatureConfig, as_of: dt.date,
                    cache_dir: Path | None) -> pd.DataFrame:
     """The feature rows of every account active at ``as_of`` (one snapshot)."""
@@ -139,15 +159,16 @@ def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig,
     check_as_of(as_of, dataset)
     return score_rows(lambda: features_as_of(dataset, features, as_of, workdir / "cache"),
                       config_hash(features, scoring), scoring, workdir, as_of, model_uri,
-                      shadow_uri, progress)
+                      shadow_uri, progress, account_labels(dataset))
 
 
 def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: ScoringConfig,
                workdir: Path, as_of: dt.date, model_uri: str | None = None,
-               shadow_uri: str | None = None, progress: Progress | None = None
-               ) -> ScoringResult:
+               shadow_uri: str | None = None, progress: Progress | None = None,
+               labels: pd.DataFrame | None = None) -> ScoringResult:
     """Score the feature rows ``rows_of()`` returns (one per account, as of ``as_of``): the
-    scoring run of :func:`run_batch` for rows from anywhere (a feature table too)."""
+    scoring run of :func:`run_batch` for rows from anywhere (a feature table too). ``labels``
+    (account_id, name, owner) adds the accounts' names and owners."""
     out = scoring.output_dir or workdir / "scores"
     writable_dir(workdir, "workdir")
     writable_dir(out, "scoring.output_dir" if scoring.output_dir else "workdir")
@@ -165,6 +186,8 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
     _step(progress, "features")
     primary = score_with(model, meta, frame, scoring, as_of, overrides, hash_, seconds,
                          progress)
+    if labels is not None:
+        primary.scores = with_account_labels(primary.scores, labels)
     check_drift(primary.model, primary.features, scoring.drift,
                 health=primary.scores["model_health"].to_numpy(float))
     started = time.perf_counter()

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # columns of the score frame used here
 ACCOUNT_ID = "account_id"
+NAME = "name"  # optional: the account's name (accounts.name)
+OWNER = "owner"  # optional: who looks after the account (accounts.owner)
 AS_OF = "as_of"
 SEGMENT = "segment"
 ARR = "arr"
@@ -52,7 +54,7 @@ BAND_COLORS = {"Critical": "#b2182b", "At risk": "#ef8a62", "Moderate": "#fddbc7
                "Healthy": "#67a9cf"}
 UNKNOWN_BAND_COLOR = "#bdbdbd"
 RISK_REASON = re.compile(r"risk_(\d+)_reason")
-CRM_COLUMNS = (ACCOUNT_ID, AS_OF, HEALTH, BAND, PROBABILITY, MOMENTUM, CHANGE_30D,
+CRM_COLUMNS = (ACCOUNT_ID, NAME, OWNER, AS_OF, HEALTH, BAND, PROBABILITY, MOMENTUM, CHANGE_30D,
                "top_risk_reasons", DOMINANT, PLAYBOOK, ALERTS, HARD_STOPS, OVERRIDE,
                MODEL_VERSION)
 ALERT_ROWS = 50
@@ -121,8 +123,8 @@ def top_at_risk(scores: pd.DataFrame, n: int = 20) -> pd.DataFrame:
                                 na_position="last").head(n)
     drivers = [c for k in _risk_ranks(scores) for c in (f"risk_{k}_reason", f"risk_{k}_points")
                if c in scores]
-    columns = [ACCOUNT_ID, SEGMENT, ARR, HEALTH, BAND, PROBABILITY, EXPECTED_LOSS, *drivers,
-               DOMINANT, PLAYBOOK, HARD_STOPS, OVERRIDE]
+    columns = [ACCOUNT_ID, NAME, OWNER, SEGMENT, ARR, HEALTH, BAND, PROBABILITY, EXPECTED_LOSS,
+               *drivers, DOMINANT, PLAYBOOK, HARD_STOPS, OVERRIDE]
     out = ranked[[c for c in columns if c in ranked]].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return _fill_text(out)
@@ -134,8 +136,8 @@ def biggest_decliners(scores: pd.DataFrame, n: int = 20) -> pd.DataFrame:
     or holds no values (no score history 30 days back yet)."""
     _check_n(n)
     _require(scores, (ACCOUNT_ID, HEALTH, BAND), "biggest_decliners")
-    columns = [ACCOUNT_ID, SEGMENT, ARR, HEALTH, BAND, PREVIOUS_BAND, CHANGE_30D, CHANGE_90D,
-               MOMENTUM, "risk_1_reason", DOMINANT, PLAYBOOK]
+    columns = [ACCOUNT_ID, NAME, OWNER, SEGMENT, ARR, HEALTH, BAND, PREVIOUS_BAND, CHANGE_30D,
+               CHANGE_90D, MOMENTUM, "risk_1_reason", DOMINANT, PLAYBOOK]
     present = [c for c in columns if c in scores or c == CHANGE_30D]
     if CHANGE_30D not in scores:
         return pd.DataFrame(columns=["rank", *present])
@@ -157,6 +159,8 @@ def crm_export(scores: pd.DataFrame) -> pd.DataFrame:
     _require(scores, (ACCOUNT_ID, AS_OF, HEALTH, BAND, PROBABILITY), "crm_export")
     out = pd.DataFrame(index=scores.index)
     out[ACCOUNT_ID] = scores[ACCOUNT_ID].astype(str)
+    for column in (NAME, OWNER):
+        out[column] = scores[column] if column in scores else ""
     out[AS_OF] = pd.to_datetime(scores[AS_OF]).dt.strftime("%Y-%m-%d")
     out[HEALTH] = pd.to_numeric(scores[HEALTH], errors="coerce").round(1)
     out[BAND] = scores[BAND]
@@ -297,6 +301,7 @@ def render_portfolio(scores: pd.DataFrame, as_of: date, band_order: Sequence[str
 <h1>Portfolio health on {esc(as_of.isoformat())}</h1>
 <p class="sub">{sub}</p>
 {_headline(scores, summary, order, within)}
+{_this_week_section(scores, order)}
 <h2>Health bands</h2>
 {_summary_table(summary)}
 <div class="grid">{plots}</div>
@@ -307,6 +312,7 @@ most. Drivers are the features that take the most health points away.</p>
 <h2>Biggest decliners over 30 days</h2>
 {_decliners_section(scores, top_n)}
 {_alerts_section(scores)}
+{_owner_section(scores, order)}
 <h2>How to read this page</h2>
 <div class="note"><ul>
 <li><b>Health</b> = 100 − 100·p, where p is the calibrated probability that the account churns
@@ -376,9 +382,7 @@ def _at_risk_table(top: pd.DataFrame) -> str:
     ranks = [int(m.group(1)) for c in top for m in [RISK_REASON.fullmatch(c)] if m]
     columns = [
         ("#", "num", lambda r: str(r["rank"])),
-        ("Account", "id", lambda r: html.escape(str(r[ACCOUNT_ID]))
-         + (f'<br><span class="muted">{html.escape(str(r[SEGMENT]))}</span>'
-            if SEGMENT in r else "")),
+        ("Account", "text", lambda r: _account_cell(r, with_segment=True)),
         ("ARR", "num", lambda r: _money(r[ARR])),
         ("Health", "num", lambda r: _number(r[HEALTH], "{:.1f}")
          + f"<br>{_band_chip(r[BAND])}"),
@@ -399,7 +403,7 @@ def _decliners_section(scores: pd.DataFrame, n: int) -> str:
         return f'<p class="muted">No decliners to show: {html.escape(why)}.</p>'
     columns = [
         ("#", "num", lambda r: str(r["rank"])),
-        ("Account", "id", lambda r: html.escape(str(r[ACCOUNT_ID]))),
+        ("Account", "text", lambda r: _account_cell(r)),
         ("ARR", "num", lambda r: _money(r[ARR]) if ARR in r else "–"),
         ("Health, band (before)", "num", lambda r: _number(r[HEALTH], "{:.1f}")
          + f"<br>{_band_chip(r[BAND])}" + (
@@ -429,7 +433,7 @@ def _alerts_section(scores: pd.DataFrame) -> str:
     note = (f'<p class="muted">… and {more:,} more accounts with alerts (all of them are in the '
             "CRM export).</p>" if more > 0 else "")
     columns = [
-        ("Account", "id", lambda r: html.escape(str(r[ACCOUNT_ID]))),
+        ("Account", "text", lambda r: _account_cell(r)),
         ("Health", "num", lambda r: _number(r[HEALTH], "{:.1f}")),
         ("Band", "", lambda r: _band_chip(r[BAND])),
         ("Alerts", "", lambda r: html.escape(", ".join(_split_alerts(r[ALERTS])))),
@@ -437,6 +441,121 @@ def _alerts_section(scores: pd.DataFrame) -> str:
     ]
     return (f"{head}<p>Accounts with alerts, largest expected ARR loss first.</p>"
             f"{_html_table(_fill_text(flagged.head(ALERT_ROWS)), columns)}{note}")
+
+
+def _account_cell(row: pd.Series, with_segment: bool = False) -> str:
+    """The account's name in bold (when known) over its id, segment and owner."""
+    name = str(row.get(NAME, "") or "")
+    details = [str(row[ACCOUNT_ID])] if name else []
+    if with_segment and str(row.get(SEGMENT, "") or ""):
+        details.append(str(row[SEGMENT]))
+    if str(row.get(OWNER, "") or ""):
+        details.append(f"owner {row[OWNER]}")
+    head = f"<b>{html.escape(name)}</b>" if name else html.escape(str(row[ACCOUNT_ID]))
+    return head + (f'<br><span class="muted">{html.escape(" · ".join(details))}</span>'
+                   if details else "")
+
+
+def account_label(row: pd.Series) -> str:
+    """``Name (id)`` when the account has a name, else its id."""
+    name = str(row.get(NAME, "") or "")
+    return f"{name} ({row[ACCOUNT_ID]})" if name else str(row[ACCOUNT_ID])
+
+
+def owner_summary(scores: pd.DataFrame, band_order: Sequence[str]) -> pd.DataFrame:
+    """Per owner (accounts without one under "(no owner)"): accounts, ARR, accounts in the two
+    lowest bands, expected ARR loss and accounts with alerts; most expected loss first. Empty
+    when no account has an owner."""
+    if OWNER not in scores or not scores[OWNER].fillna("").astype(str).str.strip().any():
+        return pd.DataFrame(columns=[OWNER, "accounts", ARR, "at_risk", EXPECTED_LOSS,
+                                     "with_alerts"])
+    low = list(band_order)[:2]
+    frame = scores.assign(**{
+        OWNER: scores[OWNER].fillna("").astype(str).str.strip().replace("", "(no owner)"),
+        EXPECTED_LOSS: _expected_loss(scores),
+        "at_risk": scores[BAND].isin(low).astype(int),
+        "with_alerts": (_alert_lists(scores).map(len) > 0).astype(int) if ALERTS in scores
+        else 0})
+    out = frame.groupby(OWNER).agg(accounts=(ACCOUNT_ID, "size"), arr=(ARR, "sum"),
+                                   at_risk=("at_risk", "sum"),
+                                   expected_arr_loss=(EXPECTED_LOSS, "sum"),
+                                   with_alerts=("with_alerts", "sum")).reset_index()
+    return out.sort_values([EXPECTED_LOSS, OWNER], ascending=[False, True], kind="stable",
+                           ).reset_index(drop=True)
+
+
+RENEWAL_SOON_DAYS = 90
+BIG_DROP_POINTS = 10.0
+
+
+def this_week(scores: pd.DataFrame, band_order: Sequence[str], n: int = 5,
+              ) -> list[tuple[str, pd.DataFrame]]:
+    """What a customer-success team should do first, as (headline, accounts) pairs, each list
+    largest expected ARR loss first (at most ``n`` accounts; empty actions are left out):
+    save calls for low-band accounts renewing within 90 days, accounts that entered the lowest
+    band, accounts that lost 10 or more health points in 30 days, expansion plays."""
+    low = list(band_order)[:2]
+    ranked = scores.assign(**{EXPECTED_LOSS: _expected_loss(scores)}).sort_values(
+        [EXPECTED_LOSS, ACCOUNT_ID], ascending=[False, True], kind="stable")
+    codes = _alert_lists(ranked) if ALERTS in ranked else pd.Series([[]] * len(ranked),
+                                                                   index=ranked.index)
+    days = pd.to_numeric(ranked.get("days_to_renewal"), errors="coerce") \
+        if "days_to_renewal" in ranked else pd.Series(np.nan, index=ranked.index)
+    change = pd.to_numeric(ranked[CHANGE_30D], errors="coerce") if CHANGE_30D in ranked \
+        else pd.Series(np.nan, index=ranked.index)
+    actions = [
+        (f"Call before the renewal: {{n}} account(s) in {' or '.join(low)} renew within "
+         f"{RENEWAL_SOON_DAYS} days ({{arr}} ARR)",
+         ranked[ranked[BAND].isin(low) & (days <= RENEWAL_SOON_DAYS)]),
+        (f"Find out what changed: {{n}} account(s) entered {band_order[0]} since the last score "
+         "({arr} ARR)", ranked[codes.map(lambda c: "entered_critical" in c)]),
+        (f"Check in: {{n}} account(s) lost {BIG_DROP_POINTS:g} or more health points in 30 "
+         "days ({arr} ARR)", ranked[change <= -BIG_DROP_POINTS]),
+        ("Talk expansion: {n} healthy account(s) show an expansion signal ({arr} ARR)",
+         ranked[codes.map(lambda c: "expansion_play" in c)]),
+    ]
+    out = []
+    for template, accounts in actions:
+        if accounts.empty:
+            continue
+        headline = template.format(n=f"{len(accounts):,}", arr=_compact(accounts[ARR].sum()))
+        out.append((headline, accounts.head(n)))
+    return out
+
+
+def _this_week_section(scores: pd.DataFrame, band_order: Sequence[str]) -> str:
+    actions = this_week(scores, band_order)
+    if not actions:
+        return ('<h2>What to do this week</h2><p class="muted">Nothing urgent: no low-band '
+                "renewal, no account entered the lowest band, no big drop, no expansion "
+                "signal.</p>")
+    items = []
+    for headline, accounts in actions:
+        names = ", ".join(html.escape(account_label(r)) + _owner_note(r)
+                          for _, r in accounts.iterrows())
+        items.append(f"<li><b>{html.escape(headline)}</b><br>first: {names}</li>")
+    return ("<h2>What to do this week</h2><p>The accounts to act on first, largest expected "
+            f"ARR loss first (all of them are in the CRM export).</p><ol>{''.join(items)}</ol>")
+
+
+def _owner_note(row: pd.Series) -> str:
+    owner = str(row.get(OWNER, "") or "")
+    return f' <span class="muted">({html.escape(owner)})</span>' if owner else ""
+
+
+def _owner_section(scores: pd.DataFrame, band_order: Sequence[str]) -> str:
+    owners = owner_summary(scores, band_order)
+    if owners.empty:
+        return ""
+    low = " + ".join(list(band_order)[:2])
+    return "<h2>By owner</h2>" + _html_table(owners, (
+        ("Owner", "text", lambda r: html.escape(str(r[OWNER]))),
+        ("Accounts", "num", lambda r: f"{int(r['accounts']):,}"),
+        ("ARR", "num", lambda r: _money(r[ARR])),
+        (f"In {low}", "num", lambda r: f"{int(r['at_risk']):,}"),
+        ("Expected ARR loss", "num", lambda r: _money(r[EXPECTED_LOSS])),
+        ("With alerts", "num", lambda r: f"{int(r['with_alerts']):,}"),
+    ))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,23 +47,33 @@ def _img(path: Path) -> str:
     return png_img(path.read_bytes(), path.stem)
 
 
-def html_table(frame: pd.DataFrame, floats: str = "{:.3f}", wrap: bool = False) -> str:
+# shares and rates shown as percentages in the band and segment tables
+PERCENT_COLUMNS = ("churn_rate", "share_of_accounts", "recall", "precision")
+
+
+def html_table(frame: pd.DataFrame, floats: str = "{:.3f}", wrap: bool = False,
+               percents: tuple[str, ...] = ()) -> str:
     """An HTML table of ``frame``: text escaped, floats formatted, NaN as an en dash.
 
     ``wrap`` lets long identifiers (feature names, setting names) break anywhere, so a table
-    with many of them still fits the page."""
-    def cell(value: object) -> str:
+    with many of them still fits the page. Columns named in ``percents`` (shares, rates) read
+    as percentages with one decimal."""
+    def cell(value: object, percent: bool = False) -> str:
         if isinstance(value, float):
             if pd.isna(value):
                 return "–"
+            if percent:
+                return f"{value:.1%}"
             if value.is_integer() or abs(value) >= 1000:
                 return f"{value:,.0f}"
             return floats.format(value)
         return html.escape(str(value))
 
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    flags = [c in percents for c in frame.columns]
+    rows = "".join("<tr>" + "".join(f"<td>{cell(v, p)}</td>" for v, p in zip(row, flags,
+                                                                             strict=True))
+                   + "</tr>" for row in frame.itertuples(index=False))
     css = ' class="wrap"' if wrap else ""
     return scrollable(f"<table{css}><tr>{head}</tr>{rows}</table>")
 
@@ -209,9 +219,11 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 {headline_table(run, baseline)}
 <h2>Health bands</h2>
 <p>Accounts scored on the test period, grouped by health band, with what actually happened.</p>
-{html_table(bands) if not bands.empty else "<p>No band table stored.</p>"}
+{html_table(bands, percents=PERCENT_COLUMNS) if not bands.empty
+   else "<p>No band table stored.</p>"}
 <div class="grid">{plots}</div>
 <h2>Top global drivers</h2>{drivers_table(run)}
-<h2>By segment</h2>{html_table(segments[keep]) if keep else "<p>No segments.</p>"}
+<h2>By segment</h2>{html_table(segments[keep], percents=PERCENT_COLUMNS) if keep
+                      else "<p>No segments.</p>"}
 {directions_section(run)}{search_section(run)}
 </body></html>"""

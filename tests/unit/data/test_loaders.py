@@ -169,7 +169,8 @@ def test_columns_mapping_renames_user_columns(required, tmp_path):
     source = TableSource(path=path, columns={"account_id": "AccountId", "segment": "tier",
                                              "created_at": "CreatedDate"})
     accounts = open_with(required, accounts=source).frame("accounts")
-    assert list(accounts.columns) == ["account_id", "name", "segment", "industry", "created_at"]
+    assert list(accounts.columns) == ["account_id", "name", "owner", "segment", "industry",
+                                      "created_at"]
     assert accounts["segment"].tolist() == ["smb", "enterprise"]
     assert accounts["account_id"].tolist() == [1, 2]
 

@@ -17,7 +17,9 @@ from healthscore.serving.portfolio import (
     band_summary,
     biggest_decliners,
     crm_export,
+    owner_summary,
     render_portfolio,
+    this_week,
     top_at_risk,
 )
 
@@ -244,3 +246,61 @@ def test_crm_export_neutralises_cells_that_would_run_as_formulas(scores):
     assert export["account_id"].iloc[0] == "'=HYPERLINK(\"http://x\")"
     assert export["account_id"].iloc[1] == "'@SUM(A1)"
     assert not export["account_id"].iloc[2:].str.startswith("'").any()
+
+
+# --------------------------------------------------------------------------- names and owners
+
+
+def with_names(scores: pd.DataFrame) -> pd.DataFrame:
+    scores = scores.copy()
+    scores.insert(1, "name", [f"Company {i}" for i in range(len(scores))])
+    scores.insert(2, "owner", ["ana" if i % 3 == 0 else "ben" if i % 3 == 1 else ""
+                               for i in range(len(scores))])
+    return scores
+
+
+def test_crm_export_and_top_accounts_carry_name_and_owner(scores):
+    named = with_names(scores)
+    export = crm_export(named)
+    assert list(export.columns[:3]) == ["account_id", "name", "owner"]
+    assert export.loc[3, "name"] == "Company 3" and export.loc[3, "owner"] == "ana"
+    assert export.loc[2, "owner"] == ""
+    top = top_at_risk(named, n=3)
+    assert top["name"].tolist() == ["Company 4", "Company 5", "Company 6"]  # risk-00 .. 02
+    assert crm_export(scores)["name"].eq("").all()  # no names: empty, never NaN
+
+
+def test_owner_summary_counts_each_owners_accounts(scores):
+    summary = owner_summary(with_names(scores), BANDS).set_index("owner")
+    assert summary["accounts"].to_dict() == {"ana": 10, "ben": 10, "(no owner)": 10}
+    assert summary["accounts"].sum() == 30
+    named = with_names(scores)
+    ana = named[named["owner"] == "ana"]
+    assert summary.loc["ana", "expected_arr_loss"] == pytest.approx(
+        (ana["arr"] * ana["churn_probability"]).sum())
+    assert summary.loc["ana", "at_risk"] == ana["band"].isin(BANDS[:2]).sum()
+    assert owner_summary(scores, BANDS).empty  # no owner column: no section
+
+
+def test_this_week_lists_low_band_renewals_and_big_drops_first_by_loss(scores):
+    named = with_trends(with_names(scores))
+    named.loc[named["account_id"] == "crit-01", "days_to_renewal"] = 30
+    named.loc[named["account_id"] == "risk-02", "days_to_renewal"] = 60
+    named.loc[named["account_id"] == "heal-00", "days_to_renewal"] = 10  # healthy: not a save
+    actions = dict(this_week(named, BANDS))
+    renewals = next(v for k, v in actions.items() if k.startswith("Call before the renewal"))
+    assert renewals["account_id"].tolist() == ["risk-02", "crit-01"]  # 12,000 before 8,000
+    drops = next(v for k, v in actions.items() if k.startswith("Check in"))
+    assert drops["health_change_30d"].max() <= -10
+    assert "2 account(s)" in next(k for k in actions if k.startswith("Call before"))
+
+
+def test_the_page_shows_names_owners_and_what_to_do(scores):
+    named = with_trends(with_names(scores))
+    named.loc[named["account_id"] == "crit-01", "days_to_renewal"] = 30
+    page = render_portfolio(named, AS_OF, BANDS, META)
+    assert "What to do this week" in page and "By owner" in page
+    assert "<b>Company 4</b>" in page  # risk-00 leads the at-risk table by name
+    assert "owner ana" in page
+    plain = render_portfolio(scores, AS_OF, BANDS, META)
+    assert "By owner" not in plain and "What to do this week" in plain
