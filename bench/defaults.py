@@ -9,8 +9,8 @@ then held back entirely. Each configuration trains on the rows whose labels were
 P (so its own split, search and refit only see the past) and is scored on P:
 
 - ``before``: the wave-1 defaults: every per-event-type column declared higher-is-healthier and
-  constrained, fixed LightGBM settings, raw logistic inputs with free signs on the old C grid, the registered
-  model fitted on the training period only.
+  constrained, fixed LightGBM settings, raw logistic inputs with free signs on the old C grid,
+  the registered model fitted on the training period only.
 - ``new, eval fit``: learned directions, earned constraints, robust logistic transforms, the
   budgeted LightGBM search; the model of the held-out evaluation.
 - ``new, refit``: the same settings refit on every labelled row before P (the registered
