@@ -5,6 +5,11 @@ Trains LightGBM on a synthetic world (the default and the deeper former default)
 frames of N rows sampled from its feature matrix (the deeper variant at the smallest N only).
 Prints model size, predict time, SHAP time (native contributions) and the whole score_accounts
 time, plus the test ROC-AUC of each variant.
+
+``--multi-horizon``: instead, the single-horizon LightGBM (90 days) beside the survival model
+(LightGBM score; P(churn within 30, 90, 180, 365 days), health on 365) on the same periods:
+train time, then score+explain time (every horizon's probability and expected months
+included) at each N, and the ratio multi / single.
 """
 
 from __future__ import annotations
@@ -17,9 +22,17 @@ import numpy as np
 from common import peak_rss_mb, world_features
 from sklearn.metrics import roc_auc_score
 
+from healthscore.serving.model import HealthModel
 from healthscore.serving.scorer import score_accounts
+from healthscore.training import survival as sv
 from healthscore.training.splits import TEST, TRAIN, VALIDATION
-from healthscore.training.train import assign_splits, fit_health_model
+from healthscore.training.train import (
+    assign_splits,
+    feature_infos,
+    fit_health_model,
+    resolve_directions,
+    split_rows,
+)
 
 VARIANTS = {"default (depth 4, 15 leaves, learning rate 0.1)": {},
             "deeper (depth 6, 15 leaves, learning rate 0.05)": {"max_depth": 6,
@@ -32,9 +45,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--multi-horizon", action="store_true",
+                        help="time the survival model beside the single-horizon LightGBM")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     base, frame, metas = world_features(args.accounts, args.months)
+    if args.multi_horizon:
+        multi_horizon(base, frame, metas, args.rows)
+        return
     labelled = frame[frame["label_observed"]]
     split, _ = assign_splits(labelled, base.training, 90, base.seed)
     train, valid, test = (labelled[split == s] for s in (TRAIN, VALIDATION, TEST))
@@ -64,6 +82,48 @@ def main(argv: list[str] | None = None) -> None:
             print(f"rows {n:>9,}  predict {predict_s:6.1f}s  shap {shap_s:6.1f}s  "
                   f"score+explain total {total_s:6.1f}s  ({len(scores):,} scored; "
                   f"peak RSS {peak_rss_mb():,.0f} MB)")
+
+
+def multi_horizon(base, frame, metas, sizes: list[int]) -> None:
+    """Train the single-horizon LightGBM and the survival model on the same periods; time
+    training and score+explain."""
+    labelled = frame[frame["label_observed"]]
+    assignment, _, split, _ = split_rows(labelled, base.training, 90, base.seed)
+    train, valid = (labelled[assignment == s] for s in (TRAIN, VALIDATION))
+    started = time.perf_counter()
+    single = fit_health_model("lightgbm", train, valid, metas, base.training, 90, base.seed)
+    single_fit = time.perf_counter() - started
+    started = time.perf_counter()
+    rows = frame[frame[sv.OBSERVED_DAYS].notna()]
+    part = split.assign(rows["snapshot_date"])
+    findings = resolve_directions(metas, train, base.training, base.seed)
+    fitted = sv.fit_survival(
+        "lightgbm", feature_infos(metas, findings),
+        sv.censor_at(rows[part == TRAIN], split.validation_start),
+        sv.censor_at(rows[part == VALIDATION], split.test_start), base.training, base.seed,
+        [30, 90, 180, 365], 365)
+    used = set(fitted.feature_names)
+    multi = HealthModel(fitted, sv.NoCalibration(), [m for m in metas if m.name in used],
+                        "label_churn", 365)
+    multi_fit = time.perf_counter() - started
+    print(f"train: single-horizon {single_fit:.1f}s, multi-horizon (survival, 4 horizons) "
+          f"{multi_fit:.1f}s, ratio {multi_fit / single_fit:.2f}")
+    for name, raw in (("single", single.model), ("multi", fitted.inner)):
+        print(f"  {name}: {raw.booster_.num_trees()} trees, settings {raw.settings_}, "
+              f"TreeSHAP cost ~{raw.params()['shap_ms_per_row_est']} ms/row")
+    for n in sizes:
+        sample = frame.sample(n=n, replace=True, random_state=0).reset_index(drop=True)
+        sample["account_id"] = np.arange(n)
+        times = {}
+        for name, model in (("single", single), ("multi", multi)):
+            started = time.perf_counter()
+            scores = score_accounts(model, sample, base.scoring, sample["snapshot_date"].iloc[0])
+            times[name] = time.perf_counter() - started
+        extra = [c for c in scores.columns if c.startswith("churn_within_")]
+        print(f"rows {n:>9,}  score+explain single-horizon {times['single']:6.1f}s  "
+              f"multi-horizon {times['multi']:6.1f}s ({len(extra)} horizons + expected months)"
+              f"  ratio {times['multi'] / times['single']:.2f}  (peak RSS {peak_rss_mb():,.0f} "
+              "MB)")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class ExitCode(IntEnum):
     MODEL = 3  # model or run problem: not found, not comparable, no drift reference
     NOT_PROMOTED = 4  # retrain: the gate failed and the champion was kept
     DRIFT = 5  # drift --fail-on: a feature reached the given PSI status
+    LIVE_ACCURACY = 6  # monitor: live recall or calibration below the monitoring thresholds
     RETRYABLE = 75  # a temporary condition (lock held, tracking server unreachable): retry
 
 

@@ -267,11 +267,17 @@ def log_health_model(python_model: Any, input_example: pd.DataFrame,
                      optional: list[str] | None = None):
     """Log the pyfunc health model (with its own copy of the package) in the active run;
     the ``optional`` input columns (an id passed through) may be left out by callers."""
+    import warnings
+
     import mlflow
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ColSpec, Schema
 
-    signature = infer_signature(input_example, output_example)
+    with warnings.catch_warnings():  # the id column is whole numbers and never missing;
+        # every numeric model input is logged as a float, so MLflow's hint does not apply
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer",
+                                UserWarning)
+        signature = infer_signature(input_example, output_example)
     if optional:
         inputs = Schema([ColSpec(c.type, c.name, required=c.name not in optional)
                          for c in signature.inputs.inputs])
@@ -572,3 +578,43 @@ def log_artifacts_to_run(run_id: str, files: dict[str, bytes | str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _materialise(files, Path(tmp))
         MlflowClient().log_artifacts(run_id, tmp)
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    """The latest value of every metric of a run."""
+    return dict(_get_run(run_id).data.metrics)
+
+
+def run_table(run_id: str, artifact_path: str) -> pd.DataFrame | None:
+    """A CSV artifact of a run as a frame (None when the run has no such artifact)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(run_id=run_id,
+                                                        artifact_path=artifact_path,
+                                                        dst_path=tmp)
+        except (MlflowException, OSError):
+            return None
+        return pd.read_csv(local)
+
+
+def log_metric_steps(name: str, values: list[float]) -> None:
+    """Log one metric per step (0, 1, ...) in the active run; non-finite values are skipped."""
+    import math
+
+    import mlflow
+
+    for step, value in enumerate(values):
+        if value is not None and math.isfinite(float(value)):
+            mlflow.log_metric(name, float(value), step=step)
+
+
+def tag_version(model_name: str, version: str, tags: dict[str, str]) -> None:
+    """Set tags on a registered model version (shown in the registry UI)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, scrub(redact_url(str(value))))

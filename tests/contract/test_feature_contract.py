@@ -240,3 +240,12 @@ def test_scoring_dates_build_a_single_snapshot():
     matrix = build_feature_matrix(dataset, FeatureConfig(), dates=[dt.date(2024, 3, 15)])
     assert set(matrix.frame.snapshot_date) == {dt.date(2024, 3, 15)}
     assert set(matrix.frame.account_id) == {1, 2}
+
+
+def test_flags_read_yes_or_no():
+    specs = {s.name: s for s in SPECS}
+    renewal = specs["in_renewal_window"]
+    assert renewal.sentence(1.0) == "In the renewal window: yes"
+    assert renewal.sentence(0) == "In the renewal window: no"
+    assert renewal.sentence(0.5) == "In the renewal window: 0 (1 = yes)"  # not a flag value
+    assert renewal.sentence(float("nan")).endswith("no data")

@@ -49,10 +49,11 @@ GLOBAL_VALUE_OPTIONS = {"-c", "--config"}
 SCORING_DATE = "2025-12-01"
 # Stage order: a command runs after the ones it depends on (train before report, ...).
 STAGES = ("--version", "--help", "-h", "synth", "validate", "build-features", "describe-features",
-          "train",
-          "backtest", "report", "compare", "drift", "score", "promote", "retrain", "demo")
+          "train", "backtest", "report", "compare", "drift", "score", "monitor", "promote",
+          "retrain", "demo")
 EXIT_CODES = {"retrain": {0, 4},  # retrain exits 4 when it keeps the champion: not an error
-              "drift": {0, 5}}  # drift --fail-on act exits 5 when a feature drifted that far
+              "drift": {0, 5},  # drift --fail-on act exits 5 when a feature drifted that far
+              "monitor": {0, 6}}  # monitor exits 6 when live accuracy is below monitoring
 
 CONFIG, RUN_A, RUN_B, SYNTH_DIR, FEATURE_TABLE = (
     "{config}", "{run_a}", "{run_b}", "{synth_dir}", "{feature_table}")

@@ -1,7 +1,8 @@
 """Every HTML page the pipeline writes, rendered in a real browser (headless Chromium).
 
-One small synthetic world goes through `demo`, `compare` and `drift`; each page it leaves in the
-workdir (validation reports, portfolio, comparison, drift) is opened at 1024 px and 1400 px
+One small synthetic world goes through `demo`, `compare`, `drift`, two earlier scoring dates and
+`monitor`; each page it leaves in the workdir (validation reports, portfolio, comparison, drift,
+live accuracy) is opened at 1024 px and 1400 px
 wide. A page passes when nothing sticks out to the right (the document is no wider than the
 window, and no table needs its scroll box), no text reads NaN/None/nan, and every image has
 loaded. Screenshots go to
@@ -120,6 +121,12 @@ def pages(tmp_path_factory) -> list[Path]:
         for args in (["compare", *runs], ["drift"]):  # three runs: the widest comparison
             result = runner.invoke(cli, ["-c", str(path), *args])
             assert result.exit_code == 0, f"healthscore {' '.join(args)}: {result.output}"
+        # two earlier scoring dates whose outcomes are known by the data's end: a monitor page
+        for day in ("2025-06-01", "2025-07-01"):
+            result = runner.invoke(cli, ["-c", str(path), "score", "--as-of", day])
+            assert result.exit_code == 0, f"healthscore score --as-of {day}: {result.output}"
+        result = runner.invoke(cli, ["-c", str(path), "monitor"])
+        assert result.exit_code in (0, 6), f"healthscore monitor: {result.output}"
     found, seen = [], set()
     pages = sorted((root / "work").rglob("*.html"), key=lambda p: ("mlartifacts" in p.parts, p))
     for page in pages:  # MLflow keeps copies of the pages as artifacts: each page once
@@ -127,7 +134,7 @@ def pages(tmp_path_factory) -> list[Path]:
             seen.add(page.read_bytes())
             found.append(page)
     kinds = {p.parent.name for p in found}
-    assert {"reports", "scores", "drift"} <= kinds, f"pages found: {found}"
+    assert {"reports", "scores", "drift", "monitor"} <= kinds, f"pages found: {found}"
     return found
 
 

@@ -351,6 +351,15 @@ class SynthConfig(Section):
     decline_recovery: Share = Field(
         default=0.03, description="Monthly probability that a declining account is won back.",
     )
+    churn_shift_month: Annotated[int, Field(ge=0, le=120)] | None = Field(
+        default=None, description="From this month of the world on (0: the first), churn "
+        "behaviour shifts: accounts also churn at a renewal with yearly probability "
+        "churn_shift_rate whatever their health (a competitor wins healthy customers), so a "
+        "model trained before it misses them. For testing monitoring; subscription worlds "
+        "only; null: no shift.")
+    churn_shift_rate: Share = Field(
+        default=0.4, description="Yearly churn probability the shift adds (see "
+        "churn_shift_month).")
     history_years: Annotated[float, Field(gt=0, le=20)] = Field(
         default=3.0, description="Existing accounts were created over this many years "
         "before start_date.",

@@ -463,6 +463,8 @@ class _Accounts:
     purchase_rate: np.ndarray  # transactional: purchases a month at usual health
     silent: np.ndarray  # once leaving, keeps using the product as usual until the end
     basket: np.ndarray  # transactional: mean amount of a purchase
+    shift_month: int = -1  # month index from which churn behaviour shifts (-1: never)
+    shifted: np.ndarray | float = 0.0  # churn probability per renewal added by the shift
 
 
 @dataclass(frozen=True)
@@ -646,6 +648,8 @@ def _init_accounts(config: SynthConfig, segs: _Segments, rng: np.random.Generato
         usage_scale=usage_scale, silent=silent, leaving_signal=float(knobs.leaving_signal),
         basket=segs.arr_per_seat[seg] / 12 / ppm[seg] * rng.lognormal(-0.1, 0.45, n),
         business=config.business, purchase_rate=ppm[seg] * rng.lognormal(-0.08, 0.4, n),
+        shift_month=-1 if config.churn_shift_month is None else config.churn_shift_month,
+        shifted=1 - (1 - config.churn_shift_rate) ** (1 / per_year),
     )
 
 
@@ -902,7 +906,10 @@ def _renewals(acc: _Accounts, st: _State, month: _Month, due: np.ndarray, day: n
     the next row the same day. Returns who churned.
     """
     u = rng.random((3, len(due)))
-    unexplained = (st.leave_month < 0) & (u[0] < acc.unexplained)
+    p_unexplained = acc.unexplained
+    if 0 <= acc.shift_month <= month.index:  # the behaviour shift: churn without a signal
+        p_unexplained = 1 - (1 - acc.unexplained) * (1 - acc.shifted)
+    unexplained = (st.leave_month < 0) & (u[0] < p_unexplained)
     churn = due & ((st.leave_month == month.index) | unexplained)
     st.churned |= churn
     st.churn_day = np.where(churn, day, st.churn_day)

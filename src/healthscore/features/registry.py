@@ -89,12 +89,45 @@ class FeatureSpec:
 
     def sentence(self, value: object) -> str:
         """The human sentence for this feature's value, used in driver explanations."""
-        if value is None or (isinstance(value, float) and value != value):
-            return f"{self.description.rstrip('.')}: no data"
-        try:
-            return self.explain.format(value=value, param=self.parameter or "")
-        except (ValueError, TypeError):
-            return self.explain.format(value=str(value), param=self.parameter or "")
+        return render_sentence(self.explain, self.description, value, self.parameter)
+
+
+FLAG_TEMPLATE = "{value:.0f} (1 = yes)"
+
+
+def render_sentence(explain: str, description: str, value: object,
+                    parameter: str | None = None) -> str:
+    """A feature's explanation sentence for ``value``: "no data" when missing, "yes"/"no" for
+    a 0/1 flag declared as ``{value:.0f} (1 = yes)`` (so "Renewal within 90 days: yes")."""
+    if _missing(value):
+        return f"{description.rstrip('.')}: no data"
+    if FLAG_TEMPLATE in explain and _is_flag(value):
+        explain = explain.replace(FLAG_TEMPLATE, "yes" if float(value) == 1 else "no")
+    try:
+        return explain.format(value=value, param=parameter or "")
+    except (ValueError, TypeError):
+        pass
+    try:  # a number template given a text value (or the other way round)
+        return explain.format(value=str(value), param=parameter or "")
+    except (ValueError, TypeError):
+        return f"{description.rstrip('.')}: {value}"
+
+
+def _missing(value: object) -> bool:
+    """None, NaN or pandas' NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN is the one value unequal to itself
+    except TypeError:  # pd.NA: its comparisons are NA, whose truth is undefined
+        return True
+
+
+def _is_flag(value: object) -> bool:
+    try:
+        return float(value) in (0.0, 1.0)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,13 @@ Time convention: a snapshot dated ``s`` is taken at the *start* of day ``s``. Fe
 data dated strictly before ``s``; labels look at days ``s`` .. ``s + horizon - 1`` (the
 horizon following the snapshot instant). Subscription ``end_date`` is exclusive: the first day
 without coverage, which is also the churn date.
+
+Survival labels (contract churn only): ``label_observed_days`` is how many days after the
+snapshot the outcome is known (``end - s - grace + 1``: a churn on day ``d`` is confirmed once
+``grace`` days without a new subscription have passed), and ``label_churn_days`` the day, counted
+from the snapshot, on which the account churned, or NULL when no churn is confirmed within the
+observed days. ``label_churn`` at horizon ``h`` equals ``label_churn_days < h`` wherever
+``h <= label_observed_days``.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ CONTEXT_COLUMNS = (
     "segment", "lifecycle_stage", "tenure_days", "arr", "seats", "plan", "term_months",
     "days_to_renewal", "in_renewal_window",
 )
-LABEL_COLUMNS = ("label_churn", "label_expansion", "label_observed")
+LABEL_COLUMNS = ("label_churn", "label_expansion", "label_observed", "label_churn_days",
+                 "label_observed_days")
 RENEWAL_WINDOW_DAYS = 90  # the renewal window: the last quarter of the term, at most 90 days
 WINDOW_DAYS_PER_MONTH = 7.5  # a quarter of a 30-day month: a monthly plan's last 7 days
 REVENUE_DAYS = 365  # without subscriptions, ARR is the last year's amounts, annualised
@@ -230,6 +238,9 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
         population = "SELECT account_id, snapshot_date FROM contract_state"
         churn = f"(c.block_end < {FAR_FUTURE} AND c.block_end < c.snapshot_date + {h})"
         observed = f"(c.snapshot_date + {h + grace - 1} <= {end})"
+        observed_days = f"greatest({end} - p.snapshot_date - {grace - 1}, 0)"
+        churn_days = (f"CASE WHEN c.block_end < {FAR_FUTURE} AND c.block_end - p.snapshot_date"
+                      f" < {observed_days} THEN c.block_end - p.snapshot_date END")
     else:
         qualifying = _qualifying_events(config.churn.inactivity_event_types)
         population = f"""
@@ -245,6 +256,8 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
                      AND e.occurred_at >= p.snapshot_date AND e.occurred_at < p.snapshot_date + {h}
                      AND {qualifying})"""
         observed = f"(p.snapshot_date + {h - 1} <= {end})"
+        # "no qualifying event within h days" is not a time to an event: no survival labels
+        observed_days = churn_days = "NULL"
     activity_join = "" if dataset.has("subscriptions") else (
         "LEFT JOIN activity_state act ON act.account_id = p.account_id "
         "AND act.snapshot_date = p.snapshot_date")
@@ -266,7 +279,9 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
                {churn} AS label_churn,
                coalesce(NOT ({churn}) AND coalesce(l.arr, 0)
                    >= c.arr * {1 + config.expansion_pct}, FALSE) AS label_expansion,
-               {observed} AS label_observed
+               {observed} AS label_observed,
+               CAST({churn_days} AS INTEGER) AS label_churn_days,
+               CAST({observed_days} AS INTEGER) AS label_observed_days
         FROM population p
         JOIN accounts a ON a.account_id = p.account_id
         LEFT JOIN contract_state c

@@ -155,6 +155,40 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
     return table
 
 
+json_option = click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print one JSON object (the summary, paths and exit code) on stdout instead of "
+    "tables, for schedulers and orchestration.")
+
+
+def _quiet_for_json(as_json: bool) -> None:
+    """With --json the tables and progress bars stay silent; stdout carries only the JSON."""
+    if as_json:
+        console.quiet = True
+
+
+def _emit_json(payload: dict) -> None:
+    """Write ``payload`` as one JSON line on stdout (paths, dates and numpy numbers as text
+    or plain numbers; NaN as null)."""
+    import json
+    import math
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            return value
+        return str(value)
+
+    click.echo(json.dumps(plain(payload), ensure_ascii=False))
+
+
 @cli.command()
 @click.option("--accounts", type=int, help="Number of accounts (default from config).")
 @click.option("--months", type=int, help="Months of history (default from config).")
@@ -593,8 +627,9 @@ def _print_comparison(comparison, path: Path, run_id: str) -> None:
 
 
 @cli.command()
+@json_option
 @click.pass_obj
-def retrain(obj: Context) -> None:
+def retrain(obj: Context, as_json: bool) -> None:
     """Retrain; promote the new best model only if the promotion gate passes.
 
     Builds features through the latest labelled date, trains the configured models,
@@ -607,10 +642,16 @@ def retrain(obj: Context) -> None:
     """
     from healthscore.pipeline import compose
 
+    _quiet_for_json(as_json)
     config = obj.config(writes=True)
     frame, metas, fingerprint, _ = _training_inputs(obj, config, None, "", "", None)
-    with progress_bar() as progress:
+    with progress_bar(not as_json) as progress:
         outcome = compose.retrain(config, frame, metas, fingerprint, progress)
+    if as_json:
+        _emit_json(retrain_summary(outcome, config.training.tracking.model_name))
+        if outcome.promoted_version is None:
+            raise click.exceptions.Exit(ExitCode.NOT_PROMOTED)
+        return
     _print_training(outcome.run, outcome.session, outcome.reports)
     _print_backtest(outcome.folds, outcome.backtest_summary)
     if outcome.comparison is not None:
@@ -618,6 +659,26 @@ def retrain(obj: Context) -> None:
     _print_gate(outcome, config.training.tracking.model_name)
     if outcome.promoted_version is None:
         raise click.exceptions.Exit(ExitCode.NOT_PROMOTED)
+
+
+def retrain_summary(outcome, model_name: str) -> dict:
+    """The --json summary of retrain."""
+    before = outcome.champion_before
+    return {
+        "command": "retrain", "model_name": model_name,
+        "exit_code": int(ExitCode.OK if outcome.promoted_version is not None
+                         else ExitCode.NOT_PROMOTED),
+        "promoted": outcome.promoted_version is not None,
+        "promoted_version": outcome.promoted_version,
+        "candidate": {"model": outcome.session.best, "run_id": outcome.candidate_run_id},
+        "champion_before": ({"version": before[0], "run_id": before[1]} if before else None),
+        "checks": [{"name": c.name, "status": c.status, "detail": c.detail}
+                   for c in outcome.decision.checks],
+        "test_metrics": {k: outcome.run.results[outcome.session.best].test.overall.get(k)
+                         for k in ("roc_auc", "pr_auc", "recall", "precision", "ece")},
+        "reports": {name: str(path) for name, path in outcome.reports.items()},
+        "comparison_report": str(outcome.comparison_path) if outcome.comparison_path else None,
+    }
 
 
 def _print_gate(outcome, model_name: str) -> None:
@@ -707,9 +768,11 @@ def _config_data_and_day(obj: Context, as_of: dt.datetime | None):
 @click.option("--shadow", "shadow_uri", help="Also score with this model (e.g. "
               "models:/healthscore@challenger) and store it beside, without changing outputs.")
 @_table_options
+@json_option
 @click.pass_obj
 def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None,
-          features: Path | None, id_column: str, date_column: str | None) -> None:
+          features: Path | None, id_column: str, date_column: str | None,
+          as_json: bool) -> None:
     """Score every active account as of a date: health, band, drivers, trends, alerts.
 
     Writes <workdir>/scores/DATE.parquet, DATE.csv (CRM import) and DATE.html (portfolio
@@ -719,19 +782,46 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None,
     """
     from healthscore.pipeline import compose
 
+    _quiet_for_json(as_json)
     if features is not None:  # a feature table: its rows, not the configured data
         config = obj.config(writes=True)
         compose.check_tracking(config, create=False)
-        with progress_bar() as progress:
+        with progress_bar(not as_json) as progress:
             result = compose.score_feature_table(config, features, id_column, date_column,
                                                  as_of.date() if as_of else None, model_uri,
                                                  shadow_uri, progress)
-        _print_scores(result)
+    else:
+        config, dataset, day = _config_data_and_day(obj, as_of)
+        with progress_bar(not as_json) as progress:
+            result = compose.score(config, dataset, day, model_uri, shadow_uri, progress)
+    if as_json:
+        _emit_json(score_summary(result))
         return
-    config, dataset, day = _config_data_and_day(obj, as_of)
-    with progress_bar() as progress:
-        result = compose.score(config, dataset, day, model_uri, shadow_uri, progress)
     _print_scores(result)
+
+
+def score_summary(result) -> dict:
+    """The --json summary of score."""
+    import pandas as pd
+
+    scores = result.scores
+    bands = scores.groupby("band", sort=False).agg(accounts=("account_id", "size"),
+                                                   arr=("arr", "sum"), health=("health", "mean"))
+    alerts = (scores["alerts"] if "alerts" in scores else pd.Series([], dtype=object)
+              ).fillna("").str.split(";").explode()
+    counts = alerts[alerts != ""].value_counts()
+    return {
+        "command": "score", "exit_code": 0, "as_of": result.as_of.isoformat(),
+        "accounts": len(scores), "model": dict(result.model),
+        "bands": {band: {"accounts": int(r.accounts), "arr": float(r.arr),
+                         "mean_health": round(float(r.health), 1)}
+                  for band, r in bands.sort_values("health").iterrows()},
+        "alerts": {str(k): int(v) for k, v in counts.items()},
+        "arr_at_risk": float((scores["arr"].fillna(0) * scores["churn_probability"]).sum()),
+        "paths": {name: str(path) for name, path in result.paths.items()},
+        "history": result.history,
+        "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
+    }
 
 
 def _print_scores(result) -> None:
@@ -778,9 +868,10 @@ def _print_scores(result) -> None:
               show_default=True, help="Exit 5 when any feature or health reaches this PSI "
               "status (for schedulers: `--fail-on act`).")
 @_table_options
+@json_option
 @click.pass_obj
 def drift(obj: Context, as_of, model_uri: str | None, fail_on: str, features: Path | None,
-          id_column: str, date_column: str | None) -> None:
+          id_column: str, date_column: str | None, as_json: bool) -> None:
     """Population stability (PSI) of every model input and of health: the model's training
     rows vs the accounts scored as of a date; thresholds in scoring.drift.
 
@@ -790,6 +881,7 @@ def drift(obj: Context, as_of, model_uri: str | None, fail_on: str, features: Pa
     """
     from healthscore.pipeline import compose
 
+    _quiet_for_json(as_json)
     if features is not None:  # a feature table's rows vs the model's training rows
         config = obj.config(writes=True)
         compose.check_tracking(config, create=False)
@@ -799,13 +891,33 @@ def drift(obj: Context, as_of, model_uri: str | None, fail_on: str, features: Pa
     else:
         config, dataset, day = _config_data_and_day(obj, as_of)
         report, paths, meta = compose.drift(config, dataset, day, model_uri)
-    _print_drift(report, paths, meta, day, config.scoring.drift)
     reached = drift_reached(report, fail_on)
+    if as_json:
+        _emit_json(drift_summary(report, paths, meta, day, fail_on, reached))
+        if reached:
+            raise click.exceptions.Exit(ExitCode.DRIFT)
+        return
+    _print_drift(report, paths, meta, day, config.scoring.drift)
     if reached:
         err_console.print(f"[bold red]drift:[/bold red] {len(reached)} input(s) at or above "
                           f"--fail-on {fail_on}: {', '.join(reached[:10])}"
                           + (" ..." if len(reached) > 10 else ""), highlight=False)
         raise click.exceptions.Exit(ExitCode.DRIFT)
+
+
+def drift_summary(report, paths, meta, day: dt.date, fail_on: str, reached: list[str]) -> dict:
+    """The --json summary of drift."""
+    health = report.set_index("feature").loc["health"]
+    return {
+        "command": "drift", "as_of": day.isoformat(),
+        "exit_code": int(ExitCode.DRIFT if reached else ExitCode.OK),
+        "model": dict(meta), "fail_on": fail_on, "reached": reached,
+        "status_counts": {str(k): int(v) for k, v in report["status"].value_counts().items()},
+        "health_psi": float(health["psi"]), "health_status": str(health["status"]),
+        "top": [{"feature": r.feature, "psi": float(r.psi), "status": r.status}
+                for r in report.head(10).itertuples()],
+        "paths": {name: str(path) for name, path in paths.items()},
+    }
 
 
 def drift_reached(report, fail_on: str) -> list[str]:
@@ -834,6 +946,141 @@ def _print_drift(report, paths, meta, day, config) -> None:
                   f"({health['status']})")
     for name, path in paths.items():
         console.print(f"  {name}: {path}")
+
+
+@cli.command()
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Judge the scores with the outcomes known on this date. Default: the day "
+              "after the data ends.")
+@json_option
+@click.pass_obj
+def monitor(obj: Context, as_of, as_json: bool) -> None:
+    """Is the score still right? Live accuracy from the score history.
+
+    Joins every scoring date whose outcome has matured (horizon plus grace days before
+    --as-of) with what happened, by the label definition training uses: recall, TNR,
+    precision, accuracy and F1 at the at-risk threshold per date and cumulatively, beside the
+    seeds' targets and the validation report's figures; churn rate per band; calibration;
+    the misses and false alarms with their drivers when scored. Writes
+    <workdir>/monitor/DATE.html, DATE.csv, DATE-accounts.csv; logs a monitor run and tags on
+    the model version in MLflow.
+    Exit codes: 0 ok (or nothing matured yet), 6 live recall or calibration outside the
+    monitoring thresholds, 2 bad input or config, 3 model or run problem, 75 retry later.
+    """
+    from healthscore.pipeline import compose
+
+    _quiet_for_json(as_json)
+    config, dataset, day = _config_data_and_day(obj, as_of)
+    outcome = compose.monitor(config, dataset, day)
+    failed = outcome.live is not None and bool(outcome.live.failed)
+    if as_json:
+        _emit_json(monitor_summary(outcome, day))
+        if failed:
+            raise click.exceptions.Exit(ExitCode.LIVE_ACCURACY)
+        return
+    _print_monitor(outcome, day)
+    if failed:
+        err_console.print("[bold red]monitor:[/bold red] "
+                          + "; ".join(f"{c.name} failed: {c.detail}" for c in outcome.live.failed),
+                          highlight=False)
+        raise click.exceptions.Exit(ExitCode.LIVE_ACCURACY)
+
+
+def monitor_summary(outcome, day: dt.date) -> dict:
+    """The --json summary of monitor."""
+    live = outcome.live
+    base = {"command": "monitor", "as_of": day.isoformat(), "window_days": outcome.window_days,
+            "scored_dates": [d.isoformat() for d in outcome.scored_dates]}
+    if live is None:
+        return base | {"exit_code": 0, "matured_dates": [], "checks": []}
+
+    def figures(table) -> dict:
+        return {r.metric: {"value": r.value, "low": r.low, "high": r.high,
+                           "target": r.target, "promised": r.promised,
+                           "promised_low": r.promised_low, "promised_high": r.promised_high,
+                           "intervals_overlap": r.reproduced} for r in table.itertuples()}
+
+    return base | {
+        "exit_code": int(ExitCode.LIVE_ACCURACY if live.failed else ExitCode.OK),
+        "model": dict(outcome.model),
+        "matured_dates": [d.isoformat() for d in sorted(set(live.rows["as_of"]))],
+        "waiting_dates": [d.isoformat() for d in live.waiting],
+        "cumulative": figures(live.cumulative), "recent": figures(live.recent),
+        "bands": {r.band: {"rows": r.rows, "churners": r.churners, "churn_rate": r.churn_rate,
+                           "low": r.low, "high": r.high,
+                           "promised": getattr(r, "promised", None),
+                           "intervals_overlap": getattr(r, "reproduced", "n/a")}
+                  for r in live.bands.itertuples()},
+        "checks": [{"name": c.name, "status": c.status, "detail": c.detail}
+                   for c in live.checks],
+        "misses": len(live.misses), "false_alarms": len(live.false_alarms),
+        "paths": {name: str(path) for name, path in outcome.paths.items()},
+        "mlflow_run": outcome.run_id,
+    }
+
+
+def _print_monitor(outcome, day: dt.date) -> None:
+    import math
+
+    live = outcome.live
+    if live is None:
+        first = outcome.scored_dates[0] if outcome.scored_dates else None
+        when = (f"; the first scoring date ({first}) matures on "
+                f"{first + dt.timedelta(days=outcome.window_days)}" if first else
+                "; the score history is empty (run `healthscore score` first)")
+        console.print(f"No scoring date has matured by {day} (an outcome needs "
+                      f"{outcome.window_days} days after its scoring date){when}. Nothing written.")
+        return
+
+    def pct(v: float) -> str:
+        return f"{v:.1%}" if math.isfinite(v) else "-"
+
+    def with_ci(fmt, value: float, low: float, high: float) -> str:
+        if not math.isfinite(value):
+            return ""
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return fmt(value)
+        return f"{fmt(value)} [{fmt(low)}-{fmt(high)}]"
+
+    rows = [[r.as_of, r.model_version, f"{r.accounts:,}", f"{r.churners:,}", f"{r.flagged:,}",
+             f"{pct(r.recall)} [{pct(r.recall_low)}-{pct(r.recall_high)}]", pct(r.tnr),
+             pct(r.precision), pct(r.accuracy), pct(r.f1), f"{r.observed_over_expected:.2f}"]
+            for r in live.per_date.itertuples()]
+    console.print(_table(f"Live accuracy as of {day} (at risk: health < {live.threshold:g})",
+                         ["scored", "version", "accounts", "churned", "at risk", "recall [95 %]",
+                          "TNR", "precision", "accuracy", "F1", "obs/exp"], rows))
+    rows = []
+    for r in live.cumulative.itertuples():
+        if r.metric in ("expected_rate",):
+            continue
+        fmt = (lambda v: f"{v:.2f}" if math.isfinite(v) else "-") \
+            if r.metric == "observed_over_expected" else pct
+        rows.append([r.metric, with_ci(fmt, r.value, r.low, r.high),
+                     f"> {r.target:.0%}" if math.isfinite(r.target) else "",
+                     with_ci(fmt, r.promised, r.promised_low, r.promised_high), r.reproduced])
+    console.print(_table("All matured dates", ["figure", "live [95 %]", "target",
+                                               "validation report", "overlap"], rows))
+    nan = float("nan")
+    bands = [[r.band, f"{r.rows:,}", with_ci(pct, r.churn_rate, r.low, r.high),
+              with_ci(pct, getattr(r, "promised", nan), getattr(r, "promised_low", nan),
+                      getattr(r, "promised_high", nan)), getattr(r, "reproduced", "n/a")]
+             for r in live.bands.itertuples()]
+    console.print(_table("Churn rate per band", ["band", "rows", "live [95 %]",
+                                                 "validation report", "overlap"], bands))
+    marks = {"pass": "[green]pass[/]", "fail": "[bold red]fail[/]", "skipped": "skipped"}
+    console.print(_table("Checks (monitoring)", ["check", "result", "numbers"],
+                         [[c.name, marks[c.status], c.detail] for c in live.checks]))
+    top = [[r.account_id, r.as_of, f"{r.health:.1f}", r.band, r.drivers or "-"]
+           for r in live.misses.head(5).itertuples()]
+    console.print(_table(f"Misses: {len(live.misses):,} churned while not at risk (top 5); "
+                         f"false alarms: {len(live.false_alarms):,}",
+                         ["account", "scored", "health", "band", "drivers then"], top))
+    if live.waiting:
+        console.print(f"{len(live.waiting)} later scoring date(s) wait for their outcome "
+                      f"({live.waiting[0]} .. {live.waiting[-1]})")
+    for name, path in outcome.paths.items():
+        console.print(f"  {name}: {path}")
+    console.print(f"  MLflow monitor run: {outcome.run_id}")
 
 
 for _command in cli.commands.values():

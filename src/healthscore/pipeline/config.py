@@ -15,7 +15,7 @@ from healthscore.data.settings import DataConfig, SynthConfig
 from healthscore.errors import ConfigError
 from healthscore.features.settings import FeatureConfig
 from healthscore.redact import register_secrets_of
-from healthscore.serving.settings import ScoringConfig
+from healthscore.serving.settings import MonitoringConfig, ScoringConfig
 from healthscore.settings import Section
 from healthscore.training.settings import TrainingConfig
 
@@ -33,6 +33,7 @@ class Config(Section):
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

@@ -28,7 +28,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from healthscore.serving.model import FeatureMeta, HealthModel
+from healthscore.serving.model import FeatureMeta, HealthModel, horizon_columns
 
 DIMENSIONS = ("usage", "engagement", "relationship", "billing", "support", "sentiment",
               "commercial", "other")
@@ -79,8 +79,9 @@ def explain(model: HealthModel, frame: pd.DataFrame, *, top_risks: int = 3,
     base_health, points, health = health_points(model, frame)
     drivers = Drivers(list(model.model.feature_names), {m.name: m for m in model.features},
                       points, frame)
-    return describe(drivers, health, base_health, top_risks=top_risks,
-                    top_strengths=top_strengths, playbooks=playbooks)
+    out = describe(drivers, health, base_health, top_risks=top_risks,
+                   top_strengths=top_strengths, playbooks=playbooks)
+    return pd.concat([out, horizon_columns(model, frame)], axis=1)
 
 
 class Drivers:

@@ -50,17 +50,11 @@ class FeatureMeta:
     direction_source: str = "registry"  # registry | config (features.directions) | learned
 
     def sentence(self, value: Any) -> str:
-        """The human sentence for a value of this feature."""
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            return f"{self.description.rstrip('.')}: no data"
-        try:
-            return self.explain.format(value=value, param=self.parameter or "")
-        except (ValueError, TypeError):
-            pass
-        try:  # a number template given a text value (or the other way round)
-            return self.explain.format(value=str(value), param=self.parameter or "")
-        except (ValueError, TypeError):
-            return f"{self.description.rstrip('.')}: {value}"
+        """The human sentence for a value of this feature (models trained before flags read
+        "yes"/"no" get them too: the template is interpreted here, not frozen)."""
+        from healthscore.features.registry import render_sentence
+
+        return render_sentence(self.explain, self.description, value, self.parameter)
 
 
 @dataclass
@@ -106,3 +100,17 @@ class HealthModel:
 def health_from_probability(p: np.ndarray) -> np.ndarray:
     """health = 100 x (1 - p), rounded to one decimal."""
     return np.round(100.0 * (1.0 - np.asarray(p, dtype=float)), 1)
+
+
+def horizon_columns(model: HealthModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Per row, for a survival model: ``churn_within_<h>d`` for every horizon it answers and
+    ``expected_months_24`` (expected months as a customer over the next 24, the restricted
+    mean survival time). No columns for a direct classifier (it answers one horizon, given by
+    ``churn_probability``)."""
+    raw = model.model
+    if not hasattr(raw, "proba_within"):
+        return pd.DataFrame(index=frame.index)
+    z = raw.raw_score(frame)
+    columns = {f"churn_within_{h}d": np.round(raw.proba_within(z, h), 4) for h in raw.horizons}
+    columns["expected_months_24"] = np.round(raw.restricted_mean_months(z), 1)
+    return pd.DataFrame(columns, index=frame.index)

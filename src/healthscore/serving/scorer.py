@@ -16,7 +16,7 @@ import pandas as pd
 from healthscore.errors import ConfigError, DataSourceError, DataValidationError, Violation
 from healthscore.serving.bands import Band, assign_band
 from healthscore.serving.explain import Drivers, describe, health_points
-from healthscore.serving.model import FeatureMeta, HealthModel
+from healthscore.serving.model import FeatureMeta, HealthModel, horizon_columns
 from healthscore.serving.settings import BandConfig, HardStop, ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -228,5 +228,5 @@ def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     out["band"] = assign_bands(out["health"].to_numpy(), frame, config)
     out["hard_stops"] = explained.hard_stops
     out["override"] = manual
-    out = pd.concat([out, scored], axis=1)
+    out = pd.concat([out, scored, horizon_columns(model, frame)], axis=1)
     return out.reset_index(drop=True)

@@ -174,3 +174,30 @@ class ScoringConfig(Section):
     def _bands(cls, value: list[BandConfig]) -> list[BandConfig]:
         check_tiling(value)
         return value
+
+
+class MonitoringConfig(Section):
+    """When ``healthscore monitor`` (live accuracy from the score history and the outcomes
+    that have matured since) exits non-zero (code 6) for a scheduler.
+
+    The checks look at the newest ``recent_dates`` matured scoring dates and fail only when
+    the whole 95 % interval is on the wrong side, so a small month does not raise an alarm
+    by chance."""
+
+    min_recall: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="Live recall (churners flagged at risk) below which monitor "
+        "fails; null: the validation report's recall minus recall_tolerance.")
+    recall_tolerance: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.15, description="How far live recall may fall below the validation "
+        "report's before monitor fails (used when min_recall is null).")
+    max_calibration_ratio: Annotated[float, Field(gt=1, le=100)] = Field(
+        default=1.5, description="Observed / expected churners (expected: the sum of the "
+        "predicted probabilities) may lie between 1/ratio and ratio; outside, monitor fails.")
+    recent_dates: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=3, description="Newest matured scoring dates the checks look at (all dates "
+        "are reported).")
+    bootstrap: Annotated[int, Field(ge=0, le=10000)] = Field(
+        default=400, description="Bootstrap resamples (of accounts) for the 95 % intervals of "
+        "F1 and observed / expected churners (shares use Wilson's interval); 0 = none.")
+    listed: Annotated[int, Field(ge=0, le=10000)] = Field(
+        default=50, description="Misses and false alarms shown on the page (the CSV has all).")

@@ -61,6 +61,7 @@ class ChurnModel(ABC):
         self.features = features
         self.seed = seed
         self.levels_: dict[str, list[str]] | None = None
+        self.offsets_: pd.Series | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -89,17 +90,35 @@ class ChurnModel(ABC):
                 x[f.name] = pd.to_numeric(x[f.name], errors="coerce").astype(float)
         return x
 
-    def fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
+    def fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray,
+            offset: np.ndarray | None = None, offset_val: np.ndarray | None = None
             ) -> ChurnModel:
-        """Fit on the training rows; the validation rows may be used for tuning/stopping."""
+        """Fit on the training rows; the validation rows may be used for tuning/stopping.
+
+        ``offset`` / ``offset_val``: a fixed log-odds term per row added to the model's raw
+        score while fitting (the survival model's baseline hazard per interval); the fitted
+        raw score leaves it out. Row labels (the frames' index) must identify the rows.
+        """
         self._check_columns(x)
+        self.offsets_ = None
+        if offset is not None:
+            both = pd.concat([pd.Series(np.asarray(offset, float), index=x.index),
+                              pd.Series(np.asarray(offset_val, float), index=x_val.index)])
+            self.offsets_ = both[~both.index.duplicated()]
         self.levels_ = {
             f.name: sorted(x[f.name].dropna().astype(str).unique().tolist())
             for f in self.features if f.categorical
         }
         self._fit(self.prepare(x), np.asarray(y, dtype=int), self.prepare(x_val),
                   np.asarray(y_val, dtype=int))
+        self.offsets_ = None  # fitting data: not part of the fitted model
         return self
+
+    def offset_of(self, x: pd.DataFrame) -> np.ndarray | None:
+        """The fitting offset of the rows of ``x`` (None when fitted without offsets)."""
+        if self.offsets_ is None:
+            return None
+        return self.offsets_.reindex(x.index).to_numpy(dtype=float)
 
     def raw_score(self, x: pd.DataFrame) -> np.ndarray:
         """The model's raw score for each row."""
@@ -283,10 +302,12 @@ class LogisticModel(ChurnModel):
         w = None
         if start is not None and start.coef_.shape[1] == design.shape[1]:
             w = np.r_[start.coef_[0], start.intercept_]
+        offset, offset_val = self.offset_of(x), self.offset_of(x_val)
         best = None
         for c in sorted(self.config.c_grid):
-            w = fit_bounded_logistic(design, y, c, lower, upper, w, weights)
-            loss = log_loss(y_val, sigmoid(design_val @ w[:-1] + w[-1]))
+            w = fit_bounded_logistic(design, y, c, lower, upper, w, weights, offset)
+            z_val = design_val @ w[:-1] + w[-1] + (0.0 if offset_val is None else offset_val)
+            loss = log_loss(y_val, sigmoid(z_val))
             log.debug("logistic C=%g validation log loss %.5f", c, loss)
             if best is None or loss < best[0]:
                 best = (loss, c, _as_estimator(template.named_steps["model"], w, c))
@@ -380,18 +401,20 @@ def _balanced_weights(y: np.ndarray) -> np.ndarray:
 
 def fit_bounded_logistic(design: np.ndarray, y: np.ndarray, c: float, lower: np.ndarray,
                          upper: np.ndarray, start: np.ndarray | None = None,
-                         weights: np.ndarray | None = None) -> np.ndarray:
+                         weights: np.ndarray | None = None,
+                         offset: np.ndarray | None = None) -> np.ndarray:
     """L2 logistic regression with box bounds on the coefficients (the intercept is free):
     minimise 0.5 |w|^2 + C sum_i s_i logloss_i (scikit-learn's objective) by L-BFGS-B.
-    Returns [w..., intercept]."""
+    ``offset``: a fixed term added to each row's log-odds. Returns [w..., intercept]."""
     from scipy.optimize import minimize
 
     k = design.shape[1]
     y = np.asarray(y, dtype=float)
     s = np.ones(len(y)) if weights is None else weights
+    shift = 0.0 if offset is None else np.asarray(offset, dtype=float)
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
-        z = design @ w[:k] + w[k]
+        z = design @ w[:k] + w[k] + shift
         loss = float(np.sum(s * (np.logaddexp(0.0, z) - y * z)))
         residual = s * (sigmoid(z) - y)
         grad = np.r_[c * (design.T @ residual) + w[:k], c * residual.sum()]
@@ -455,11 +478,12 @@ class LightGBMModel(ChurnModel):
     def _train(self, settings, x, y, x_val=None, y_val=None, rounds=None):
         import lightgbm as lgb
 
-        train = lgb.Dataset(x, y, categorical_feature="auto", free_raw_data=False)
+        train = lgb.Dataset(x, y, categorical_feature="auto", free_raw_data=False,
+                            init_score=self.offset_of(x))
         if x_val is None:
             booster = lgb.train(self._params(settings), train, num_boost_round=int(rounds))
             return booster, int(rounds)
-        valid = lgb.Dataset(x_val, y_val, reference=train)
+        valid = lgb.Dataset(x_val, y_val, reference=train, init_score=self.offset_of(x_val))
         booster = lgb.train(
             self._params(settings), train, num_boost_round=self.config.n_estimators,
             valid_sets=[valid],
@@ -482,7 +506,9 @@ class LightGBMModel(ChurnModel):
         trials = []
         for number, settings in enumerate(candidates, start=1):
             booster, rounds = self._train(settings, xs, ys, xv, yv)
-            loss = log_loss(yv, booster.predict(xv, num_iteration=rounds))
+            z = booster.predict(xv, num_iteration=rounds, raw_score=True)
+            offset = self.offset_of(xv)
+            loss = log_loss(yv, sigmoid(z if offset is None else z + offset))
             cost = search.tree_shap_cost(booster, rounds) * search.MS_PER_COST_UNIT
             cap = cfg.max_shap_ms_per_row
             trials.append(search.Trial(number, settings, rounds, loss, cost,

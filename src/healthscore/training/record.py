@@ -231,11 +231,13 @@ def input_example(rows: pd.DataFrame, model) -> tuple[pd.DataFrame, str]:
     """
     id_column = str(model.info.get("id_column") or "account_id")
     example = rows[model.feature_names].head(5).copy()
-    for meta in model.features:
-        if not meta.categorical:
-            example[meta.name] = pd.to_numeric(example[meta.name], errors="coerce").astype(float)
+    numeric = [m.name for m in model.features if not m.categorical]
+    if numeric:
+        example[numeric] = example[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
     if "account_id" in rows.columns and id_column not in example.columns:
-        example.insert(0, id_column, rows["account_id"].head(5).to_numpy())
+        ids = pd.DataFrame({id_column: rows["account_id"].head(5).to_numpy()},
+                           index=example.index)
+        example = pd.concat([ids, example], axis=1)
     return example, id_column
 
 

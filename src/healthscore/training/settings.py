@@ -180,6 +180,31 @@ class PromotionConfig(Section):
         "below the champion's; null = off.")
 
 
+class SurvivalConfig(Section):
+    """The discrete-time survival model (docs/scoring.md): one model, P(churn within h) for
+    every horizon, health on a stated horizon. Contract churn only (survival labels)."""
+
+    enabled: bool = Field(
+        default=False, description="Fit the survival model beside training.models; it is "
+        "compared with them at features.horizon_days on the same test rows and registered if "
+        "its validation PR-AUC is the best.")
+    score_model: Literal["lightgbm", "logistic"] = Field(
+        default="lightgbm", description="The model of the score shared by every interval.")
+    horizons: list[int] = Field(
+        default_factory=lambda: [30, 90, 180, 365],
+        description="Interval edges in days; the model gives P(churn within h) for each.")
+    health_horizon_days: Annotated[int, Field(ge=1, le=1095)] = Field(
+        default=365, description="Health = 100 (1 - P(churn within this many days)). When "
+        "the history cannot teach it, the longest horizon it can is used, and said.")
+
+    @field_validator("horizons")
+    @classmethod
+    def _horizons(cls, value: list[int]) -> list[int]:
+        if not value or len(set(value)) != len(value) or not all(1 <= h <= 1095 for h in value):
+            raise ValueError(f"list distinct horizons in [1, 1095] days; got {value}")
+        return sorted(value)
+
+
 class TrainingConfig(Section):
     """Which models to fit and how they are validated."""
 
@@ -208,6 +233,7 @@ class TrainingConfig(Section):
         "means churn, for labels other than 0/1, booleans and yes/no/true/false (any case); "
         "every other present value means retained. `--positive-label` overrides it.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    survival: SurvivalConfig = Field(default_factory=SurvivalConfig)
 
     @field_validator("models")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +23,12 @@ from healthscore.training.directions import (
     directions_table,
     find_directions,
 )
-from healthscore.training.metrics import Evaluation, evaluate
+from healthscore.training.metrics import (
+    Evaluation,
+    evaluate,
+    expected_calibration_error,
+    roc_auc,
+)
 from healthscore.training.models import FeatureInfo, make_model
 from healthscore.training.settings import TrainingConfig
 from healthscore.training.splits import (
@@ -258,6 +264,7 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
     if config.label not in frame.columns:
         raise ParameterError("label column", f"present in the feature table ({config.label!r})",
                              "missing")
+    every_row = frame  # survival rows need not be observed for the whole label horizon
     if "label_observed" in frame.columns:
         frame = frame[frame["label_observed"].astype(bool)]
     assignment, kind, split, notes = split_rows(frame, config, horizon_days, seed)
@@ -301,6 +308,14 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
                  test.overall["pr_auc"], results[name].seconds)
         if progress:
             progress("train", i + 1, len(config.models))
+    if config.survival.enabled:
+        started = time.perf_counter()
+        survival, survival_notes = survival_result(every_row, parts, split, metas, findings,
+                                                   config, horizon_days, seed)
+        notes += survival_notes
+        if survival is not None:
+            survival.seconds = time.perf_counter() - started
+            results[survival.name] = survival
     if config.refit:
         notes.append(f"The registered models were refit on all {len(labelled):,} labelled rows "
                      "with the settings chosen on the validation period; the test metrics come "
@@ -311,6 +326,90 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
         {k: len(v) for k, v in parts.items()},
         {k: float(v[config.label].mean()) for k, v in parts.items() if len(v)}, notes,
     )
+
+
+def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
+                    split: TimeSplit | None, metas: list[FeatureMeta],
+                    findings: list[DirectionFinding], config: TrainingConfig,
+                    horizon_days: int, seed: int) -> tuple[ModelResult | None, list[str]]:
+    """The survival model as one more result: fitted on the training period censored at the
+    validation start, calibrated on the validation period censored at the test start, and
+    evaluated at the label horizon on the same test rows as the direct classifiers; the
+    registered model is refit on every row (censored at the data's end) and gives health on
+    ``training.survival.health_horizon_days``, or on the longest horizon the rows teach.
+
+    Returns (result or None, notes); None with a note saying why when it cannot be fitted."""
+    from healthscore.training import survival as sv
+
+    cfg = config.survival
+    if config.label != "label_churn" or not sv.has_survival_labels(every_row):
+        return None, ["training.survival: the feature rows carry no survival labels (contract "
+                      "churn, label_churn_days and label_observed_days; rebuild the features "
+                      "with subscriptions), so the survival model was not fitted."]
+    if split is None:
+        return None, ["training.survival: the survival model needs a split by time; the "
+                      "history was too short for one, so it was not fitted."]
+    rows = every_row[every_row[sv.OBSERVED_DAYS].notna()]
+    part = split.assign(rows["snapshot_date"])
+    train = sv.censor_at(rows[part == TRAIN], pd.Timestamp(split.validation_start))
+    valid = sv.censor_at(rows[part == VALIDATION], pd.Timestamp(split.test_start))
+    infos = feature_infos(metas, findings)
+    try:
+        fitted = sv.fit_survival(cfg.score_model, infos, train, valid, config, seed,
+                                 cfg.horizons, horizon_days)
+    except ParameterError as error:  # too few churned intervals in a period: say so, go on
+        log.warning("survival model not fitted: %s", error)
+        return None, [f"training.survival: the survival model was not fitted: {error}"]
+    info = {"model": "survival", "seed": seed, "score_model": cfg.score_model,
+            "directions": [asdict(f) for f in findings]}
+    evaluated = _health_model(fitted, sv.NoCalibration(), metas, findings, train, config,
+                              horizon_days, info)
+    test, test_rows = _evaluate(evaluated, parts[TEST], config, seed)
+    valid_eval, _ = _evaluate(evaluated, parts[VALIDATION], config, seed, n_boot=0)
+    params: dict[str, object] = fitted.params()
+    notes: list[str] = []
+    test_all = rows[part == TEST]
+    z = fitted.raw_score(test_all) if len(test_all) else np.array([])
+    for h in fitted.horizons:
+        observed, churned = sv.horizon_outcomes(test_all, h)
+        y = churned[observed].astype(int)
+        if observed.sum() >= 50 and 0 < y.sum() < len(y):
+            p_h = fitted.proba_within(z, h)[observed]
+            params[f"test_roc_auc_{h}d"] = round(float(roc_auc(y, p_h)), 4)
+            params[f"test_ece_{h}d"] = round(float(expected_calibration_error(y, p_h)), 4)
+    if len(test_all):
+        params["test_concordance"] = round(sv.concordance_index(
+            fitted.proba_within(z, max(fitted.horizons)),
+            test_all[sv.CHURN_DAYS].to_numpy(float),
+            test_all[sv.OBSERVED_DAYS].to_numpy(float)), 4)
+    tested = [h for h in fitted.horizons if f"test_roc_auc_{h}d" in params]
+    registered_fit = copy.copy(fitted)  # its health horizon may differ from the evaluated one
+    if config.refit:
+        accounts = pd.unique(rows["account_id"].astype(str))
+        order = np.random.default_rng(seed).permutation(len(accounts))
+        held = set(accounts[order[:max(1, len(accounts) // 5)]])
+        in_held = rows["account_id"].astype(str).isin(held).to_numpy()
+        registered_fit = sv.fit_survival(cfg.score_model, infos, rows[~in_held], rows[in_held],
+                                         config, seed, cfg.horizons, horizon_days)
+    health_h = cfg.health_horizon_days
+    if health_h > max(registered_fit.horizons):
+        health_h = max(registered_fit.horizons)
+        notes.append(f"training.survival: the history is too short to learn P(churn within "
+                     f"{cfg.health_horizon_days} days); health is on {health_h} days, the "
+                     "longest horizon the rows teach.")
+    if not tested or health_h > max(tested):
+        notes.append(f"training.survival: health is on {health_h} days but the test period "
+                     f"checks horizons up to {max(tested) if tested else 0} days only; "
+                     "bench/survival.py validates longer horizons on a longer history.")
+    registered_fit.horizon_days = health_h
+    registered = _health_model(registered_fit, sv.NoCalibration(), metas, findings, rows,
+                               config, health_h, {**info, "refit": config.refit,
+                                                  "health_horizon_days": health_h})
+    if registered is not evaluated:
+        registered.evaluation = evaluated
+    params |= {"health_horizon_days": health_h, "refit": config.refit}
+    return ModelResult("survival", registered, test, test_rows, valid_eval.overall["pr_auc"],
+                       params, 0.0, evaluated, directions_table(findings)), notes
 
 
 class _Identity:

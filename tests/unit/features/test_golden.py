@@ -213,6 +213,32 @@ def test_contract_labels(matrix, account, day, churn, expansion):
     assert (actual["label_churn"], actual["label_expansion"]) == (churn, expansion)
 
 
+@pytest.mark.parametrize(
+    ("account", "day", "churn_days", "observed_days"),
+    [
+        (3, dt.date(2023, 8, 1), 92, 489),  # churns 11-01; known up to 2024-12-31 - 29 days
+        (3, dt.date(2023, 11, 1), 0, 397),  # churn on the snapshot day: day 0
+        (2, dt.date(2024, 6, 1), 101, 184),  # churn 09-10
+        (2, dt.date(2024, 7, 1), 71, 154),
+        (1, dt.date(2024, 3, 1), None, 276),  # no churn seen
+    ],
+)
+def test_survival_labels(matrix, account, day, churn_days, observed_days):
+    actual = row(matrix, account, day)
+    assert actual["label_observed_days"] == observed_days
+    if churn_days is None:
+        assert pd.isna(actual["label_churn_days"])
+    else:
+        assert actual["label_churn_days"] == churn_days
+
+
+def test_survival_labels_agree_with_the_horizon_label(matrix):
+    frame = matrix.frame[matrix.frame["label_observed"]]
+    within = frame["label_churn_days"].fillna(10_000) < 90
+    assert (within == frame["label_churn"]).all()
+    assert (frame["label_observed_days"] >= 90).all()
+
+
 def test_label_is_unobserved_when_the_horizon_and_grace_pass_the_data_end(matrix):
     frame = matrix.frame
     # horizon 90 + grace 30: a snapshot is labelled only if s + 119 days <= 2024-12-31

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -126,6 +127,20 @@ def test_commercial_timing_never_picks_the_playbook():
     rows = frame().assign(days_to_renewal=[1.0, 1.0, 1.0, 1.0])
     out = explain(model(), rows)
     assert (out["dominant_risk_dimension"] != "commercial").all()
+
+
+def test_unmapped_columns_are_other_never_usage_and_pick_no_playbook():
+    """A feature table's columns nobody mapped are filed under "other": their points are
+    kept apart from usage, and no playbook is chosen from them."""
+    m = model()
+    m.features = [replace(f, dimension="other") for f in m.features]
+    out = explain(m, frame(), playbooks={"usage": "re-onboard", "billing": "fix payment"})
+    assert (out["points_usage"] == 0).all() and (out["points_billing"] == 0).all()
+    np.testing.assert_allclose(out["points_other"], out["model_health"] - out["base_health"],
+                               atol=0.1)
+    dims = out[[f"risk_{k}_dimension" for k in (1, 2, 3)]].to_numpy().ravel()
+    assert set(dims) - {""} == {"other"}
+    assert (out["dominant_risk_dimension"] == "").all() and (out["playbook"] == "").all()
 
 
 def test_hard_stops_cap_health_and_record_the_rule():
