@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from healthscore.serving.model import FeatureMeta, health_from_probability
+from healthscore.model.artifact import FeatureMeta, health_from_probability
 from healthscore.training.calibration import MIN_PROBABILITY, Calibrator
 from healthscore.training.directions import find_directions, rank_association
 from healthscore.training.models import (
