@@ -22,7 +22,7 @@ import numpy as np
 from common import peak_rss_mb, world_features
 from sklearn.metrics import roc_auc_score
 
-from healthscore.serving.model import HealthModel
+from healthscore.model.artifact import HealthModel
 from healthscore.serving.scorer import score_accounts
 from healthscore.training import survival as sv
 from healthscore.training.splits import TEST, TRAIN, VALIDATION

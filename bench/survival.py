@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 from common import ensure_world
 
+from healthscore.model.artifact import HealthModel, health_from_probability
+from healthscore.model.bands import DEFAULT_BANDS, Band, band_index
 from healthscore.pipeline.compose import build_features, open_data
 from healthscore.pipeline.config import Config
-from healthscore.serving.bands import DEFAULT_BANDS, Band, band_index
 from healthscore.serving.explain import health_points
-from healthscore.serving.model import HealthModel, health_from_probability
 from healthscore.training.metrics import (
     bootstrap_intervals,
     brier_score,

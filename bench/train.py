@@ -19,7 +19,7 @@ import pandas as pd
 from common import peak_rss_mb, world_features
 from sklearn.metrics import roc_auc_score
 
-from healthscore.serving.model import FeatureMeta
+from healthscore.model.artifact import FeatureMeta
 from healthscore.training.train import fit_health_model
 
 

@@ -392,8 +392,8 @@ def monitor(config: Config, dataset: Dataset, as_of: dt.date) -> MonitorOutcome:
     from healthscore.errors import ParameterError
     from healthscore.features.snapshots import churn_definition
     from healthscore.io import write_csv, write_text
+    from healthscore.model.bands import Band
     from healthscore.serving import monitor as mon
-    from healthscore.serving.bands import Band
     from healthscore.serving.history import open_history
 
     latest = dataset.end_date + dt.timedelta(days=1)

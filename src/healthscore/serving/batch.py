@@ -25,9 +25,9 @@ from healthscore.errors import ParameterError
 from healthscore.features.engine import build_feature_matrix
 from healthscore.features.settings import FeatureConfig
 from healthscore.io import atomic_path, sweep_stale_temps, writable_dir
+from healthscore.model.artifact import HealthModel
 from healthscore.serving.drift import check_drift
 from healthscore.serving.history import PRIMARY, SHADOW, open_history
-from healthscore.serving.model import HealthModel
 from healthscore.serving.portfolio import crm_export, render_portfolio
 from healthscore.serving.scorer import check_hard_stops, read_overrides, score_accounts
 from healthscore.serving.settings import ScoringConfig

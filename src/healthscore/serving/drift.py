@@ -41,7 +41,7 @@ from healthscore.report import figure_png, png_img, pyplot, scrollable
 from healthscore.serving.portfolio import STYLE
 
 if TYPE_CHECKING:
-    from healthscore.serving.model import HealthModel
+    from healthscore.model.artifact import HealthModel
     from healthscore.serving.settings import DriftConfig
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ParameterError
-from healthscore.serving.model import HealthModel
+from healthscore.model.artifact import HealthModel
 from healthscore.serving.scorer import explain_with_hard_stops
 from healthscore.serving.settings import HardStop
 

@@ -28,7 +28,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from healthscore.serving.model import FeatureMeta, HealthModel, horizon_columns
+from healthscore.model.artifact import FeatureMeta, HealthModel, horizon_columns
 
 DIMENSIONS = ("usage", "engagement", "relationship", "billing", "support", "sentiment",
               "commercial", "other")

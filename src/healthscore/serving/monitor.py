@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from healthscore.model.bands import Band, band_index, health_range_label
 from healthscore.report import figure_png, page_style, png_img, pyplot, scrollable
-from healthscore.serving.bands import Band, band_index, health_range_label
 
 log = logging.getLogger(__name__)
 

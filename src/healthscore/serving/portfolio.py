@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataValidationError, ParameterError, Violation
+from healthscore.model.bands import DEFAULT_BANDS
 from healthscore.report import figure_png, page_style, png_img, pyplot, scrollable
-from healthscore.serving.bands import DEFAULT_BANDS
 
 log = logging.getLogger(__name__)
 

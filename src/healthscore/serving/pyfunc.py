@@ -13,9 +13,9 @@ from __future__ import annotations
 import mlflow.pyfunc
 import pandas as pd
 
-from healthscore.serving.bands import DEFAULT_BANDS, assign_band
+from healthscore.model.artifact import HealthModel
+from healthscore.model.bands import DEFAULT_BANDS, assign_band
 from healthscore.serving.explain import explain
-from healthscore.serving.model import HealthModel
 from healthscore.serving.settings import ScoringConfig
 
 

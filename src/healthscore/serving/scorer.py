@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ConfigError, DataSourceError, DataValidationError, Violation
-from healthscore.serving.bands import Band, assign_band
+from healthscore.model.artifact import FeatureMeta, HealthModel, horizon_columns
+from healthscore.model.bands import Band, assign_band
 from healthscore.serving.explain import Drivers, describe, health_points
-from healthscore.serving.model import FeatureMeta, HealthModel, horizon_columns
 from healthscore.serving.settings import BandConfig, HardStop, ScoringConfig
 
 log = logging.getLogger(__name__)

@@ -79,7 +79,8 @@ def _centered_isotonic_knots(p_raw: np.ndarray, y: np.ndarray) -> tuple[np.ndarr
 
     order = np.argsort(p_raw, kind="stable")
     x, target = p_raw[order], y[order].astype(float)
-    fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(x, target)
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit_transform(
+        x, target)
     starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
     counts = np.diff(np.r_[starts, len(x)])
     centre = np.add.reduceat(x, starts) / counts

@@ -26,10 +26,10 @@ import pandas as pd
 
 from healthscore import tracking
 from healthscore.errors import ModelError
+from healthscore.model.artifact import HealthModel, health_from_probability
+from healthscore.model.bands import Band
 from healthscore.report import figure_png, png_img
-from healthscore.serving.bands import Band
 from healthscore.serving.explain import explain
-from healthscore.serving.model import HealthModel, health_from_probability
 from healthscore.training import plots
 from healthscore.training.metrics import (
     Evaluation,

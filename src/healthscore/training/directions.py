@@ -27,7 +27,7 @@ from healthscore.features.engine import rank_auc
 from healthscore.features.registry import direction_sign
 
 if TYPE_CHECKING:  # annotations only: training does not import serving at run time
-    from healthscore.serving.model import FeatureMeta
+    from healthscore.model.artifact import FeatureMeta
 
 log = logging.getLogger(__name__)
 LEARNED_Z = 2.0  # a learned direction counts (scorecard) when |z| reaches this

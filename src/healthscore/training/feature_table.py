@@ -24,7 +24,7 @@ import pandas as pd
 from healthscore.errors import ConfigError, DataSourceError, HealthscoreError
 from healthscore.features.engine import declared_directions, load_feature_modules
 from healthscore.features.registry import Direction, get_spec
-from healthscore.serving.model import FeatureMeta
+from healthscore.model.artifact import FeatureMeta
 from healthscore.training.train import feature_meta
 
 log = logging.getLogger(__name__)

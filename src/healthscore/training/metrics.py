@@ -3,7 +3,7 @@
 Every function takes plain arrays: ``y`` (1 = churned within the horizon, 0 = retained) and
 ``p`` (calibrated churn probability in [0, 1]); optionally ``arr`` (annual revenue per row) and
 ``segment`` (a label per row). Health is computed exactly as serving computes it
-(:func:`healthscore.serving.model.health_from_probability`: ``100 (1 - p)`` rounded to one
+(:func:`healthscore.model.artifact.health_from_probability`: ``100 (1 - p)`` rounded to one
 decimal), so the at-risk flag and the health bands count the accounts a user would see in each
 band. Nothing here plots or talks to MLflow; :mod:`healthscore.training.plots` and
 :mod:`healthscore.tracking` do.
@@ -26,13 +26,13 @@ from sklearn.metrics import (
 )
 
 from healthscore.errors import ParameterError
-from healthscore.serving.bands import (
+from healthscore.model.artifact import health_from_probability
+from healthscore.model.bands import (
     DEFAULT_BANDS,
     Band,
     band_index,
     health_range_label,
 )
-from healthscore.serving.model import health_from_probability
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from healthscore.errors import HealthscoreError, ModelError
 from healthscore.training.settings import LightGBMConfig, LogisticConfig, ScorecardConfig
+from healthscore.training.transforms import fit_logistic_1d, sigmoid
 
 log = logging.getLogger(__name__)
 CONTRIBUTION_CHUNK = 100_000
@@ -43,11 +44,6 @@ class ScorecardError(HealthscoreError):
             "on the training rows beyond noise (|z| >= 2 for the rank association with "
             "churn). Declare directions in features.directions, add informative features, or "
             "drop scorecard from training.models.")
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic function, numerically safe."""
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
 
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:
@@ -202,7 +198,7 @@ class ScorecardModel(ChurnModel):
         score = per_dim @ self.weights_ * 100
         self.mean_subscores_ = sub.mean(axis=0)
         # churn probability from the score: 1-D logistic fit by Newton's method
-        self.a_, self.b_ = _fit_logistic_1d(score / 100, y)
+        self.a_, self.b_ = fit_logistic_1d(score / 100, y)
 
     def _weights(self, per_dim: np.ndarray, y: np.ndarray, dims: list[str]) -> np.ndarray:
         spec = self.config.weights
@@ -239,21 +235,6 @@ class ScorecardModel(ChurnModel):
     def params(self) -> dict[str, object]:
         return {f"weight_{d}": round(float(w), 4) for d, w in zip(self.dimensions_, self.weights_,
                                                                   strict=True)}
-
-
-def _fit_logistic_1d(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float]:
-    """Maximum-likelihood (a, b) of P(y=1) = sigmoid(a + b x) by Newton's method."""
-    a, b = 0.0, 0.0
-    design = np.column_stack([np.ones_like(x), x])
-    for _ in range(iterations):
-        p = sigmoid(a + b * x)
-        grad = design.T @ (y - p)
-        hess = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        a, b = a + step[0], b + step[1]
-        if np.abs(step).max() < 1e-10:
-            break
-    return float(a), float(b)
 
 
 class LogisticModel(ChurnModel):

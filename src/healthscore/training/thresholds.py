@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ParameterError
-from healthscore.serving.model import health_from_probability
+from healthscore.model.artifact import health_from_probability
 from healthscore.training.metrics import check_inputs, classification_at_threshold
 
 DEFAULT_THRESHOLDS = tuple(range(5, 100, 5))

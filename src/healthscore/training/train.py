@@ -13,9 +13,9 @@ import pandas as pd
 
 from healthscore.errors import ParameterError
 from healthscore.features.registry import FeatureSpec, Kind
-from healthscore.serving.bands import Band
+from healthscore.model.artifact import FeatureMeta, HealthModel
+from healthscore.model.bands import Band
 from healthscore.serving.drift import build_reference
-from healthscore.serving.model import FeatureMeta, HealthModel
 from healthscore.training.calibration import Calibrator
 from healthscore.training.directions import (
     DirectionFinding,

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from healthscore.errors import ConfigError, ModelError, ParameterError
+from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.pipeline.config import config_from_mapping
 from healthscore.serving.drift import (
     ACT,
@@ -30,7 +31,6 @@ from healthscore.serving.drift import (
     psi,
     render_drift,
 )
-from healthscore.serving.model import FeatureMeta, HealthModel
 from healthscore.serving.settings import DriftConfig
 
 

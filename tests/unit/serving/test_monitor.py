@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from healthscore.model.bands import DEFAULT_BANDS
 from healthscore.serving import monitor as mon
-from healthscore.serving.bands import DEFAULT_BANDS
 
 D1, D2, D3 = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 

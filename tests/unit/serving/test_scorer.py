@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from healthscore.errors import DataValidationError
+from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.serving.explain import explain, health_points
-from healthscore.serving.model import FeatureMeta, HealthModel
 from healthscore.serving.scorer import (
     apply_hard_stops,
     apply_overrides,

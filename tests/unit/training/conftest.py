@@ -19,7 +19,7 @@ from healthscore.data.settings import SynthConfig
 from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.features.settings import FeatureConfig
-from healthscore.serving.model import FeatureMeta
+from healthscore.model.artifact import FeatureMeta
 from healthscore.training.settings import SplitConfig
 from healthscore.training.splits import TEST, TRAIN, VALIDATION, TimeSplit, time_split
 from healthscore.training.train import feature_meta

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from healthscore.errors import ModelError
-from healthscore.serving.bands import DEFAULT_BANDS
-from healthscore.serving.model import FeatureMeta, HealthModel
+from healthscore.model.artifact import FeatureMeta, HealthModel
+from healthscore.model.bands import DEFAULT_BANDS
 from healthscore.tracking import RunRecord
 from healthscore.training import record  # test_frame_for would be collected as a test
 from healthscore.training.compare import (

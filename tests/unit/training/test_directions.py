@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from healthscore.serving.model import FeatureMeta, health_from_probability
+from healthscore.model.artifact import FeatureMeta, health_from_probability
 from healthscore.training.calibration import MIN_PROBABILITY, Calibrator
 from healthscore.training.directions import find_directions, rank_association
 from healthscore.training.models import (
@@ -173,6 +173,18 @@ def test_robust_columns_log_skewed_counts_and_clip_extremes() -> None:
     assert np.isnan(out[1, 0])  # missing stays missing for the imputer
 
 
+def test_with_labels_a_skewed_column_is_logged_only_where_churn_reads_it_on_the_log_scale(
+) -> None:
+    rng = np.random.default_rng(3)
+    on_log = rng.negative_binomial(1, 0.05, 4000).astype(float)  # churn follows log(count)
+    on_raw = rng.exponential(60, 4000)  # skewed too, but churn rises linearly with the days
+    logit = -1.2 * (np.log1p(on_log) - 2.5) + 0.03 * (on_raw - 60)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-logit))).astype(int)
+    x = np.column_stack([on_log, on_raw])
+    assert list(RobustColumns().fit(x).log1p_) == [True, True]  # by skewness alone
+    assert list(RobustColumns().fit(x, y).log1p_) == [True, False]
+
+
 def test_a_penalty_on_the_edge_of_its_grid_is_flagged(table) -> None:
     infos = [FeatureInfo(n, "usage", 0, False) for n in NAMES]
     y = y_of(table)
@@ -180,7 +192,10 @@ def test_a_penalty_on_the_edge_of_its_grid_is_flagged(table) -> None:
     assert tiny.penalty_at_edge_ and tiny.params()["penalty_at_edge"]
     single = LogisticModel(infos, LogisticConfig(c_grid=[0.1])).fit(table, y, table, y)
     assert not single.penalty_at_edge_
-    assert single.params()["log1p_columns"] == 2  # both skewed counts, not the noise
+    # the two skewed counts are candidates (the noise is not); the labels keep the log scale
+    # where churn reads it better
+    chosen = RobustColumns().fit(table[NAMES].to_numpy(float), y).log1p_
+    assert not chosen[2] and single.params()["log1p_columns"] == int(chosen.sum()) >= 1
 
 
 def test_directed_logistic_coefficients_follow_each_features_direction(table) -> None:

@@ -16,7 +16,7 @@ from sklearn.metrics import (
 from sklearn.metrics import log_loss as sklearn_log_loss
 
 from healthscore.errors import ParameterError
-from healthscore.serving.bands import DEFAULT_BANDS, Band, assign_band
+from healthscore.model.bands import DEFAULT_BANDS, Band, assign_band
 from healthscore.training.metrics import (
     arr_at_risk_capture,
     band_table,

@@ -12,8 +12,8 @@ import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from healthscore.errors import ConfigError, ModelError, ParameterError
+from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.pipeline.config import config_from_mapping
-from healthscore.serving.model import FeatureMeta, HealthModel
 from healthscore.training.calibration import Calibrator
 from healthscore.training.models import (
     ChurnModel,

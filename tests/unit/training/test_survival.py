@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from healthscore.errors import ParameterError
+from healthscore.model.artifact import HealthModel
 from healthscore.serving.explain import health_points
-from healthscore.serving.model import HealthModel
 from healthscore.training.metrics import roc_auc
 from healthscore.training.settings import TrainingConfig
 from healthscore.training.survival import (

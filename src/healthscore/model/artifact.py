@@ -1,0 +1,116 @@
+"""The health model artifact: a fitted churn model, its calibrator and feature metadata.
+
+Built by training, saved inside the MLflow model, loaded by serving. It never imports
+training code directly; the pickled model object carries its own class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from healthscore.serving.drift import DriftReference
+
+
+class RawModel(Protocol):
+    """What the artifact needs from a fitted model (see healthscore.training.models)."""
+
+    name: str
+    feature_names: list[str]
+
+    def raw_score(self, x: pd.DataFrame) -> np.ndarray: ...
+
+    def raw_to_proba(self, z: np.ndarray) -> np.ndarray: ...
+
+    def contributions(self, x: pd.DataFrame) -> tuple[float, np.ndarray]: ...
+
+
+class ProbabilityMap(Protocol):
+    """A fitted calibrator."""
+
+    def transform(self, p_raw: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class FeatureMeta:
+    """Registry facts about one model input, frozen into the artifact."""
+
+    name: str
+    dimension: str
+    direction: str
+    unit: str
+    description: str
+    explain: str
+    categorical: bool
+    parameter: str | None = None
+    direction_source: str = "registry"  # registry | config (features.directions) | learned
+
+    def sentence(self, value: Any) -> str:
+        """The human sentence for a value of this feature (models trained before flags read
+        "yes"/"no" get them too: the template is interpreted here, not frozen)."""
+        from healthscore.features.registry import render_sentence
+
+        return render_sentence(self.explain, self.description, value, self.parameter)
+
+
+@dataclass
+class HealthModel:
+    """Churn probability p, calibrated; health = 100 (1 - p)."""
+
+    model: RawModel
+    calibrator: ProbabilityMap
+    features: list[FeatureMeta]
+    label: str = "label_churn"
+    horizon_days: int = 90
+    info: dict[str, Any] = field(default_factory=dict)
+    # Binned distributions of the inputs and health on the training rows (serving/drift.py).
+    # None for models pickled before the field existed: they read this class default.
+    reference: DriftReference | None = None
+    # The held-out evaluation fit when this model was refit on every labelled row (its test
+    # metrics come from it; comparisons on rows the refit saw score with it). None otherwise.
+    evaluation: HealthModel | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Input columns the model needs, in order."""
+        return [f.name for f in self.features]
+
+    @property
+    def kind(self) -> str:
+        """scorecard, logistic or lightgbm."""
+        return self.model.name
+
+    def calibrated(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated churn probability for raw scores."""
+        return self.calibrator.transform(self.model.raw_to_proba(np.asarray(z, dtype=float)))
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability per row."""
+        return self.calibrated(self.model.raw_score(frame))
+
+    def health(self, frame: pd.DataFrame) -> np.ndarray:
+        """Health 0-100 per row, one decimal."""
+        return health_from_probability(self.predict_proba(frame))
+
+
+def health_from_probability(p: np.ndarray) -> np.ndarray:
+    """health = 100 x (1 - p), rounded to one decimal."""
+    return np.round(100.0 * (1.0 - np.asarray(p, dtype=float)), 1)
+
+
+def horizon_columns(model: HealthModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Per row, for a survival model: ``churn_within_<h>d`` for every horizon it answers and
+    ``expected_months_24`` (expected months as a customer over the next 24, the restricted
+    mean survival time). No columns for a direct classifier (it answers one horizon, given by
+    ``churn_probability``)."""
+    raw = model.model
+    if not hasattr(raw, "proba_within"):
+        return pd.DataFrame(index=frame.index)
+    z = raw.raw_score(frame)
+    columns = {f"churn_within_{h}d": np.round(raw.proba_within(z, h), 4) for h in raw.horizons}
+    columns["expected_months_24"] = np.round(raw.restricted_mean_months(z), 1)
+    return pd.DataFrame(columns, index=frame.index)
