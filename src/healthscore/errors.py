@@ -103,8 +103,9 @@ class DataSourceError(HealthscoreError):
 class ParameterError(HealthscoreError):
     """A function argument or CLI option is out of range (scikit-learn style message)."""
 
-    def __init__(self, name: str, expected: str, got: object) -> None:
-        super().__init__(f"The {name!r} parameter must be {expected}. Got {got!r} instead.")
+    def __init__(self, name: str, expected: str, got: object, hint: str = "") -> None:
+        super().__init__(f"The {name!r} parameter must be {expected}. Got {got!r} instead."
+                         + (f" {hint}" if hint else ""))
 
 
 class ModelError(HealthscoreError):

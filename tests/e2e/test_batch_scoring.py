@@ -74,6 +74,15 @@ def test_scoring_writes_files_and_history_rows_with_their_provenance(scored) -> 
     assert "<html" in result.paths["report"].read_text()
     crm = pd.read_csv(result.paths["crm_csv"])
     assert len(crm) == len(scores) and "playbook" in crm.columns
+    # the synthetic world's names and CSMs travel from accounts into the score file and export
+    accounts = scored["dataset"].frame("accounts").set_index("account_id")
+    first = scores.iloc[0]
+    assert first["name"] == accounts.loc[int(first["account_id"]), "name"] != ""
+    assert first["owner"] == accounts.loc[int(first["account_id"]), "owner"] != ""
+    assert list(crm.columns[:3]) == ["account_id", "name", "owner"]
+    segments = scores["segment"].nunique()
+    assert crm["owner"].notna().all() and crm["owner"].nunique() == 2 * segments  # 2 CSMs each
+    assert (crm["name"] == scores["name"]).all()
 
 
 def test_rerunning_a_date_replaces_it(scored) -> None:
@@ -144,6 +153,11 @@ def test_three_dates_give_trends_and_alerts(scored) -> None:
                      "expansion_play"}
     dropped = scores[scores["alerts"].str.contains("health_drop")]
     assert (dropped["health_change_30d"] <= -15).all()
+    # the page names each alerted account with its owner, and sums alerts per owner
+    page = result.paths["report"].read_text()
+    some = alerted.iloc[0]
+    assert f"<b>{some['name']}</b>" in page and f"owner {some['owner']}" in page
+    assert "What to do this week" in page and "<h2>By owner</h2>" in page
 
 
 def test_score_command_prints_a_summary_and_exit_codes(scored) -> None:
@@ -161,3 +175,45 @@ def test_score_command_prints_a_summary_and_exit_codes(scored) -> None:
     assert late.exit_code == 2 and "--as-of" in late.output
     quiet = runner.invoke(cli, ["-q", "score", "-c", str(config), "--as-of", "2025-11-01"])
     assert quiet.exit_code == 0 and quiet.output.strip() == "", quiet.output  # -q: errors only
+
+
+def test_score_for_one_owner_prints_their_accounts_and_writes_their_page(scored) -> None:
+    runner = CliRunner()
+    config = scored["root"] / "config.yaml"
+    config.write_text(f"workdir: {scored['config'].workdir}\n"
+                      f"data:\n  dir: {scored['root'] / 'data'}\n")
+    owners = scored["dataset"].frame("accounts")["owner"]
+    owner = owners.iat[0]
+    ok = runner.invoke(cli, ["-c", str(config), "score", "--as-of", "2025-11-01",
+                             "--owner", owner])
+    assert ok.exit_code == 0, ok.output
+    assert f"{owner}: " in ok.output and "accounts (top 10 by ARR at risk)" in ok.output
+    page = scored["config"].workdir / "scores" / f"2025-11-01.owner-{owner}.html"
+    mine = pd.read_parquet(scored["config"].workdir / "scores" / "2025-11-01.parquet")
+    mine = mine[mine["owner"] == owner]
+    text = page.read_text()
+    assert (f'<div class="value">{len(mine):,}</div><div class="label">accounts scored'
+            in text)
+    others = set(owners) - {owner}
+    assert not any(f"owner {o}<" in text or f"owner {o} " in text for o in others)
+
+
+def test_an_unknown_owner_exits_2_before_any_scoring(scored) -> None:
+    runner = CliRunner()
+    config = scored["root"] / "config.yaml"
+    config.write_text(f"workdir: {scored['config'].workdir}\n"
+                      f"data:\n  dir: {scored['root'] / 'data'}\n")
+    owner = scored["dataset"].frame("accounts")["owner"].iat[0]
+    out = scored["config"].workdir / "scores"
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*")} if out.exists() else {}
+    typo = runner.invoke(cli, ["-c", str(config), "score", "--as-of", "2025-09-01",
+                               "--owner", owner.lower()])
+    assert typo.exit_code == 2, typo.output
+    assert "--owner" in typo.output and f"Did you mean {owner!r}?" in typo.output
+    assert "Traceback" not in typo.output
+    nobody = runner.invoke(cli, ["-c", str(config), "score", "--as-of", "2025-09-01",
+                                 "--owner", "Zzyzx Qwerty"])
+    assert nobody.exit_code == 2 and "owners: " in nobody.output
+    assert "Did you mean" not in nobody.output
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("*")} if out.exists() else {}
+    assert after == before  # refused before any scoring work: nothing written

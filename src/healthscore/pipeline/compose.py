@@ -305,15 +305,26 @@ def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
 
 def check_owner(dataset: Dataset, owner: str) -> None:
     """Refuse an owner that no account has (before any scoring work), listing the owners."""
-    from healthscore.errors import ParameterError
     from healthscore.serving.batch import account_labels
 
     owners = sorted({o for o in account_labels(dataset)["owner"] if o})
     if owner not in owners:
-        known = ", ".join(owners[:20]) + (" ..." if len(owners) > 20 else "")
-        raise ParameterError("--owner", "an owner in accounts.owner ("
-                             + (f"owners: {known}" if owners else "no account has one") + ")",
-                             owner)
+        raise unknown_owner(owner, owners, "an owner in accounts.owner")
+
+
+def unknown_owner(owner: str, owners: list[str], expected: str) -> Exception:
+    """The error for an ``--owner`` no account has: the owners there are (up to 20) and the
+    closest spellings (the same name in other case first, else ``difflib``'s nearest)."""
+    import difflib
+
+    from healthscore.errors import ParameterError
+
+    known = ", ".join(owners[:20]) + (" ..." if len(owners) > 20 else "")
+    close = [o for o in owners if o.casefold() == owner.casefold()] or difflib.get_close_matches(
+        owner, owners, n=2, cutoff=0.6)
+    hint = f"Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    where = f"owners: {known}" if owners else "no account has one"
+    return ParameterError("--owner", f"{expected} ({where})", owner, hint)
 
 
 def owner_portfolio(config: Config, result, owner: str) -> Path:
@@ -322,7 +333,6 @@ def owner_portfolio(config: Config, result, owner: str) -> Path:
     owners there are."""
     import re
 
-    from healthscore.errors import ParameterError
     from healthscore.io import write_text
     from healthscore.serving.portfolio import render_portfolio
 
@@ -330,10 +340,7 @@ def owner_portfolio(config: Config, result, owner: str) -> Path:
     owners = sorted({o for o in scores["owner"].astype(str) if o})
     mine = scores[scores["owner"].astype(str) == owner]
     if mine.empty:
-        known = ", ".join(owners[:20]) + (" ..." if len(owners) > 20 else "")
-        raise ParameterError("--owner", "an owner of some scored account (accounts.owner; "
-                             + (f"owners: {known}" if owners else "no account has one") + ")",
-                             owner)
+        raise unknown_owner(owner, owners, "an owner of some scored account (accounts.owner)")
     band_order = [b.name for b in sorted(config.scoring.bands, key=lambda b: b.low)]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", owner).strip("-") or "owner"
     path = result.paths["report"].with_name(f"{result.as_of.isoformat()}.owner-{slug}.html")

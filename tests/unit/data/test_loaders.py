@@ -175,6 +175,18 @@ def test_columns_mapping_renames_user_columns(required, tmp_path):
     assert accounts["account_id"].tolist() == [1, 2]
 
 
+def test_owner_is_optional_in_the_accounts_table(required, tmp_path):
+    from healthscore.serving.batch import account_labels
+
+    without = open_with(required)  # accounts_frame() has no name or owner column
+    assert without.frame("accounts")["owner"].isna().all()
+    assert account_labels(without)["owner"].tolist() == ["", ""]  # empty text, never NaN
+    path = tmp_path / "accounts.parquet"
+    accounts_frame().assign(owner=["Ana", None]).to_parquet(path)
+    owned = open_with(required, accounts=TableSource(path=path))
+    assert account_labels(owned)["owner"].tolist() == ["Ana", ""]
+
+
 def test_mrr_is_multiplied_by_twelve(required, tmp_path):
     path = tmp_path / "billing.csv"
     subscriptions_frame().rename(columns={"arr": "mrr_usd"}).assign(
