@@ -22,6 +22,7 @@ How a command is mapped onto the test world (explicitly, nothing else is rewritt
   ``/my.yaml``, ``healthscore.yaml``, ``FILE``, ``configs/demo.yaml``) is the test's config;
   ``RUN_ID`` and ``RUN_A`` the run of ``@champion`` after the set-up training, ``RUN_B`` another
   model run of that session; ``DATE`` 2025-12-01; ``URI`` ``models:/healthscore@challenger``;
+  ``NAME`` (``score --owner NAME``) Avery, a CSM of the synthetic world's first segment;
   the synth sizes ``N``, ``M``, ``S`` and its folder ``DIR``; ``table.parquet`` and ``TABLE`` a
   feature table with the columns the README names (``customer_id``, ``churned``, ``as_of``);
   ``customers.csv`` and ``features.yaml`` are the README's bring-your-own example, which
@@ -63,7 +64,7 @@ CUSTOMERS_CSV, FEATURES_YAML = "{customers_csv}", "{features_yaml}"
 PLACEHOLDERS = {
     "my.yaml": CONFIG, "healthscore.yaml": CONFIG, "FILE": CONFIG, "configs/demo.yaml": CONFIG,
     "RUN_ID": RUN_A, "RUN_A": RUN_A, "RUN_B": RUN_B,
-    "DATE": SCORING_DATE, "URI": "models:/healthscore@challenger",
+    "DATE": SCORING_DATE, "URI": "models:/healthscore@challenger", "NAME": "Avery",
     "N": "200", "M": "12", "S": "7", "DIR": SYNTH_DIR,
     "table.parquet": FEATURE_TABLE, "TABLE": FEATURE_TABLE,
     "customers.csv": CUSTOMERS_CSV, "features.yaml": FEATURES_YAML,
