@@ -18,6 +18,7 @@ from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.pipeline import compose
 from healthscore.pipeline.config import Config
+from healthscore.training.record import SAMPLE_FOR_DRIVERS
 
 MODEL_NAME = "healthscore"
 
@@ -56,7 +57,7 @@ def test_each_model_run_records_params_metrics_and_artifacts(trained):
              for p in best.artifact_dir.rglob("*") if p.is_file()}
     for name in ("tables/band_table.csv", "tables/segment_metrics.csv",
                  "tables/test_predictions.parquet", "tables/test_features.parquet",
-                 "tables/global_drivers.csv",
+                 "tables/global_drivers.csv", "tables/at_risk_dimensions.csv",
                  "plots/roc.png", "plots/pr.png", "plots/calibration.png",
                  "plots/band_churn.png", "plots/score_distribution.png",
                  "plots/shap_summary.png", "features.json", "config.json",
@@ -185,6 +186,22 @@ def test_report_embeds_its_plots_and_compares_with_the_scorecard(trained):
     assert len(re.findall(r'src="data:image/png;base64,', page)) >= 6
     assert "scorecard baseline" in page and "Health bands" in page
     assert "<script" not in page  # self-contained and static
+    # what to do this week: the worklist size at the run's own threshold and the precision
+    config = trained["config"]
+    threshold = config.training.at_risk_threshold
+    assert f"Work the accounts with health below {threshold:g} first" in page
+    run = tracking.read_run(trained["session"].runs[trained["session"].best].run_id,
+                            trained["root"] / "read-report")
+    assert float(run.params["at_risk_threshold"]) == threshold
+    assert f"Expect about {run.metrics['test_precision']:.0%}" in page
+    rows = pd.read_parquet(run.artifact_dir / "tables" / "test_predictions.parquet")
+    flagged = (100 * (1 - rows["p"]) < threshold).groupby(rows["snapshot_date"]).sum()
+    assert f"held {flagged.median():,.0f} accounts per scoring run" in page
+    dimensions = pd.read_csv(run.artifact_dir / "tables" / "at_risk_dimensions.csv")
+    assert dimensions["flagged_rows"].sum() <= SAMPLE_FOR_DRIVERS
+    top = dimensions[dimensions["dimension"] != "(none)"].iloc[0]
+    assert f"{top['dimension']}: {top['share']:.0%} of the flagged accounts → " \
+        f"{config.scoring.playbooks[top['dimension']]}" in page
 
 
 def test_promote_moves_the_champion_alias(trained):

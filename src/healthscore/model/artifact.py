@@ -15,6 +15,13 @@ import pandas as pd
 if TYPE_CHECKING:
     from healthscore.serving.drift import DriftReference
 
+DIMENSIONS = ("usage", "engagement", "relationship", "billing", "support", "sentiment",
+              "commercial", "other")
+# Commercial facts (renewal timing, contract length, ARR) explain a score but are not something
+# a customer-success team can fix, so they never pick the playbook; nor does "other", the
+# dimension of a feature-table column nobody mapped to one.
+ACTIONABLE_DIMENSIONS = DIMENSIONS[:-2]
+
 
 class RawModel(Protocol):
     """What the artifact needs from a fitted model (see healthscore.training.models)."""

@@ -285,7 +285,8 @@ def write_validation_report(config: Config, run_ref: str, out: Path | None = Non
         run = tracking.read_run(run_id, Path(tmp))
         baseline = next((r for r in tracking.sibling_runs(run)
                          if r.tags.get(tracking.TAG_MODEL) == "scorecard"), None)
-        page = render_report(run, baseline)
+        page = render_report(run, baseline, dict(config.scoring.playbooks),
+                             config.training.at_risk_threshold)
     out = out or config.workdir / "reports" / f"validation-{run_id}.html"
     write_text(page, out)
     tracking.log_artifacts_to_run(run_id, {"report/validation_report.html": page})

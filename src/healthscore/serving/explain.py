@@ -28,14 +28,16 @@ import json
 import numpy as np
 import pandas as pd
 
-from healthscore.model.artifact import FeatureMeta, HealthModel, horizon_columns
+from healthscore.model.artifact import (
+    ACTIONABLE_DIMENSIONS,
+    DIMENSIONS,
+    FeatureMeta,
+    HealthModel,
+    horizon_columns,
+)
 
-DIMENSIONS = ("usage", "engagement", "relationship", "billing", "support", "sentiment",
-              "commercial", "other")
-# Commercial facts (renewal timing, contract length, ARR) explain a score but are not something
-# a customer-success team can fix, so they never pick the playbook; nor does "other", the
-# dimension of a feature-table column nobody mapped to one.
-ACTIONABLE = DIMENSIONS[:-2]
+# the dimensions that can pick a playbook (commercial and other cannot): see model.artifact
+ACTIONABLE = ACTIONABLE_DIMENSIONS
 _EPS = 1e-9
 
 

@@ -37,6 +37,7 @@ TEST_FEATURES = "tables/test_features.parquet"
 TEST_PREDICTIONS = "tables/test_predictions.parquet"
 DIRECTIONS = "tables/directions.csv"  # each feature's direction, its source and strength
 SEARCH = "tables/lightgbm_search.csv"
+AT_RISK_DIMENSIONS = "tables/at_risk_dimensions.csv"  # what puts flagged accounts at risk
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
@@ -116,7 +117,8 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def model_artifacts(result: ModelResult, test_frame: pd.DataFrame) -> dict[str, bytes | str]:
+def model_artifacts(result: ModelResult, test_frame: pd.DataFrame,
+                    at_risk_threshold: float = 50.0) -> dict[str, bytes | str]:
     """Tables and plots of one model's held-out evaluation."""
     ev = result.test
     y, p = result.test_rows["y"].to_numpy(), result.test_rows["p"].to_numpy()
@@ -137,6 +139,9 @@ def model_artifacts(result: ModelResult, test_frame: pd.DataFrame) -> dict[str, 
     _, phi = model.model.contributions(sample)
     names = model.model.feature_names
     files["tables/global_drivers.csv"] = plots.global_drivers(phi, names).to_csv(index=False)
+    files[AT_RISK_DIMENSIONS] = at_risk_dimensions(
+        model.health(sample), phi, [m.dimension for m in model.features],
+        at_risk_threshold).to_csv(index=False)
     files["plots/shap_summary.png"] = figure_png(
         plots.drivers_figure(phi, sample[names].reset_index(drop=True)))
     files["features.json"] = json.dumps([m.__dict__ for m in model.features], indent=1)
@@ -151,6 +156,31 @@ def model_artifacts(result: ModelResult, test_frame: pd.DataFrame) -> dict[str, 
                     "unique account_id/snapshot_date); %s not logged, so this run cannot be "
                     "the holdout of a comparison", result.name, TEST_FEATURES)
     return files
+
+
+def at_risk_dimensions(health: np.ndarray, phi: np.ndarray, dimensions: list[str],
+                       at_risk_threshold: float) -> pd.DataFrame:
+    """Among rows with health below ``at_risk_threshold``, how many have each actionable
+    dimension as their largest push towards churn (the sum of its features' contributions,
+    on the raw score: positive raises the churn probability); the dimension a playbook is
+    chosen by. Columns: dimension, flagged_rows, share (of the flagged rows); largest first.
+
+    Rows whose actionable dimensions all point towards staying count under "(none)"."""
+    from healthscore.model.artifact import ACTIONABLE_DIMENSIONS
+
+    flagged = np.asarray(health, dtype=float) < at_risk_threshold
+    dims = np.asarray(dimensions)
+    pushes = np.column_stack([np.asarray(phi)[flagged][:, dims == d].sum(axis=1)
+                              for d in ACTIONABLE_DIMENSIONS])
+    labels = np.array(ACTIONABLE_DIMENSIONS)[pushes.argmax(axis=1)] if len(pushes) else \
+        np.array([], dtype=object)
+    dominant = np.where(pushes.max(axis=1) > 0, labels, "(none)") if len(pushes) else labels
+    counts = pd.Series(dominant, dtype=object).value_counts()
+    out = pd.DataFrame({"dimension": counts.index.astype(str),
+                        "flagged_rows": counts.to_numpy(int)})
+    out["share"] = out["flagged_rows"] / max(int(flagged.sum()), 1)
+    return out.sort_values(["flagged_rows", "dimension"], ascending=[False, True],
+                           ignore_index=True)
 
 
 def rows_aligned(test_frame: pd.DataFrame, test_rows: pd.DataFrame) -> bool:
@@ -194,7 +224,8 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
                                      | {"validation_pr_auc": result.validation_pr_auc,
                                         "fit_seconds": result.seconds}
                                      | _cost_metrics(result))
-                tracking.log_artifacts(model_artifacts(result, frames[name]))
+                tracking.log_artifacts(model_artifacts(result, frames[name],
+                                                       config.at_risk_threshold))
                 tracking.write_json("config.json", settings)
                 example, id_column = input_example(frames[name], result.health_model)
                 wrapped = HealthScorePyfunc(result.health_model)
@@ -272,6 +303,8 @@ def _model_params(result: ModelResult, run: TrainingRun, config: TrainingConfig,
     split = split_description(run)
     return {
         "model": result.name, "calibration": config.calibration, "label": config.label,
+        "at_risk_threshold": config.at_risk_threshold,
+        "horizon_days": model.horizon_days,
         "n_features": len(model.feature_names), "seed": model.info.get("seed"),
         "refit": result.refit, "metrics_from": "evaluation fit (training period)",
         **({"refit_rows": model.info.get("refit_rows"),

@@ -180,8 +180,84 @@ def search_section(run: RunRecord) -> str:
             + html_table(_readable(pd.read_csv(path)), floats="{:.4f}", wrap=True))
 
 
-def render_report(run: RunRecord, baseline: RunRecord | None) -> str:
-    """The whole HTML page."""
+def _compact_money(value: float) -> str:
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def action_section(run: RunRecord, playbooks: dict[str, str] | None = None,
+                   threshold: float = 50.0) -> str:
+    """"What to do this week" for a customer-success leader: how many accounts the at-risk
+    threshold flags per scoring run on the test period (and their ARR), the precision and
+    recall to expect there, and which risk dimensions (and so playbooks) dominate among the
+    flagged accounts. ``threshold`` stands in when the run did not log its own."""
+    path = run.artifact_dir / "tables" / "test_predictions.parquet"
+    if not path.exists():
+        return ""
+    p = run.params
+    threshold = float(p.get("at_risk_threshold", threshold))
+    horizon = p.get("horizon_days", "")
+    within = f"within {horizon} days" if horizon else "within the horizon"
+    rows = pd.read_parquet(path)
+    rows["flagged"] = 100.0 * (1.0 - rows["p"].astype(float)) < threshold
+    has_dates = "snapshot_date" in rows and rows["snapshot_date"].nunique() > 1
+    runs = rows.groupby("snapshot_date") if has_dates else [(None, rows)]
+    flagged = pd.DataFrame([{
+        "n": int(r["flagged"].sum()), "share": float(r["flagged"].mean()),
+        "arr": float(r.loc[r["flagged"], "arr"].fillna(0).sum()) if "arr" in r else None}
+        for _, r in runs])
+    per = "per scoring run (one per snapshot date; median, at most " if has_dates else \
+        "(all test rows together; "
+    items = []
+    arr = flagged["arr"].median() if flagged["arr"].notna().all() else None
+    items.append(
+        f"<b>Work the accounts with health below {threshold:g} first.</b> On the test period "
+        f"that list held {flagged['n'].median():,.0f} accounts {per}"
+        + (f"{flagged['n'].max():,})" if has_dates else f"{len(rows):,} rows)")
+        + f", {flagged['share'].median():.0%} of the active accounts"
+        + (f", {_compact_money(arr)} ARR" if arr is not None else "") + ".")
+    m = run.metrics
+    precision, recall = m.get("test_precision"), m.get("test_recall")
+    if precision is not None and precision == precision and precision > 0:
+        low, high = m.get("test_precision_ci_low"), m.get("test_precision_ci_high")
+        interval = (f" (95 % CI {low:.0%}–{high:.0%})" if low is not None and high is not None
+                    and low == low and high == high else "")
+        items.append(
+            f"<b>Expect about {precision:.0%}{interval} of them to churn {within}</b> if "
+            f"nothing changes: roughly 1 in {max(round(1 / precision), 1)} flagged accounts "
+            "is a save to win; the others are false alarms worth a short check, not a "
+            "rescue plan.")
+    if recall is not None and recall == recall:
+        items.append(
+            f"<b>The list catches {recall:.0%} of the accounts that go on to churn.</b> The "
+            f"other {1 - recall:.0%} churn from above the threshold (the misses): watch the "
+            "health drops and alerts on the portfolio page too, and see "
+            "<code>healthscore monitor</code> for the misses once outcomes are known.")
+    dims_path = run.artifact_dir / "tables" / "at_risk_dimensions.csv"
+    if dims_path.exists():
+        dims = pd.read_csv(dims_path)
+        dims = dims[dims["dimension"] != "(none)"].head(3)
+        plays = playbooks or {}
+        if not dims.empty:
+            listed = "".join(
+                f"<li>{html.escape(str(d.dimension))}: {d.share:.0%} of the flagged accounts"
+                + (f" → {html.escape(plays[d.dimension])}" if plays.get(d.dimension) else "")
+                + "</li>" for d in dims.itertuples())
+            items.append("<b>What puts them at risk</b> (each flagged account's largest "
+                         "push towards churn; a sample of the test rows), and the playbook "
+                         f"for it:<ul>{listed}</ul>")
+    body = "".join(f"<li>{item}</li>" for item in items)
+    return ("<h2>What to do this week</h2><p>For a customer-success leader: what this score "
+            f"asks of the team, from the test period.</p><ol>{body}</ol>")
+
+
+def render_report(run: RunRecord, baseline: RunRecord | None,
+                  playbooks: dict[str, str] | None = None, threshold: float = 50.0) -> str:
+    """The whole HTML page. ``playbooks`` (dimension -> playbook, the scoring config's) and
+    ``threshold`` (the at-risk threshold, for runs that did not log theirs) feed the "What to
+    do this week" section."""
     p = run.params
     model = p.get("model", run.name)
     split = " · ".join(f"{k.removeprefix('split_')} {v}" for k, v in p.items()
@@ -217,6 +293,7 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 {html.escape(sizes)}</p>{notes}{fitting_notes(run)}
 <h2>Headline: would this score have caught last period's churn?</h2>
 {headline_table(run, baseline)}
+{action_section(run, playbooks, threshold)}
 <h2>Health bands</h2>
 <p>Accounts scored on the test period, grouped by health band, with what actually happened.</p>
 {html_table(bands, percents=PERCENT_COLUMNS) if not bands.empty
