@@ -46,6 +46,54 @@ def test_notebook_is_stored_without_outputs(path):
     assert "import healthscore" in sources or "from healthscore" in sources
 
 
+def healthscore_imports(source: str) -> set[str]:
+    """Every ``healthscore`` module a cell's code imports, or reaches by attribute from the
+    package (``healthscore.pipeline.compose.x`` gives ``healthscore.pipeline``); IPython
+    magics left out."""
+    import ast
+
+    code = "\n".join(line for line in source.splitlines()
+                     if not line.lstrip().startswith(("%", "!")))
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "healthscore"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == \
+                "healthscore":
+            found += ([f"healthscore.{a.name}" for a in node.names]
+                      if node.module == "healthscore" else [node.module])
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                node.value.id == "healthscore":
+            found.append(f"healthscore.{node.attr}")
+    return set(found)
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("from healthscore import api\napi.open_data(c)", {"healthscore.api"}),
+    ("%matplotlib inline\nimport healthscore.api as hs", {"healthscore.api"}),
+    ("from healthscore.pipeline import compose", {"healthscore.pipeline"}),
+    ("from healthscore import tracking, api", {"healthscore.tracking", "healthscore.api"}),
+    ("import healthscore\nhealthscore.pipeline.compose.open_data(c)",
+     {"healthscore", "healthscore.pipeline"}),
+    ("from healthscore.api import churn_rates", {"healthscore.api"}),
+    ("import pandas as pd\npd.read_csv('healthscore.csv')", set()),
+])
+def test_healthscore_imports_finds_every_way_in(source, expected):
+    assert healthscore_imports(source) == expected
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_uses_only_the_public_api(path):
+    """Notebooks are start points for users: they import healthscore.api (docs/api.md), never
+    an internal module, so what they show keeps working as the internals move."""
+    notebook = nbformat.read(path, as_version=4)
+    internal = sorted({name for cell in notebook.cells if cell.cell_type == "code"
+                       for name in healthscore_imports(cell.source)
+                       if name not in ("healthscore", "healthscore.api")})
+    assert not internal, (f"{path.name} uses {internal}; import what it needs from "
+                          "healthscore.api (export it there and list it in docs/api.md)")
+
+
 def with_parameters(notebook, values: dict[str, object]):
     """``notebook`` with a cell assigning ``values`` inserted after its parameters cell."""
     index = next(i for i, c in enumerate(notebook.cells)
