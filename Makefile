@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)  ## synthetic data -> validate -> features -> train -> score -> report
+demo: $(STAMP)  ## synthetic data -> validate -> features -> train -> score -> report -> monitor
 	$(BIN)/healthscore demo
 
 test: $(STAMP)  ## the default suite (scale checks excluded)

@@ -346,27 +346,27 @@ def _print_matrix(matrix, seconds: float, out: Path) -> None:
 @click.pass_obj
 def demo(obj: Context) -> None:
     """Run the whole pipeline on the embedded synthetic world:
-    synth -> validate -> features -> train (MLflow) -> score -> portfolio report."""
+    synth -> validate -> features -> train (MLflow) -> score -> portfolio report -> monitor."""
     from healthscore.pipeline import compose
 
     config = obj.config(writes=True)
     started = time.perf_counter()
-    console.rule("1/5 synthetic world")
+    console.rule("1/6 synthetic world")
     with progress_bar() as progress:
         summary = compose.synthesize_world(config, progress=progress)
     _print_world(summary, time.perf_counter() - started)
-    console.rule("2/5 validate")
+    console.rule("2/6 validate")
     dataset = compose.open_data(config)
     _print_dataset(dataset)
-    console.rule("3/5 features")
+    console.rule("3/6 features")
     matrix = _build_and_report(config, dataset, None)
-    console.rule("4/5 train, validate, track")
+    console.rule("4/6 train, validate, track")
     frame, metas = compose.matrix_inputs(matrix)
     with progress_bar() as progress:
         run, session, reports = compose.train(config, frame, metas, dataset.fingerprint,
                                               progress)
     _print_training(run, session, reports)
-    console.rule("5/5 score the portfolio")
+    console.rule("5/6 score the portfolio")
     model_uri = f"models:/{config.training.tracking.model_name}/{session.registered_version}"
     days = _month_starts_before(dataset.end_date + dt.timedelta(days=1), 3)
     for day in days:  # three monthly runs, so the last one has trends and alerts
@@ -375,6 +375,14 @@ def demo(obj: Context) -> None:
         if day != days[-1]:
             console.print(f"Scored {len(result.scores):,} accounts as of {day}")
     _print_scores(result)
+    console.rule("6/6 live accuracy")
+    day = dataset.end_date + dt.timedelta(days=1)
+    outcome = compose.monitor(config, dataset, day)
+    _print_monitor(outcome, day)
+    if outcome.live is None:  # the demo scores its last months: their outcomes lie ahead
+        console.print("The demo scores the last months of its data, so their outcomes are "
+                      "still ahead: run `monitor` each month once they mature (exit 6 when "
+                      "live recall or calibration falls below `monitoring`).")
     console.print(f"[bold green]demo finished[/bold green] in {time.perf_counter() - started:.0f}s;"
                   f" outputs in {config.workdir}/, portfolio report {result.paths['report']}, "
                   f"MLflow runs in {compose.tracking_uri(config)} (browse: mlflow ui "
