@@ -16,6 +16,7 @@ from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
 from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
+from healthscore.model.artifact import health_from_probability
 from healthscore.pipeline import compose
 from healthscore.pipeline.config import Config
 from healthscore.training.record import SAMPLE_FOR_DRIVERS
@@ -195,8 +196,9 @@ def test_report_embeds_its_plots_and_compares_with_the_scorecard(trained):
     assert float(run.params["at_risk_threshold"]) == threshold
     assert f"Expect about {run.metrics['test_precision']:.0%}" in page
     rows = pd.read_parquet(run.artifact_dir / "tables" / "test_predictions.parquet")
-    flagged = (100 * (1 - rows["p"]) < threshold).groupby(rows["snapshot_date"]).sum()
-    assert f"held {flagged.median():,.0f} accounts per scoring run" in page
+    flagged = (health_from_probability(rows["p"].to_numpy()) < threshold).astype(int)
+    per_run = pd.Series(flagged).groupby(rows["snapshot_date"].to_numpy()).sum().mean()
+    assert f"held about {per_run:,.0f} account" in page and " per scoring run" in page
     dimensions = pd.read_csv(run.artifact_dir / "tables" / "at_risk_dimensions.csv")
     assert dimensions["flagged_rows"].sum() <= SAMPLE_FOR_DRIVERS
     top = dimensions[dimensions["dimension"] != "(none)"].iloc[0]

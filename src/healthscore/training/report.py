@@ -49,6 +49,7 @@ def _img(path: Path) -> str:
 
 # shares and rates shown as percentages in the band and segment tables
 PERCENT_COLUMNS = ("churn_rate", "share_of_accounts", "recall", "precision")
+READABLE_PERCENTS = tuple(c.replace("_", " ") for c in PERCENT_COLUMNS)  # after _readable
 
 
 def html_table(frame: pd.DataFrame, floats: str = "{:.3f}", wrap: bool = False,
@@ -82,7 +83,7 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
     """Column names and text values with spaces for underscores (``higher is healthier``)."""
     out = frame.rename(columns=lambda c: str(c).replace("_", " "))
     for column in out.columns:
-        if out[column].dtype == object and column != "feature":
+        if pd.api.types.is_string_dtype(out[column]) and column != "feature":
             out[column] = out[column].map(lambda v: v.replace("_", " ")
                                           if isinstance(v, str) else v)
     return out
@@ -187,12 +188,28 @@ def _compact_money(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _accounts(n: float) -> str:
+    return f"{n:,.0f} account" + ("" if round(n) == 1 else "s")
+
+
+def _share(value: float) -> str:
+    return f"{value:.1%}" if 0 < value < 0.1 else f"{value:.0%}"
+
+
+# recall the "what to do" section shows a threshold for when the configured one catches less
+RECALL_TO_AIM_FOR = 0.5
+
+
 def action_section(run: RunRecord, playbooks: dict[str, str] | None = None,
                    threshold: float = 50.0) -> str:
     """"What to do this week" for a customer-success leader: how many accounts the at-risk
     threshold flags per scoring run on the test period (and their ARR), the precision and
-    recall to expect there, and which risk dimensions (and so playbooks) dominate among the
+    recall to expect there (and, when it catches less than half the churners, the threshold
+    that would catch half), and which risk dimensions (and so playbooks) dominate among the
     flagged accounts. ``threshold`` stands in when the run did not log its own."""
+    from healthscore.model.artifact import health_from_probability
+    from healthscore.training.thresholds import DEFAULT_THRESHOLDS, threshold_table
+
     path = run.artifact_dir / "tables" / "test_predictions.parquet"
     if not path.exists():
         return ""
@@ -201,40 +218,50 @@ def action_section(run: RunRecord, playbooks: dict[str, str] | None = None,
     horizon = p.get("horizon_days", "")
     within = f"within {horizon} days" if horizon else "within the horizon"
     rows = pd.read_parquet(path)
-    rows["flagged"] = 100.0 * (1.0 - rows["p"].astype(float)) < threshold
-    has_dates = "snapshot_date" in rows and rows["snapshot_date"].nunique() > 1
-    runs = rows.groupby("snapshot_date") if has_dates else [(None, rows)]
-    flagged = pd.DataFrame([{
-        "n": int(r["flagged"].sum()), "share": float(r["flagged"].mean()),
-        "arr": float(r.loc[r["flagged"], "arr"].fillna(0).sum()) if "arr" in r else None}
-        for _, r in runs])
-    per = "per scoring run (one per snapshot date; median, at most " if has_dates else \
-        "(all test rows together; "
-    items = []
-    arr = flagged["arr"].median() if flagged["arr"].notna().all() else None
-    items.append(
+    y, prob = rows["y"].to_numpy(), rows["p"].to_numpy(float)
+    runs = rows["snapshot_date"] if "snapshot_date" in rows else None
+    table = threshold_table(y, prob, sorted({*DEFAULT_THRESHOLDS, threshold}), runs)
+    at = table[table["health_threshold"] == threshold].iloc[0]
+    flagged = health_from_probability(prob) < threshold
+    arr = float(rows.loc[flagged, "arr"].fillna(0).sum()) if "arr" in rows else None
+    n_runs = rows["snapshot_date"].nunique() if runs is not None else 1
+    items = [
         f"<b>Work the accounts with health below {threshold:g} first.</b> On the test period "
-        f"that list held {flagged['n'].median():,.0f} accounts {per}"
-        + (f"{flagged['n'].max():,})" if has_dates else f"{len(rows):,} rows)")
-        + f", {flagged['share'].median():.0%} of the active accounts"
-        + (f", {_compact_money(arr)} ARR" if arr is not None else "") + ".")
+        + (f"that list held about {_accounts(at['flagged_per_run'])} per scoring run (one "
+           f"per snapshot date, at most {int(at['max_flagged_per_run']):,})" if n_runs > 1 else
+           f"that list held {_accounts(at['flagged'])}")
+        + f", {_share(at['flagged_share'])} of the active accounts"
+        + (f", {_compact_money(arr / n_runs)} ARR per run" if arr is not None else "") + "."]
     m = run.metrics
-    precision, recall = m.get("test_precision"), m.get("test_recall")
-    if precision is not None and precision == precision and precision > 0:
+    precision = m.get("test_precision", at["precision"])
+    recall = m.get("test_recall", at["recall"])
+    if at["flagged"] == 0:
+        items.append("No account of the test period was that unhealthy, so the list would "
+                     "have been empty.")
+    elif precision == precision:  # not NaN
         low, high = m.get("test_precision_ci_low"), m.get("test_precision_ci_high")
         interval = (f" (95 % CI {low:.0%}–{high:.0%})" if low is not None and high is not None
                     and low == low and high == high else "")
-        items.append(
-            f"<b>Expect about {precision:.0%}{interval} of them to churn {within}</b> if "
-            f"nothing changes: roughly 1 in {max(round(1 / precision), 1)} flagged accounts "
-            "is a save to win; the others are false alarms worth a short check, not a "
-            "rescue plan.")
-    if recall is not None and recall == recall:
-        items.append(
-            f"<b>The list catches {recall:.0%} of the accounts that go on to churn.</b> The "
-            f"other {1 - recall:.0%} churn from above the threshold (the misses): watch the "
-            "health drops and alerts on the portfolio page too, and see "
-            "<code>healthscore monitor</code> for the misses once outcomes are known.")
+        odds = ("almost every flagged account is a save to win" if precision >= 0.9 else
+                f"roughly 1 in {max(round(1 / precision), 1)} flagged accounts is a save to "
+                "win; the others are false alarms worth a short check, not a rescue plan"
+                if precision > 0 else "none of them churned: the list was all false alarms")
+        items.append(f"<b>Expect about {precision:.0%}{interval} of them to churn {within}"
+                     f"</b> if nothing changes: {odds}.")
+    if recall == recall:
+        text = (f"<b>The list catches {recall:.0%} of the accounts that go on to churn.</b> "
+                f"The other {1 - recall:.0%} churn from above the threshold (the misses): "
+                "watch the health drops and alerts on the portfolio page too, and see "
+                "<code>healthscore monitor</code> for the misses once outcomes are known.")
+        wider = table[(table["recall"] >= RECALL_TO_AIM_FOR)
+                      & (table["health_threshold"] > threshold)]
+        if recall < RECALL_TO_AIM_FOR and not wider.empty:
+            w = wider.iloc[0]
+            text += (f" To catch {w['recall']:.0%} of the churners, flag health below "
+                     f"{w['health_threshold']:g}: about {_accounts(w['flagged_per_run'])} per "
+                     f"run, {w['precision']:.0%} of them churned (training.at_risk_threshold; "
+                     "or choose it by the team's capacity, docs/validating.md).")
+        items.append(text)
     dims_path = run.artifact_dir / "tables" / "at_risk_dimensions.csv"
     if dims_path.exists():
         dims = pd.read_csv(dims_path)
@@ -296,11 +323,11 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 {action_section(run, playbooks, threshold)}
 <h2>Health bands</h2>
 <p>Accounts scored on the test period, grouped by health band, with what actually happened.</p>
-{html_table(bands, percents=PERCENT_COLUMNS) if not bands.empty
+{html_table(_readable(bands), percents=READABLE_PERCENTS) if not bands.empty
    else "<p>No band table stored.</p>"}
 <div class="grid">{plots}</div>
 <h2>Top global drivers</h2>{drivers_table(run)}
-<h2>By segment</h2>{html_table(segments[keep], percents=PERCENT_COLUMNS) if keep
-                      else "<p>No segments.</p>"}
+<h2>By segment</h2>{html_table(_readable(segments[keep]), percents=READABLE_PERCENTS)
+                      if keep else "<p>No segments.</p>"}
 {directions_section(run)}{search_section(run)}
 </body></html>"""

@@ -41,19 +41,31 @@ def run(tmp_path) -> RunRecord:
 def test_the_section_says_how_many_accounts_the_threshold_flags_and_what_to_expect(run):
     text = action_section(run, PLAYBOOKS)
     assert "health below 50 first" in text
-    assert "held 4 accounts per scoring run" in text and "at most 5)" in text  # median of 3, 5
-    assert "40% of the active accounts, 4.0k ARR" in text
+    assert "held about 4 accounts per scoring run" in text and "at most 5)" in text  # 3, 5
+    assert "40% of the active accounts, 4.0k ARR per run" in text
     assert "about 25% (95 % CI 10%–40%) of them to churn within 90 days" in text
     assert "1 in 4 flagged accounts" in text
     assert "catches 80% of the accounts" in text and "other 20% churn" in text
+    assert "To catch" not in text  # 80 % caught: no wider threshold suggested
     assert "usage: 75% of the flagged accounts → Re-onboard the team." in text
     assert "billing: 12% of the flagged accounts → Fix the payment method." in text
     assert "(none)" not in text
 
 
+def test_a_list_that_misses_most_churners_comes_with_the_threshold_that_catches_half(run):
+    run.metrics["test_recall"] = 0.2
+    text = action_section(run, PLAYBOOKS)
+    # health below 55 flags rows 0-2 of the first run and 0-4 of the second: 5 of 10 churners
+    assert "To catch 50% of the churners, flag health below 55: about 4 accounts per run" in text
+    run.metrics["test_precision"] = 0.95
+    assert "almost every flagged account is a save to win" in action_section(run, PLAYBOOKS)
+
+
 def test_the_run_s_own_threshold_wins_and_a_run_without_predictions_has_no_section(run):
-    run.params["at_risk_threshold"] = "30"  # 2 and 3 flagged (p > 0.7)
-    assert "held 2 accounts" in action_section(run, PLAYBOOKS, threshold=50)
+    run.params["at_risk_threshold"] = "25"  # health 10 and 20: 2 per run
+    assert "held about 2 accounts per scoring run" in action_section(run, PLAYBOOKS, 50)
+    run.params["at_risk_threshold"] = "5"
+    assert "the list would have been empty" in action_section(run, PLAYBOOKS, 50)
     del run.params["at_risk_threshold"]
     assert "health below 50 first" in action_section(run, None, threshold=50)
     (run.artifact_dir / "tables" / "test_predictions.parquet").unlink()
@@ -64,6 +76,22 @@ def test_the_page_puts_the_section_after_the_headline(run):
     page = render_report(run, None, PLAYBOOKS)
     assert page.index("Headline") < page.index("What to do this week") < page.index(
         "Health bands")
+
+
+def test_band_and_segment_tables_read_as_words_and_percentages(run):
+    tables = run.artifact_dir / "tables"
+    pd.DataFrame({"band": ["Critical", "Healthy"], "health_range": ["0–24", "75–100"],
+                  "accounts": [10, 90], "churners": [5, 1], "churn_rate": [0.5, 1 / 90],
+                  "share_of_accounts": [0.1, 0.9]}).to_csv(tables / "band_table.csv",
+                                                          index=False)
+    pd.DataFrame({"segment": ["mid_market"], "n_rows": [100], "n_churners": [6],
+                  "churn_rate": [0.06], "roc_auc": [0.81], "recall": [0.5]}).to_csv(
+        tables / "segment_metrics.csv", index=False)
+    page = render_report(run, None, PLAYBOOKS)
+    assert "<th>health range</th>" in page and "<th>share of accounts</th>" in page
+    assert "<td>50.0%</td>" in page and "<td>1.1%</td>" in page and "<td>90.0%</td>" in page
+    assert "<td>mid market</td>" in page and "<td>0.810</td>" in page  # AUC stays a number
+    assert "health_range" not in page and "0.011" not in page
 
 
 def test_at_risk_dimensions_counts_each_flagged_row_s_largest_push_towards_churn():
