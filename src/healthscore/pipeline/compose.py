@@ -477,7 +477,10 @@ def validation_promise(run_id: str, version: str):
 
 
 def driver_sentences(config: Config, dates: list[dt.date]) -> pd.DataFrame | None:
-    """The risk sentences of the score files still on disk (as_of, account_id, drivers)."""
+    """The risk sentences of the score files still on disk (as_of, account_id, drivers, and
+    the accounts' name and owner when the files have them)."""
+    import pyarrow.parquet as pq
+
     out = config.scoring.output_dir or config.workdir / "scores"
     frames = []
     for day in dates:
@@ -487,7 +490,8 @@ def driver_sentences(config: Config, dates: list[dt.date]) -> pd.DataFrame | Non
         cols = ["account_id"] + [f"risk_{k}_{part}" for k in (1, 2, 3)
                                  for part in ("reason", "points")]
         try:
-            frame = pd.read_parquet(path, columns=cols)
+            labels = [c for c in ("name", "owner") if c in pq.read_schema(path).names]
+            frame = pd.read_parquet(path, columns=cols + labels)
         except (KeyError, ValueError, OSError) as exc:
             log.warning("score file %s: driver sentences not read (%s)", path, exc)
             continue
@@ -498,7 +502,9 @@ def driver_sentences(config: Config, dates: list[dt.date]) -> pd.DataFrame | Non
                      for k in (1, 2, 3) if getattr(row, f"risk_{k}_reason")]
             texts.append("; ".join(parts))
         frames.append(pd.DataFrame({"as_of": day, "account_id": frame["account_id"].astype(
-            "string").astype(object), "drivers": texts}))
+            "string").astype(object), "drivers": texts}
+            | {c: frame[c].astype("string").fillna("").astype(object).to_numpy()
+               for c in labels}))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 

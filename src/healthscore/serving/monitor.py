@@ -328,8 +328,9 @@ def listed_accounts(rows: pd.DataFrame, threshold: float, which: str,
     """Misses (churned though not flagged at risk: most surprising first) or false alarms
     (flagged, stayed: most ARR first), with the drivers they had when scored.
 
-    ``reasons`` (optional: as_of, account_id, drivers) holds the driver sentences of the
-    score files; without them the drivers come from the history's points."""
+    ``reasons`` (optional: as_of, account_id, drivers, and name and owner when the score
+    files have them) holds the driver sentences of the score files; without them the drivers
+    come from the history's points. Name and owner, when given, follow ``account_id``."""
     flagged = rows["model_health"] < threshold
     if which == "misses":
         picked = rows[rows["churned"] & ~flagged].sort_values(["model_health", "arr"],
@@ -345,6 +346,8 @@ def listed_accounts(rows: pd.DataFrame, threshold: float, which: str,
                                                     how="left")
         sentences = merged["drivers"].fillna("").to_numpy(object)
         out["drivers"] = np.where(sentences != "", sentences, out["drivers"].to_numpy(object))
+        for offset, column in enumerate(c for c in ("name", "owner") if c in merged):
+            out.insert(2 + offset, column, merged[column].fillna("").astype(str).to_numpy())
     return out.reset_index(drop=True)
 
 
@@ -481,8 +484,9 @@ def accounts_csv(live: LiveAccuracy) -> pd.DataFrame:
 
 _STYLE = """
 .pass{color:#1b7a2f;font-weight:600}.fail{color:#b00020;font-weight:700}.skipped{color:#888}
-td.num{text-align:right}
+td.num{text-align:right}td.date{white-space:nowrap}
 """
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER = re.compile(r"^[−+>-]?\s?[\d.,]+\s?%?(\s|$|\()")
 
 
@@ -496,11 +500,22 @@ def _interval(low: float, high: float) -> str:
     return f"{low:.1%} – {high:.1%}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]], wrap: bool = False) -> str:
+def _cell(value: object, column: int, text_columns: Sequence[int]) -> str:
+    """A table cell: dates never break, numbers align right, text (and every cell of
+    ``text_columns``, such as driver sentences that start with a count) aligns left."""
+    text = str(value)
+    if _DATE.match(text):
+        return f'<td class="date">{html.escape(text)}</td>'
+    if column and column not in text_columns and _NUMBER.match(text):
+        return f'<td class="num">{html.escape(text)}</td>'
+    return f"<td>{html.escape(text)}</td>"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], wrap: bool = False,
+           text_columns: Sequence[int] = ()) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(
-        f'<td class="num">{html.escape(str(c))}</td>' if i and _NUMBER.match(str(c)) else
-        f"<td>{html.escape(str(c))}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(_cell(c, i, text_columns) for i, c in enumerate(r))
+                   + "</tr>" for r in rows)
     return scrollable(f'<table{" class=wrap" if wrap else ""}><tr>{head}</tr>{body}</table>')
 
 
@@ -558,9 +573,20 @@ def _calibration_figure(calibration: pd.DataFrame) -> str:
     return png_img(figure_png(fig), "Calibration: predicted vs observed churn per decile")
 
 
+def _account_label(row: object) -> str:
+    """``Name (id) · owner`` with what the score file knew, else the id."""
+    name, owner = getattr(row, "name", "") or "", getattr(row, "owner", "") or ""
+    label = f"{name} ({row.account_id})" if name else str(row.account_id)
+    return label + (f" · {owner}" if owner else "")
+
+
+ACCOUNT_HEADER = ("account", "scored", "segment", "ARR", "health", "band", "p", "drivers then")
+
+
 def _account_rows(frame: pd.DataFrame, limit: int) -> list[list[object]]:
-    return [[r.account_id, r.as_of, r.segment, f"{r.arr:,.0f}" if np.isfinite(r.arr) else "–",
-             f"{r.health:.1f}", r.band, f"{r.churn_probability:.1%}", r.drivers or "–"]
+    return [[_account_label(r), r.as_of, r.segment,
+             f"{r.arr:,.0f}" if np.isfinite(r.arr) else "–", f"{r.health:.1f}", r.band,
+             f"{r.churn_probability:.1%}", r.drivers or "–"]
             for r in frame.head(limit).itertuples()]
 
 
@@ -618,11 +644,9 @@ the promised one is reproduced.</p>
 <h2>Misses: healthy-looking accounts that churned ({len(live.misses):,})</h2>
 <p>The most dangerous errors: nobody was told. Highest health first, with the drivers that
 took health points from them when they were scored.</p>
-{_table(["account", "scored", "segment", "ARR", "health", "band", "p", "drivers then"],
-        _account_rows(live.misses, limit))}
+{_table(ACCOUNT_HEADER, _account_rows(live.misses, limit), text_columns=(0, 7))}
 <h2>False alarms: flagged at risk, stayed ({len(live.false_alarms):,})</h2>
-{_table(["account", "scored", "segment", "ARR", "health", "band", "p", "drivers then"],
-        _account_rows(live.false_alarms, limit))}
+{_table(ACCOUNT_HEADER, _account_rows(live.false_alarms, limit), text_columns=(0, 7))}
 """
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>healthscore monitor "
             f"{live.as_of}</title><meta name=viewport content='width=device-width'>"

@@ -540,7 +540,7 @@ def _this_week_section(scores: pd.DataFrame, band_order: Sequence[str]) -> str:
 
 def _owner_note(row: pd.Series) -> str:
     owner = str(row.get(OWNER, "") or "")
-    return f' <span class="muted">({html.escape(owner)})</span>' if owner else ""
+    return f' <span class="muted">· {html.escape(owner)}</span>' if owner else ""
 
 
 def _owner_section(scores: pd.DataFrame, band_order: Sequence[str]) -> str:

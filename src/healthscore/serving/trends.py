@@ -13,7 +13,8 @@ Alerts (codes, ``;``-separated in ``alerts``):
 - ``renewal_at_risk``: renewal within ``renewal_days`` with health below ``renewal_health``;
 - ``expansion_play``: health rose to at least ``expansion_health`` since the previous run.
 Each alert says why in ``alert_reasons``: the features whose driver points moved most between
-the two dates (for a renewal alert, the top risk driver now).
+the two dates (for a renewal alert, the top risk driver now); a band entry explained by the
+same drivers as the health drop says "(same drivers)" instead of repeating them.
 """
 
 from __future__ import annotations
@@ -136,15 +137,21 @@ def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
     reasons = np.full(len(scores), "", dtype=object)
     for i in np.flatnonzero(dropped | entered | renewing | rose):
         codes, why = [], []
+        drop_why = ""
         if dropped[i]:
             codes.append("health_drop")
+            drop_why = _why(points_drop[i], points_now[i], -1, config.reasons, labels)
             why.append(f"health_drop: {health[i] - drop_before[i]:+.1f} since {day_drop}: "
-                       + _why(points_drop[i], points_now[i], -1, config.reasons, labels))
+                       + drop_why)
         if entered[i]:
             code = f"entered_{slug(band_now[i])}"
             codes.append(code)
-            why.append(f"{code}: {band_then[i]} -> {band_now[i]}: "
-                       + _why(points_prev[i], points_now[i], -1, config.reasons, labels))
+            band_why = _why(points_prev[i], points_now[i], -1, config.reasons, labels)
+            # monthly scoring: the previous run is the 30-day reference, so the drop and the
+            # band entry have the same drivers; say them once
+            why.append(f"{code}: {band_then[i]} -> {band_now[i]}"
+                       + (" (same drivers)" if dropped[i] and band_why == drop_why
+                          else f": {band_why}"))
         if renewing[i]:
             codes.append("renewal_at_risk")
             why.append(f"renewal_at_risk: renews in {renewal[i]:.0f} days at health "

@@ -99,6 +99,25 @@ def test_score_file_sentences_replace_the_points_when_present():
     assert by_date[D2].startswith("days_past_due −12.5 pts")
 
 
+def test_misses_carry_the_name_and_owner_the_score_file_had():
+    reasons = pd.DataFrame({"as_of": [D1, D2], "account_id": ["A7", "A7"],
+                            "drivers": ["2 'seat_removed' events (−12.5 pts)", ""],
+                            "name": ["Acme Corp", "Acme Corp"], "owner": ["Avery", ""]})
+    misses = mon.listed_accounts(known_world(), 50.0, "misses", reasons)
+    assert list(misses.columns[:4]) == ["as_of", "account_id", "name", "owner"]
+    assert set(misses["name"]) == {"Acme Corp"}
+    live = mon.evaluate_live(known_world(), D3, 50.0, DEFAULT_BANDS, mon.Thresholds(), None,
+                             n_boot=20, reasons=reasons)
+    page = mon.render_monitor(live, {"name": "healthscore", "version": "3"}, 90)
+    assert "<td>Acme Corp (A7) · Avery</td>" in page
+    # a driver sentence that starts with a count is text, not a number aligned right
+    assert "<td>2 &#x27;seat_removed&#x27; events (−12.5 pts)</td>" in page
+    assert f'<td class="date">{D1.isoformat()}</td>' in page  # dates never break
+    plain = mon.listed_accounts(known_world(), 50.0, "misses", reasons[["as_of", "account_id",
+                                                                         "drivers"]])
+    assert "name" not in plain and "owner" not in plain
+
+
 def test_recall_check_fails_only_when_the_whole_interval_is_below_the_floor():
     promise = mon.Promise("run", "3", {"test_recall": 0.9, "test_recall_ci_low": 0.85,
                                        "test_recall_ci_high": 0.95}, pd.DataFrame(

@@ -302,5 +302,6 @@ def test_the_page_shows_names_owners_and_what_to_do(scores):
     assert "What to do this week" in page and "By owner" in page
     assert "<b>Company 4</b>" in page  # risk-00 leads the at-risk table by name
     assert "owner ana" in page
+    assert 'Company 1 (crit-01) <span class="muted">· ben</span>' in page  # the renewal call
     plain = render_portfolio(scores, AS_OF, BANDS, META)
     assert "By owner" not in plain and "What to do this week" in plain

@@ -105,7 +105,9 @@ def test_alerts_and_their_reasons(sequence) -> None:
     # the drop is explained by the driver points that fell most since the 30-day reference
     assert why.startswith("health_drop: -27.0 since 2025-02-01: Events in the last 30 days "
                           "-15.0 pts; days_past_due -7.0 pts")
-    assert "entered_at_risk: Moderate -> At risk" in why
+    # the previous run is the 30-day reference: the band entry's drivers are the drop's
+    assert why.endswith(" | entered_at_risk: Moderate -> At risk (same drivers)")
+    assert why.count("Events in the last 30 days") == 1
     assert "nps" not in why  # it moved up, not down
     assert alerts["riser"] == ["expansion_play"]
     assert "Events in the last 30 days +5.0 pts; latest_nps +1.0 pts" in (
