@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from healthscore.serving.drift import DriftReference
+    from healthscore.model.reference import DriftReference
 
 
 class RawModel(Protocol):
@@ -67,7 +67,7 @@ class HealthModel:
     label: str = "label_churn"
     horizon_days: int = 90
     info: dict[str, Any] = field(default_factory=dict)
-    # Binned distributions of the inputs and health on the training rows (serving/drift.py).
+    # Binned distributions of the inputs and health on the training rows (model/reference.py).
     # None for models pickled before the field existed: they read this class default.
     reference: DriftReference | None = None
     # The held-out evaluation fit when this model was refit on every labelled row (its test

@@ -16,7 +16,7 @@ import pandas as pd
 from healthscore.errors import ConfigError, DataSourceError, DataValidationError, Violation
 from healthscore.model.artifact import FeatureMeta, HealthModel, horizon_columns
 from healthscore.model.bands import Band, assign_band
-from healthscore.serving.explain import Drivers, describe, health_points
+from healthscore.model.explain import Drivers, describe, health_points
 from healthscore.serving.settings import BandConfig, HardStop, ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class Explained:
 def explain_with_hard_stops(model: HealthModel, frame: pd.DataFrame,
                             stops: Sequence[HardStop]) -> Explained:
     """Driver points in health points with each binding hard stop's cut credited to its
-    rule's feature (see :mod:`healthscore.serving.explain`)."""
+    rule's feature (see :mod:`healthscore.model.explain`)."""
     base_health, points, model_health = health_points(model, frame)
     drivers = Drivers(list(model.model.feature_names), {m.name: m for m in model.features},
                       points, frame)

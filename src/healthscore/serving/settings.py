@@ -8,38 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from healthscore.model.bands import BandConfig, check_tiling, default_bands
+from healthscore.model.explain import DEFAULT_PLAYBOOKS
 from healthscore.settings import Section
 
 DimensionName = Literal[
     "usage", "engagement", "relationship", "billing", "support", "sentiment", "commercial"
 ]
-
-
-class BandConfig(Section):
-    """A health band [low, high) on the 0-100 scale (the top band includes 100)."""
-
-    name: str
-    low: Annotated[float, Field(ge=0, le=100)]
-    high: Annotated[float, Field(ge=0, le=100)]
-
-
-def default_bands() -> list[BandConfig]:
-    """Healthy 75-100 / Moderate 50-74 / At risk 25-49 / Critical 0-24."""
-    return [
-        BandConfig(name="Critical", low=0, high=25),
-        BandConfig(name="At risk", low=25, high=50),
-        BandConfig(name="Moderate", low=50, high=75),
-        BandConfig(name="Healthy", low=75, high=100),
-    ]
-
-
-def check_tiling(bands: list[BandConfig]) -> None:
-    """Bands must cover 0-100 without gaps or overlaps."""
-    edges = sorted((b.low, b.high) for b in bands)
-    if not edges or edges[0][0] != 0 or edges[-1][1] != 100 or any(
-        a[1] != b[0] for a, b in zip(edges, edges[1:], strict=False)
-    ):
-        raise ValueError(f"bands must tile 0-100 without gaps or overlaps; got {edges}")
 
 
 class BandOverride(Section):
@@ -76,15 +51,7 @@ def _default_hard_stops() -> list[HardStop]:
 
 
 def _default_playbooks() -> dict[str, str]:
-    return {
-        "usage": "Re-onboard the team and fix the workflow that stopped being used.",
-        "engagement": "Book a check-in or QBR; re-establish a regular CSM cadence.",
-        "relationship": "Rebuild the champion map: find a new champion and executive sponsor.",
-        "billing": "Fix the payment method and clear overdue invoices with finance.",
-        "support": "Escalate the root cause of open and repeated tickets with engineering.",
-        "sentiment": "Call the detractors, close the loop on their feedback.",
-        "commercial": "Review the contract and renewal terms ahead of the renewal.",
-    }
+    return dict(DEFAULT_PLAYBOOKS)
 
 
 def _renewal_override() -> list[BandOverride]:

@@ -28,8 +28,8 @@ from healthscore import tracking
 from healthscore.errors import ModelError
 from healthscore.model.artifact import HealthModel, health_from_probability
 from healthscore.model.bands import Band
+from healthscore.model.explain import explain
 from healthscore.report import figure_png, png_img
-from healthscore.serving.explain import explain
 from healthscore.training import plots
 from healthscore.training.metrics import (
     Evaluation,

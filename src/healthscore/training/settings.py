@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from healthscore.serving.settings import BandConfig, check_tiling, default_bands
+from healthscore.model.bands import BandConfig, check_tiling, default_bands
 from healthscore.settings import Section
 from healthscore.tracking import TrackingConfig
 

@@ -15,7 +15,7 @@ from healthscore.errors import ParameterError
 from healthscore.features.registry import FeatureSpec, Kind
 from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.model.bands import Band
-from healthscore.serving.drift import build_reference
+from healthscore.model.reference import build_reference
 from healthscore.training.calibration import Calibrator
 from healthscore.training.directions import (
     DirectionFinding,
