@@ -14,7 +14,6 @@ import mlflow.pyfunc
 import pandas as pd
 
 from healthscore.model.artifact import HealthModel
-from healthscore.model.bands import DEFAULT_BANDS, assign_band
 from healthscore.model.explain import DEFAULT_PLAYBOOKS, explain
 
 
@@ -25,11 +24,12 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
         self.health_model = health_model
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        """Score and explain a feature frame with the default bands and playbooks."""
+        """Score and explain a feature frame: the model's own bands (frozen in at training,
+        the ones `healthscore score` and the validation report use), the default playbooks."""
         frame = pd.DataFrame(model_input).reset_index(drop=True)
         out = explain(self.health_model, frame, playbooks=dict(DEFAULT_PLAYBOOKS))
         out.insert(1, "health", out["model_health"])
-        out.insert(2, "band", assign_band(out["health"].to_numpy(), DEFAULT_BANDS))
+        out.insert(2, "band", self.health_model.band(out["health"].to_numpy()))
         out = out.drop(columns=["model_health"])
         for column in dict.fromkeys([self.health_model.info.get("id_column"), "account_id"]):
             if column and column in frame.columns:  # the rows' ids come back with them

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from healthscore.model.bands import BandConfig, check_tiling, default_bands
+from healthscore.model.bands import BandConfig, check_tiling
 from healthscore.model.explain import DEFAULT_PLAYBOOKS
 from healthscore.settings import Section
 
@@ -117,10 +117,10 @@ class ScoringConfig(Section):
 
     model: str = Field(default="models:/healthscore@champion",
                        description="MLflow model URI to score with.")
-    bands: list[BandConfig] = Field(default_factory=default_bands)
     band_overrides: list[BandOverride] = Field(
         default_factory=_renewal_override,
-        description="Default: in the renewal window, at risk below 65.")
+        description="Other bands for matching accounts (the model's own, `training.bands` "
+        "frozen in at training, elsewhere). Default: in the renewal window, at risk below 65.")
     hard_stops: list[HardStop] = Field(default_factory=_default_hard_stops)
     overrides: Path | None = Field(
         default=None, description="Manual overrides table (CSV/Parquet): account_id, value or "
@@ -135,12 +135,6 @@ class ScoringConfig(Section):
     output_dir: Path | None = Field(default=None, description="Default <workdir>/scores.")
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
-
-    @field_validator("bands")
-    @classmethod
-    def _bands(cls, value: list[BandConfig]) -> list[BandConfig]:
-        check_tiling(value)
-        return value
 
 
 class MonitoringConfig(Section):
