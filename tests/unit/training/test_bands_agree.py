@@ -5,6 +5,7 @@ alike. Non-default bands, so a path that fell back to the defaults would fail.""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,9 @@ def test_the_model_carries_the_configured_bands(trained):
 def test_pyfunc_scorer_and_validation_report_band_one_frame_alike(trained):
     result, test = trained
     model = result.health_model
-    by_pyfunc = HealthScorePyfunc(model).predict(None, test)
+    # pickled and loaded as MLflow stores a python_model: the bands travel inside it
+    logged = pickle.loads(pickle.dumps(HealthScorePyfunc(model)))
+    by_pyfunc = logged.predict(None, test)
     # the scoring policies (hard stops, band overrides) apply on top of the model's bands
     policy_free = ScoringConfig(hard_stops=[], band_overrides=[])
     by_scorer = score_accounts(model, test, policy_free, dt.date(2026, 1, 1))
