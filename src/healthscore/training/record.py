@@ -166,7 +166,7 @@ def at_risk_dimensions(health: np.ndarray, phi: np.ndarray, dimensions: list[str
     chosen by. Columns: dimension, flagged_rows, share (of the flagged rows); largest first.
 
     Rows whose actionable dimensions all point towards staying count under "(none)"."""
-    from healthscore.model.artifact import ACTIONABLE_DIMENSIONS
+    from healthscore.model.explain import ACTIONABLE as ACTIONABLE_DIMENSIONS
 
     flagged = np.asarray(health, dtype=float) < at_risk_threshold
     dims = np.asarray(dimensions)
@@ -202,7 +202,7 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
     version gets a description. The best model becomes ``@challenger``; with
     ``claim_champion`` it also becomes ``@champion`` when no champion exists yet.
     """
-    from healthscore.serving.pyfunc import HealthScorePyfunc
+    from healthscore.model.pyfunc import HealthScorePyfunc
 
     tracking.configure(config.tracking, artifact_root)
     session = uuid.uuid4().hex[:12]
