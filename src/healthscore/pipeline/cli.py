@@ -810,14 +810,13 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None,
         with progress_bar(not as_json) as progress:
             result = compose.score(config, dataset, day, model_uri, shadow_uri, progress)
     if owner is not None:
-        result.paths["owner_report"] = compose.owner_portfolio(config, result, owner)
+        result.paths["owner_report"] = compose.owner_portfolio(result, owner)
     if as_json:
         _emit_json(score_summary(result))
         return
     _print_scores(result)
     if owner is not None:
-        _print_owner(result, owner, [b.name for b in sorted(config.scoring.bands,
-                                                            key=lambda b: b.low)])
+        _print_owner(result, owner, result.band_order)
 
 
 def _print_owner(result, owner: str, band_order: list[str]) -> None:

@@ -328,7 +328,7 @@ def unknown_owner(owner: str, owners: list[str], expected: str) -> Exception:
     return ParameterError("--owner", f"{expected} ({where})", owner, hint)
 
 
-def owner_portfolio(config: Config, result, owner: str) -> Path:
+def owner_portfolio(result, owner: str) -> Path:
     """Write the portfolio page of one owner's accounts beside the scoring run's files
     (``DATE.owner-NAME.html``). An owner no account has is a user error that lists the
     owners there are."""
@@ -342,7 +342,7 @@ def owner_portfolio(config: Config, result, owner: str) -> Path:
     mine = scores[scores["owner"].astype(str) == owner]
     if mine.empty:
         raise unknown_owner(owner, owners, "an owner of some scored account (accounts.owner)")
-    band_order = [b.name for b in sorted(config.scoring.bands, key=lambda b: b.low)]
+    band_order = result.band_order  # the bands frozen into the model that scored
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", owner).strip("-") or "owner"
     path = result.paths["report"].with_name(f"{result.as_of.isoformat()}.owner-{slug}.html")
     return write_text(render_portfolio(mine, result.as_of, band_order, result.model), path)

@@ -48,6 +48,7 @@ class ScoringResult:
     seconds: dict[str, float] = field(default_factory=dict)
     shadow: pd.DataFrame | None = None
     history: str = ""
+    band_order: list[str] = field(default_factory=list)  # the model's bands, lowest first
 
 
 def config_hash(*sections) -> str:
@@ -165,9 +166,9 @@ def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig,
 def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: ScoringConfig,
                workdir: Path, as_of: dt.date, model_uri: str | None = None,
                shadow_uri: str | None = None, progress: Progress | None = None,
-               labels: pd.DataFrame | None = None) -> ScoringResult:
+               accounts: pd.DataFrame | None = None) -> ScoringResult:
     """Score the feature rows ``rows_of()`` returns (one per account, as of ``as_of``): the
-    scoring run of :func:`run_batch` for rows from anywhere (a feature table too). ``labels``
+    scoring run of :func:`run_batch` for rows from anywhere (a feature table too). ``accounts``
     (account_id, name, owner) adds the accounts' names and owners."""
     out = scoring.output_dir or workdir / "scores"
     writable_dir(workdir, "workdir")
@@ -186,8 +187,8 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
     _step(progress, "features")
     primary = score_with(model, meta, frame, scoring, as_of, overrides, hash_, seconds,
                          progress)
-    if labels is not None:
-        primary.scores = with_account_labels(primary.scores, labels)
+    if accounts is not None:
+        primary.scores = with_account_labels(primary.scores, accounts)
     check_drift(primary.model, primary.features, scoring.drift,
                 health=primary.scores["model_health"].to_numpy(float))
     started = time.perf_counter()
@@ -223,4 +224,5 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
     _step(progress, "write")
     log.info("scored %d accounts as of %s with %s v%s", len(scores), as_of,
              primary.meta["name"], primary.meta["version"])
-    return ScoringResult(as_of, scores, primary.meta, paths, seconds, shadow, history.location)
+    return ScoringResult(as_of, scores, primary.meta, paths, seconds, shadow, history.location,
+                         band_order)
