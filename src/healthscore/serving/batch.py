@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from healthscore.errors import ParameterError
 from healthscore.features.engine import build_feature_matrix
 from healthscore.features.settings import FeatureConfig
 from healthscore.io import atomic_path, sweep_stale_temps, writable_dir
-from healthscore.model.artifact import HealthModel
+from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.serving.drift import check_drift
 from healthscore.serving.history import PRIMARY, SHADOW, open_history
 from healthscore.serving.portfolio import crm_export, render_portfolio
@@ -75,6 +75,16 @@ class _Scored:
     model: HealthModel
     meta: dict[str, str]
     features: pd.DataFrame
+
+
+def reason_labels(features: Sequence[FeatureMeta]) -> dict[str, str]:
+    """Each feature's description for the alert reasons; a description several features
+    share (a template's per-event-type features) gets its feature's suffix, so the reasons
+    tell them apart ("Usage events of one event type ... (export_all_data)")."""
+    texts = [m.description.rstrip(".") for m in features]
+    shared = {t for t in texts if texts.count(t) > 1}
+    return {m.name: f"{t} ({m.name.split('__', 1)[-1]})" if t in shared else t
+            for m, t in zip(features, texts, strict=True)}
 
 
 def account_labels(dataset: Dataset) -> pd.DataFrame:
@@ -194,7 +204,7 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
     started = time.perf_counter()
     past = history.read(until=as_of - dt.timedelta(days=1))
     band_order = [b.name for b in primary.model.health_bands]
-    labels = {m.name: m.description.rstrip(".") for m in primary.model.features}
+    labels = reason_labels(primary.model.features)
     trend = trends_and_alerts(primary.scores, past, as_of, scoring.alerts, band_order, labels)
     scores = pd.concat([primary.scores, trend.drop(columns="account_id")], axis=1)
     seconds["trends"] = time.perf_counter() - started

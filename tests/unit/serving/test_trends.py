@@ -133,3 +133,20 @@ def test_the_first_run_has_no_trends_and_only_state_alerts(sequence, tmp_path) -
     trend = trends_and_alerts(today, empty, D3, AlertConfig(), BANDS)
     assert trend["health_change_30d"].isna().all()
     assert trend["alerts"].tolist() == ["", "", "", "renewal_at_risk", ""]
+
+
+def test_reason_labels_tell_a_template_s_features_apart() -> None:
+    from healthscore.model.artifact import FeatureMeta
+    from healthscore.serving.batch import reason_labels
+
+    def meta(name: str, description: str) -> FeatureMeta:
+        return FeatureMeta(name, "usage", "neutral", "", description, "{value}", False)
+
+    labels = reason_labels([
+        meta("events_30d_by_type__export_all_data", "Usage events of one event type."),
+        meta("events_30d_by_type__seat_removed", "Usage events of one event type."),
+        meta("events_30d", "Events in the last 30 days.")])
+    assert labels == {
+        "events_30d_by_type__export_all_data": "Usage events of one event type (export_all_data)",
+        "events_30d_by_type__seat_removed": "Usage events of one event type (seat_removed)",
+        "events_30d": "Events in the last 30 days"}
