@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ParameterError
+from healthscore.training.horizons import horizon_outcome
 from healthscore.training.models import ChurnModel, FeatureInfo, make_model, sigmoid
 
 log = logging.getLogger(__name__)
@@ -288,9 +289,8 @@ def longest_observable_horizon(frame: pd.DataFrame, horizons: list[int] | tuple[
 
 def horizon_outcomes(frame: pd.DataFrame, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """(mask of rows observed for ``horizon`` days, churned within it) of snapshot rows."""
-    observed = frame[OBSERVED_DAYS].to_numpy(float) >= horizon
-    churn = frame[CHURN_DAYS].to_numpy(float)
-    return observed, np.nan_to_num(churn, nan=np.inf) < horizon
+    return horizon_outcome(frame[CHURN_DAYS].to_numpy(float),
+                           frame[OBSERVED_DAYS].to_numpy(float), horizon)
 
 
 def concordance_index(risk: np.ndarray, churn_days: np.ndarray, observed_days: np.ndarray,

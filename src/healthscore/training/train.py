@@ -26,8 +26,6 @@ from healthscore.training.directions import (
 from healthscore.training.metrics import (
     Evaluation,
     evaluate,
-    expected_calibration_error,
-    roc_auc,
 )
 from healthscore.training.models import FeatureInfo, make_model
 from healthscore.training.settings import TrainingConfig
@@ -92,6 +90,9 @@ class ModelResult:
     evaluated_model: HealthModel | None = None
     directions: pd.DataFrame = field(default_factory=pd.DataFrame)
     search: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # survival model only: tables/<name>.csv of training/horizons.py (every horizon's metrics,
+    # churn per band and horizon)
+    horizon_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def refit(self) -> bool:
@@ -339,6 +340,7 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
     ``training.survival.health_horizon_days``, or on the longest horizon the rows teach.
 
     Returns (result or None, notes); None with a note saying why when it cannot be fitted."""
+    from healthscore.training import horizons as hz
     from healthscore.training import survival as sv
 
     cfg = config.survival
@@ -370,18 +372,16 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
     notes: list[str] = []
     test_all = rows[part == TEST]
     z = fitted.raw_score(test_all) if len(test_all) else np.array([])
-    for h in fitted.horizons:
-        observed, churned = sv.horizon_outcomes(test_all, h)
-        y = churned[observed].astype(int)
-        if observed.sum() >= 50 and 0 < y.sum() < len(y):
-            p_h = fitted.proba_within(z, h)[observed]
-            params[f"test_roc_auc_{h}d"] = round(float(roc_auc(y, p_h)), 4)
-            params[f"test_ece_{h}d"] = round(float(expected_calibration_error(y, p_h)), 4)
+    p_within = {h: fitted.proba_within(z, h) for h in fitted.horizons}
+    churn_days = test_all[sv.CHURN_DAYS].to_numpy(float)
+    observed_days = test_all[sv.OBSERVED_DAYS].to_numpy(float)
+    per_horizon = hz.horizon_metrics(p_within, churn_days, observed_days)
+    for row in per_horizon.dropna(subset=["td_roc_auc"]).itertuples():
+        params[f"test_roc_auc_{row.horizon_days}d"] = round(row.td_roc_auc, 4)
+        params[f"test_ece_{row.horizon_days}d"] = round(row.ece, 4)
     if len(test_all):
         params["test_concordance"] = round(sv.concordance_index(
-            fitted.proba_within(z, max(fitted.horizons)),
-            test_all[sv.CHURN_DAYS].to_numpy(float),
-            test_all[sv.OBSERVED_DAYS].to_numpy(float)), 4)
+            p_within[max(fitted.horizons)], churn_days, observed_days), 4)
     tested = [h for h in fitted.horizons if f"test_roc_auc_{h}d" in params]
     registered_fit = copy.copy(fitted)  # its health horizon may differ from the evaluated one
     if config.refit:
@@ -408,8 +408,12 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
     if registered is not evaluated:
         registered.evaluation = evaluated
     params |= {"health_horizon_days": health_h, "refit": config.refit}
+    health = 100.0 * (1.0 - fitted.proba_within(z, health_h)) if len(test_all) else z
+    tables = {hz.HORIZON_METRICS: per_horizon, hz.BAND_CHURN: hz.band_churn_by_horizon(
+        health, churn_days, observed_days, fitted.horizons, bands_of(config))}
     return ModelResult("survival", registered, test, test_rows, valid_eval.overall["pr_auc"],
-                       params, 0.0, evaluated, directions_table(findings)), notes
+                       params, 0.0, evaluated, directions_table(findings),
+                       horizon_tables=tables), notes
 
 
 class _Identity:
