@@ -136,6 +136,20 @@ def describe(drivers: Drivers, health: np.ndarray, base_health: float, *, top_ri
     return out
 
 
+def material_playbooks(scored: pd.DataFrame, healthiest: np.ndarray, min_points: float
+                       ) -> pd.Series:
+    """The ``playbook`` column of :func:`describe` kept only where the risk is material: the
+    account is not in the healthiest band (``healthiest`` False), or its dominant risk
+    dimension costs at least ``min_points`` health points. A healthy account whose worst
+    dimension costs half a point has nothing for a team to do."""
+    dominant = scored["dominant_risk_dimension"].to_numpy(dtype=object)
+    cost = np.zeros(len(scored))
+    for dim in ACTIONABLE:
+        cost = np.where(dominant == dim, -scored[f"points_{dim}"].to_numpy(float), cost)
+    keep = ~np.asarray(healthiest, dtype=bool) | (cost >= min_points)
+    return scored["playbook"].where(keep, "")
+
+
 def _add_drivers(out: pd.DataFrame, kind: str, picks: np.ndarray, points: np.ndarray,
                  raw_values: np.ndarray, names: list[str], metas: dict[str, FeatureMeta],
                  negative: bool) -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from healthscore.model.artifact import HealthModel
 from healthscore.model.bands import DEFAULT_BANDS, assign_band
-from healthscore.serving.explain import explain
+from healthscore.serving.explain import explain, material_playbooks
 from healthscore.serving.settings import ScoringConfig
 
 
@@ -32,6 +32,8 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
         out = explain(self.health_model, frame, playbooks=dict(defaults.playbooks))
         out.insert(1, "health", out["model_health"])
         out.insert(2, "band", assign_band(out["health"].to_numpy(), DEFAULT_BANDS))
+        out["playbook"] = material_playbooks(out, out["band"].to_numpy() == DEFAULT_BANDS[-1].name,
+                                             defaults.playbook_min_points)
         out = out.drop(columns=["model_health"])
         for column in dict.fromkeys([self.health_model.info.get("id_column"), "account_id"]):
             if column and column in frame.columns:  # the rows' ids come back with them

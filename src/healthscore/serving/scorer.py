@@ -16,7 +16,7 @@ import pandas as pd
 from healthscore.errors import ConfigError, DataSourceError, DataValidationError, Violation
 from healthscore.model.artifact import FeatureMeta, HealthModel, horizon_columns
 from healthscore.model.bands import Band, assign_band
-from healthscore.serving.explain import Drivers, describe, health_points
+from healthscore.serving.explain import Drivers, describe, health_points, material_playbooks
 from healthscore.serving.settings import BandConfig, HardStop, ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ def assign_bands(health: np.ndarray, context: pd.DataFrame, config: ScoringConfi
             result[match] = assign_band(health[match], _bands(override.bands))
             decided |= match
     return result
+
+
+def healthiest_band(config: ScoringConfig) -> str:
+    """The name of the configured band with the highest health."""
+    return max(config.bands, key=lambda b: b.low).name
 
 
 def apply_hard_stops(health: np.ndarray, features: pd.DataFrame, stops: Sequence[HardStop]
@@ -228,5 +233,7 @@ def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     out["band"] = assign_bands(out["health"].to_numpy(), frame, config)
     out["hard_stops"] = explained.hard_stops
     out["override"] = manual
+    scored["playbook"] = material_playbooks(
+        scored, out["band"].to_numpy() == healthiest_band(config), config.playbook_min_points)
     out = pd.concat([out, scored, horizon_columns(model, frame)], axis=1)
     return out.reset_index(drop=True)

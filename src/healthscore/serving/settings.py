@@ -161,6 +161,11 @@ class ScoringConfig(Section):
     playbooks: dict[DimensionName, str] = Field(default_factory=_default_playbooks)
     top_risks: Annotated[int, Field(ge=1, le=10)] = 3
     top_strengths: Annotated[int, Field(ge=0, le=10)] = 2
+    playbook_min_points: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=5.0, description="An account in the healthiest band gets its dominant risk "
+        "dimension's playbook only when that dimension costs at least this many health points "
+        "(accounts in every other band always get it); 0 gives every account with a risk its "
+        "playbook.")
     history: str | None = Field(
         default=None, description="Score history: a SQLAlchemy URL (e.g. "
         "postgresql+psycopg2://user@host/db) or a DuckDB file path; default the DuckDB file "
