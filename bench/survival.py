@@ -31,9 +31,9 @@ from common import ensure_world
 
 from healthscore.model.artifact import HealthModel, health_from_probability
 from healthscore.model.bands import DEFAULT_BANDS, Band, band_index
+from healthscore.model.explain import health_points
 from healthscore.pipeline.compose import build_features, open_data
 from healthscore.pipeline.config import Config
-from healthscore.serving.explain import health_points
 from healthscore.training.metrics import (
     bootstrap_intervals,
     brier_score,

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from healthscore.model.bands import DEFAULT_BANDS, Band, assign_band
+
 if TYPE_CHECKING:
-    from healthscore.serving.drift import DriftReference
+    from healthscore.model.reference import DriftReference
 
 
 class RawModel(Protocol):
@@ -67,17 +69,31 @@ class HealthModel:
     label: str = "label_churn"
     horizon_days: int = 90
     info: dict[str, Any] = field(default_factory=dict)
-    # Binned distributions of the inputs and health on the training rows (serving/drift.py).
+    # Binned distributions of the inputs and health on the training rows (model/reference.py).
     # None for models pickled before the field existed: they read this class default.
     reference: DriftReference | None = None
     # The held-out evaluation fit when this model was refit on every labelled row (its test
     # metrics come from it; comparisons on rows the refit saw score with it). None otherwise.
     evaluation: HealthModel | None = None
+    # The health bands (training.bands) frozen in at training: the pyfunc, `healthscore score`
+    # and the validation report all band health with these. None for models pickled before
+    # the field existed: see ``health_bands``.
+    bands: tuple[Band, ...] | None = None
 
     @property
     def feature_names(self) -> list[str]:
         """Input columns the model needs, in order."""
         return [f.name for f in self.features]
+
+    @property
+    def health_bands(self) -> tuple[Band, ...]:
+        """The bands this model's health is put in: its frozen ``bands``, or for a model
+        trained before bands were frozen in, :data:`DEFAULT_BANDS` (what its pyfunc used)."""
+        return self.bands if self.bands is not None else DEFAULT_BANDS
+
+    def band(self, health: np.ndarray) -> np.ndarray:
+        """Band name of each health value in this model's :attr:`health_bands`."""
+        return assign_band(health, self.health_bands)
 
     @property
     def kind(self) -> str:

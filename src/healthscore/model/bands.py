@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from healthscore.errors import ParameterError
+from healthscore.settings import Section
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,41 @@ def health_range_label(band: Band, is_last: bool) -> str:
     if float(band.high).is_integer():
         return f"{band.low:g}–{band.high - 1:g}"
     return f"{band.low:g}–<{band.high:g}"
+
+
+class BandConfig(Section):
+    """A health band [low, high) on the 0-100 scale (the top band includes 100)."""
+
+    name: str
+    low: Annotated[float, Field(ge=0, le=100)]
+    high: Annotated[float, Field(ge=0, le=100)]
+
+
+def default_bands() -> list[BandConfig]:
+    """Healthy 75-100 / Moderate 50-74 / At risk 25-49 / Critical 0-24."""
+    return [
+        BandConfig(name="Critical", low=0, high=25),
+        BandConfig(name="At risk", low=25, high=50),
+        BandConfig(name="Moderate", low=50, high=75),
+        BandConfig(name="Healthy", low=75, high=100),
+    ]
+
+
+def check_tiling(bands: Sequence[BandConfig]) -> None:
+    """Bands must cover 0-100 without gaps or overlaps (raises ``ValueError`` for pydantic)."""
+    edges = sorted((b.low, b.high) for b in bands)
+    if not edges or edges[0][0] != 0 or edges[-1][1] != 100 or any(
+        a[1] != b[0] for a, b in zip(edges, edges[1:], strict=False)
+    ):
+        raise ValueError(f"bands must tile 0-100 without gaps or overlaps; got {edges}")
+
+
+def bands_from_config(configs: Sequence[BandConfig]) -> tuple[Band, ...]:
+    """Configured bands as :class:`Band` values, lowest first (the last band also holds its
+    ``high``, so a top band ending at 100 holds health 100)."""
+    return tuple(Band(b.name, b.low, b.high) for b in sorted(configs, key=lambda b: b.low))
+
+
+def healthiest_band(bands: Sequence[Band]) -> str:
+    """The name of the band with the highest health."""
+    return max(bands, key=lambda b: b.low).name

@@ -358,6 +358,7 @@ def monitor(config: Config, dataset: Dataset, as_of: dt.date) -> MonitorOutcome:
     from healthscore.model.bands import Band
     from healthscore.serving import monitor as mon
     from healthscore.serving.history import open_history
+    from healthscore.serving.monitor_page import render_monitor
 
     latest = dataset.end_date + dt.timedelta(days=1)
     if as_of > latest:
@@ -391,7 +392,7 @@ def monitor(config: Config, dataset: Dataset, as_of: dt.date) -> MonitorOutcome:
                              thresholds, promise, m.bootstrap, config.seed, reasons, waiting)
     out = config.workdir / "monitor"
     day = as_of.isoformat()
-    page = mon.render_monitor(live, model, features.horizon_days, m.listed)
+    page = render_monitor(live, model, features.horizon_days, m.listed)
     paths = {"html": write_text(page, out / f"{day}.html"),
              "csv": write_csv(mon.csv_table(live), out / f"{day}.csv"),
              "accounts_csv": write_csv(mon.accounts_csv(live), out / f"{day}-accounts.csv")}

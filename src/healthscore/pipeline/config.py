@@ -112,14 +112,39 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     return problems
 
 
+# Keys that moved: (section, key) -> the message naming where the setting lives now.
+MOVED_KEYS = {
+    ("scoring", "bands"): "moved to training.bands: the bands are frozen into the model at "
+    "training, so the MLflow pyfunc, `healthscore score` and the validation report band "
+    "health alike; move this list under training: and retrain (scoring.band_overrides stay "
+    "where they are)",
+}
+
+
+def _moved_keys(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """(``raw`` without the keys that moved, a problem line for each one found)."""
+    problems = []
+    for (section, key), message in MOVED_KEYS.items():
+        block = raw.get(section)
+        if isinstance(block, dict) and key in block:
+            problems.append(f"{section}.{key}: {message}")
+            raw = raw | {section: {k: v for k, v in block.items() if k != key}}
+    return raw, problems
+
+
 def config_from_mapping(raw: dict[str, Any], source: str = "<config>") -> Config:
-    """Validate a mapping into a :class:`Config`, raising one :class:`ConfigError`."""
+    """Validate a mapping into a :class:`Config`, raising one :class:`ConfigError` that lists
+    every problem (moved keys included)."""
     if not isinstance(raw, dict):
         raise ConfigError(source, [f"<root>: must be a mapping of keys; got {type(raw).__name__}"])
+    raw, problems = _moved_keys(raw)
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, describe_validation_error(exc)) from None
+        problems += describe_validation_error(exc)
+    if problems:
+        raise ConfigError(source, problems) from None
+    return config
 
 
 def load_config(path: str | Path | None) -> Config:

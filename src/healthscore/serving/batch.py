@@ -169,7 +169,7 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
                 health=primary.scores["model_health"].to_numpy(float))
     started = time.perf_counter()
     past = history.read(until=as_of - dt.timedelta(days=1))
-    band_order = [b.name for b in sorted(scoring.bands, key=lambda b: b.low)]
+    band_order = [b.name for b in primary.model.health_bands]
     labels = {m.name: m.description.rstrip(".") for m in primary.model.features}
     trend = trends_and_alerts(primary.scores, past, as_of, scoring.alerts, band_order, labels)
     scores = pd.concat([primary.scores, trend.drop(columns="account_id")], axis=1)

@@ -3,7 +3,7 @@ full breakdown of one account's health (base health, every feature's points, har
 
 Both read the points of :func:`healthscore.serving.scorer.explain_with_hard_stops`, the ones
 batch scoring shows: they add up, per account, to the health after hard stops minus the base
-health (see :mod:`healthscore.serving.explain` for the conversion from log-odds).
+health (see :mod:`healthscore.model.explain` for the conversion from log-odds).
 """
 
 from __future__ import annotations

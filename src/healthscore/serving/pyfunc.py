@@ -1,42 +1,6 @@
-"""The MLflow pyfunc wrapper of the health model (imports mlflow: load it lazily).
+"""Where the MLflow pyfunc wrapper lived before :mod:`healthscore.model`: a registered model
+pickles its ``python_model`` with its class path, so models registered by earlier versions
+load ``healthscore.serving.pyfunc.HealthScorePyfunc``. New code imports
+:mod:`healthscore.model.pyfunc`. Imports mlflow: load it lazily."""
 
-Input: a feature frame (the model's input columns; extra columns are ignored, except the id
-column, ``account_id`` or a feature table's own, which comes back first in the output).
-Output per row, all primitive columns so ``spark_udf`` can return them as a struct:
-churn_probability, health (= 100 (1 - p), one decimal), band, base_health, the top risk
-drivers and strengths (feature, dimension, value, points, reason), points per dimension,
-the dominant actionable risk dimension with its playbook, and points_json.
-"""
-
-from __future__ import annotations
-
-import mlflow.pyfunc
-import pandas as pd
-
-from healthscore.model.artifact import HealthModel
-from healthscore.model.bands import DEFAULT_BANDS, assign_band
-from healthscore.serving.explain import explain, material_playbooks
-from healthscore.serving.settings import ScoringConfig
-
-
-class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
-    """Works through mlflow.pyfunc.load_model, `mlflow models predict` and spark_udf."""
-
-    def __init__(self, health_model: HealthModel) -> None:
-        self.health_model = health_model
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        """Score and explain a feature frame with the default bands and playbooks."""
-        frame = pd.DataFrame(model_input).reset_index(drop=True)
-        defaults = ScoringConfig()
-        out = explain(self.health_model, frame, playbooks=dict(defaults.playbooks))
-        out.insert(1, "health", out["model_health"])
-        out.insert(2, "band", assign_band(out["health"].to_numpy(), DEFAULT_BANDS))
-        out["playbook"] = material_playbooks(out, out["band"].to_numpy() == DEFAULT_BANDS[-1].name,
-                                             defaults.playbook_min_points)
-        out = out.drop(columns=["model_health"])
-        for column in dict.fromkeys([self.health_model.info.get("id_column"), "account_id"]):
-            if column and column in frame.columns:  # the rows' ids come back with them
-                out.insert(0, column, frame[column].to_numpy())
-                break
-        return out
+from healthscore.model.pyfunc import HealthScorePyfunc  # noqa: F401 - for registered models

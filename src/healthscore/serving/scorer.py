@@ -15,9 +15,15 @@ import pandas as pd
 
 from healthscore.errors import ConfigError, DataSourceError, DataValidationError, Violation
 from healthscore.model.artifact import FeatureMeta, HealthModel, horizon_columns
-from healthscore.model.bands import Band, assign_band
-from healthscore.serving.explain import Drivers, describe, health_points, material_playbooks
-from healthscore.serving.settings import BandConfig, HardStop, ScoringConfig
+from healthscore.model.bands import (
+    DEFAULT_BANDS,
+    Band,
+    assign_band,
+    bands_from_config,
+    healthiest_band,
+)
+from healthscore.model.explain import Drivers, describe, health_points, material_playbooks
+from healthscore.serving.settings import HardStop, ScoringConfig
 
 log = logging.getLogger(__name__)
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
@@ -25,17 +31,11 @@ OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
 OVERRIDE_COLUMNS = ("account_id", "reason", "author", "expires_at")
 
 
-def _bands(configs: Sequence[BandConfig]) -> list[Band]:
-    ordered = sorted(configs, key=lambda b: b.low)
-    top = ordered[-1]
-    # the top band holds health 100 itself
-    return [Band(b.name, b.low, b.high) for b in ordered[:-1]] + [
-        Band(top.name, top.low, top.high + 1e-4)]
-
-
-def assign_bands(health: np.ndarray, context: pd.DataFrame, config: ScoringConfig) -> np.ndarray:
-    """Band per row: the first band override whose conditions match, else the default bands."""
-    result = assign_band(health, _bands(config.bands))
+def assign_bands(health: np.ndarray, context: pd.DataFrame, config: ScoringConfig,
+                 bands: Sequence[Band] = DEFAULT_BANDS) -> np.ndarray:
+    """Band per row: the first of ``config.band_overrides`` whose conditions match, else
+    ``bands`` (the model's own, :attr:`HealthModel.health_bands`, in `healthscore score`)."""
+    result = assign_band(health, bands)
     decided = np.zeros(len(health), dtype=bool)
     for override in config.band_overrides:
         match = ~decided
@@ -46,14 +46,9 @@ def assign_bands(health: np.ndarray, context: pd.DataFrame, config: ScoringConfi
             elif wanted is not None:
                 match &= False
         if match.any():
-            result[match] = assign_band(health[match], _bands(override.bands))
+            result[match] = assign_band(health[match], bands_from_config(override.bands))
             decided |= match
     return result
-
-
-def healthiest_band(config: ScoringConfig) -> str:
-    """The name of the configured band with the highest health."""
-    return max(config.bands, key=lambda b: b.low).name
 
 
 def apply_hard_stops(health: np.ndarray, features: pd.DataFrame, stops: Sequence[HardStop]
@@ -200,7 +195,7 @@ class Explained:
 def explain_with_hard_stops(model: HealthModel, frame: pd.DataFrame,
                             stops: Sequence[HardStop]) -> Explained:
     """Driver points in health points with each binding hard stop's cut credited to its
-    rule's feature (see :mod:`healthscore.serving.explain`)."""
+    rule's feature (see :mod:`healthscore.model.explain`)."""
     base_health, points, model_health = health_points(model, frame)
     drivers = Drivers(list(model.model.feature_names), {m.name: m for m in model.features},
                       points, frame)
@@ -215,7 +210,8 @@ def explain_with_hard_stops(model: HealthModel, frame: pd.DataFrame,
 def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfig,
                    as_of: dt.date, overrides: pd.DataFrame | None = None) -> pd.DataFrame:
     """Score a feature frame (one row per account): probability, model health, drivers,
-    hard stops and overrides applied, final health and band.
+    hard stops and overrides applied, final health and band (the model's bands, or a
+    matching ``config.band_overrides``).
 
     Driver points add up to the health after hard stops minus the base health: a binding hard
     stop's cap is credited to its feature. Manual overrides are shown, not explained.
@@ -230,10 +226,11 @@ def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     out = frame[context].copy()
     out.insert(1, "as_of", as_of)
     out["health"] = np.round(health, 1)
-    out["band"] = assign_bands(out["health"].to_numpy(), frame, config)
+    out["band"] = assign_bands(out["health"].to_numpy(), frame, config, model.health_bands)
     out["hard_stops"] = explained.hard_stops
     out["override"] = manual
     scored["playbook"] = material_playbooks(
-        scored, out["band"].to_numpy() == healthiest_band(config), config.playbook_min_points)
+        scored, out["band"].to_numpy() == healthiest_band(model.health_bands),
+        config.playbook_min_points)
     out = pd.concat([out, scored, horizon_columns(model, frame)], axis=1)
     return out.reset_index(drop=True)

@@ -6,40 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
+from healthscore.model.bands import BandConfig, check_tiling
+from healthscore.model.explain import DEFAULT_PLAYBOOK_MIN_POINTS, DEFAULT_PLAYBOOKS
 from healthscore.settings import Section
 
 DimensionName = Literal[
     "usage", "engagement", "relationship", "billing", "support", "sentiment", "commercial"
 ]
-
-
-class BandConfig(Section):
-    """A health band [low, high) on the 0-100 scale (the top band includes 100)."""
-
-    name: str
-    low: Annotated[float, Field(ge=0, le=100)]
-    high: Annotated[float, Field(ge=0, le=100)]
-
-
-def default_bands() -> list[BandConfig]:
-    """Healthy 75-100 / Moderate 50-74 / At risk 25-49 / Critical 0-24."""
-    return [
-        BandConfig(name="Critical", low=0, high=25),
-        BandConfig(name="At risk", low=25, high=50),
-        BandConfig(name="Moderate", low=50, high=75),
-        BandConfig(name="Healthy", low=75, high=100),
-    ]
-
-
-def check_tiling(bands: list[BandConfig]) -> None:
-    """Bands must cover 0-100 without gaps or overlaps."""
-    edges = sorted((b.low, b.high) for b in bands)
-    if not edges or edges[0][0] != 0 or edges[-1][1] != 100 or any(
-        a[1] != b[0] for a, b in zip(edges, edges[1:], strict=False)
-    ):
-        raise ValueError(f"bands must tile 0-100 without gaps or overlaps; got {edges}")
 
 
 class BandOverride(Section):
@@ -76,15 +51,7 @@ def _default_hard_stops() -> list[HardStop]:
 
 
 def _default_playbooks() -> dict[str, str]:
-    return {
-        "usage": "Re-onboard the team and fix the workflow that stopped being used.",
-        "engagement": "Book a check-in or QBR; re-establish a regular CSM cadence.",
-        "relationship": "Rebuild the champion map: find a new champion and executive sponsor.",
-        "billing": "Fix the payment method and clear overdue invoices with finance.",
-        "support": "Escalate the root cause of open and repeated tickets with engineering.",
-        "sentiment": "Call the detractors, close the loop on their feedback.",
-        "commercial": "Review the contract and renewal terms ahead of the renewal.",
-    }
+    return dict(DEFAULT_PLAYBOOKS)
 
 
 def _renewal_override() -> list[BandOverride]:
@@ -150,10 +117,10 @@ class ScoringConfig(Section):
 
     model: str = Field(default="models:/healthscore@champion",
                        description="MLflow model URI to score with.")
-    bands: list[BandConfig] = Field(default_factory=default_bands)
     band_overrides: list[BandOverride] = Field(
         default_factory=_renewal_override,
-        description="Default: in the renewal window, at risk below 65.")
+        description="Other bands for matching accounts (the model's own, `training.bands` "
+        "frozen in at training, elsewhere). Default: in the renewal window, at risk below 65.")
     hard_stops: list[HardStop] = Field(default_factory=_default_hard_stops)
     overrides: Path | None = Field(
         default=None, description="Manual overrides table (CSV/Parquet): account_id, value or "
@@ -162,10 +129,10 @@ class ScoringConfig(Section):
     top_risks: Annotated[int, Field(ge=1, le=10)] = 3
     top_strengths: Annotated[int, Field(ge=0, le=10)] = 2
     playbook_min_points: Annotated[float, Field(ge=0, le=100)] = Field(
-        default=5.0, description="An account in the healthiest band gets its dominant risk "
-        "dimension's playbook only when that dimension costs at least this many health points "
-        "(accounts in every other band always get it); 0 gives every account with a risk its "
-        "playbook.")
+        default=DEFAULT_PLAYBOOK_MIN_POINTS, description="An account in the healthiest band "
+        "gets its dominant risk dimension's playbook only when that dimension costs at least "
+        "this many health points (accounts in every other band always get it); 0 gives every "
+        "account with a risk its playbook.")
     history: str | None = Field(
         default=None, description="Score history: a SQLAlchemy URL (e.g. "
         "postgresql+psycopg2://user@host/db) or a DuckDB file path; default the DuckDB file "
@@ -173,12 +140,6 @@ class ScoringConfig(Section):
     output_dir: Path | None = Field(default=None, description="Default <workdir>/scores.")
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
-
-    @field_validator("bands")
-    @classmethod
-    def _bands(cls, value: list[BandConfig]) -> list[BandConfig]:
-        check_tiling(value)
-        return value
 
 
 class MonitoringConfig(Section):

@@ -174,7 +174,7 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
     version gets a description. The best model becomes ``@challenger``; with
     ``claim_champion`` it also becomes ``@champion`` when no champion exists yet.
     """
-    from healthscore.serving.pyfunc import HealthScorePyfunc
+    from healthscore.model.pyfunc import HealthScorePyfunc
 
     tracking.configure(config.tracking, artifact_root)
     session = uuid.uuid4().hex[:12]

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from healthscore.serving.settings import BandConfig, check_tiling, default_bands
+from healthscore.model.bands import BandConfig, check_tiling, default_bands
 from healthscore.settings import Section
 from healthscore.tracking import TrackingConfig
 
@@ -217,7 +217,11 @@ class TrainingConfig(Section):
     logistic: LogisticConfig = Field(default_factory=LogisticConfig)
     lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
     at_risk_threshold: Annotated[float, Field(gt=0, lt=100)] = 50.0
-    bands: list[BandConfig] = Field(default_factory=default_bands)
+    bands: list[BandConfig] = Field(
+        default_factory=default_bands,
+        description="Health bands [low, high) tiling 0-100, frozen into the model: the MLflow "
+        "pyfunc, `healthscore score` and the validation report band health with them "
+        "(`scoring.band_overrides` apply on top when scoring). Was also `scoring.bands`.")
     bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     refit: bool = Field(

@@ -18,7 +18,7 @@ two edges takes that interval's factor to the covered fraction), hence
 
 is non-decreasing in ``h`` by construction, and increasing in ``f`` at every horizon: health at
 any horizon is a monotone function of the one raw score, so the driver points of
-:mod:`healthscore.serving.explain` add up exactly as they do for a direct classifier.
+:mod:`healthscore.model.explain` add up exactly as they do for a direct classifier.
 
 Calibration: ``alpha_k`` and the slope ``b`` are refitted on the validation period's
 person-period rows (``f`` fixed), which keeps every horizon's probability monotone in ``h``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -14,8 +14,8 @@ import pandas as pd
 from healthscore.errors import ParameterError
 from healthscore.features.registry import FeatureSpec, Kind
 from healthscore.model.artifact import FeatureMeta, HealthModel
-from healthscore.model.bands import Band
-from healthscore.serving.drift import build_reference
+from healthscore.model.bands import Band, bands_from_config
+from healthscore.model.reference import build_reference
 from healthscore.training.calibration import Calibrator
 from healthscore.training.directions import (
     DirectionFinding,
@@ -70,8 +70,9 @@ def resolve_directions(metas: list[FeatureMeta], train: pd.DataFrame, config: Tr
 
 
 def bands_of(config: TrainingConfig) -> list[Band]:
-    """The configured health bands, lowest first."""
-    return [Band(b.name, b.low, b.high) for b in sorted(config.bands, key=lambda b: b.low)]
+    """The configured health bands (``training.bands``), lowest first: frozen into every model
+    training builds."""
+    return list(bands_from_config(config.bands))
 
 
 @dataclass
@@ -176,7 +177,8 @@ def _health_model(model, calibrator, metas, findings, reference_rows, config, ho
     directions = {f.feature: f for f in findings}
     kept = [replace(m, direction_source=directions[m.name].source) for m in metas
             if m.name in used]
-    health_model = HealthModel(model, calibrator, kept, config.label, horizon_days, info)
+    health_model = HealthModel(model, calibrator, kept, config.label, horizon_days, info,
+                               bands=tuple(bands_of(config)))
     health_model.reference = build_reference(health_model, reference_rows, seed=info["seed"])
     return health_model
 
@@ -226,16 +228,18 @@ def refit_health_model(evaluated: HealthModel, rows: pd.DataFrame, metas: list[F
 
 
 def evaluate_predictions(predictions: pd.DataFrame, config: TrainingConfig, seed: int,
-                         n_boot: int | None = None) -> Evaluation:
+                         n_boot: int | None = None, bands: Sequence[Band] | None = None,
+                         ) -> Evaluation:
     """Evaluate scored rows as training does: ``y`` and ``p`` columns, optionally ``arr`` and
     ``segment`` (a run's logged ``tables/test_predictions.parquet`` has them all), with the
-    configured at-risk threshold, bands and bootstrap (``n_boot`` overrides it)."""
+    configured at-risk threshold and bootstrap (``n_boot`` overrides it) and ``bands`` (the
+    model's; default the configured ones)."""
     arr = predictions["arr"].fillna(0).to_numpy(float) if "arr" in predictions else None
     segment = (predictions["segment"].astype(str).to_numpy() if "segment" in predictions
                else None)
     return evaluate(predictions["y"].to_numpy(), predictions["p"].to_numpy(), arr=arr,
                     segment=segment, health_threshold=config.at_risk_threshold,
-                    bands=bands_of(config),
+                    bands=bands_of(config) if bands is None else bands,
                     n_boot=config.bootstrap if n_boot is None else n_boot, seed=seed)
 
 
@@ -246,7 +250,7 @@ def _evaluate(model: HealthModel, rows: pd.DataFrame, config: TrainingConfig, se
     out["y"] = rows[config.label].astype(int).to_numpy()
     out["p"] = model.predict_proba(rows)
     out = out.reset_index(drop=True)
-    return evaluate_predictions(out, config, seed, n_boot), out
+    return evaluate_predictions(out, config, seed, n_boot, bands=model.health_bands), out
 
 
 def informative_features(train: pd.DataFrame, metas: list[FeatureMeta]
@@ -285,7 +289,8 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
         model = fit_health_model(name, parts[TRAIN], parts[VALIDATION], metas, config,
                                  horizon_days, seed, findings)
         test, rows = _evaluate(model, parts[TEST], config, seed)
-        valid, _ = _evaluate(model.__class__(model.model, _Identity(), model.features),
+        valid, _ = _evaluate(model.__class__(model.model, _Identity(), model.features,
+                                             bands=model.bands),
                              parts[VALIDATION], config, seed, n_boot=0)
         registered = refit_health_model(model, labelled, metas, config, seed) \
             if config.refit else model

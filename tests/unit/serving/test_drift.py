@@ -13,21 +13,18 @@ import pytest
 
 from healthscore.errors import ConfigError, ModelError, ParameterError
 from healthscore.model.artifact import FeatureMeta, HealthModel
+from healthscore.model.reference import MISSING, UNSEEN, build_reference, feature_reference
 from healthscore.pipeline.config import config_from_mapping
 from healthscore.serving.drift import (
     ACT,
     HEALTH,
-    MISSING,
     REPORT_COLUMNS,
     STABLE,
-    UNSEEN,
     WATCH,
     acting_features,
-    build_reference,
     check_drift,
     drift_bins,
     drift_report,
-    feature_reference,
     psi,
     render_drift,
 )

@@ -11,8 +11,8 @@ import pytest
 from test_scorer import Squash, frame, model
 
 from healthscore.errors import ParameterError
+from healthscore.model.explain import health_points
 from healthscore.serving.drivers import account_drivers, driver_importance
-from healthscore.serving.explain import health_points
 from healthscore.serving.settings import ScoringConfig
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from healthscore.model.bands import DEFAULT_BANDS
 from healthscore.serving import monitor as mon
+from healthscore.serving.monitor_page import render_monitor
 
 D1, D2, D3 = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 
@@ -152,7 +153,7 @@ def test_the_page_has_every_section_and_no_missing_values():
         columns=["band", "accounts", "churners", "churn_rate", "low", "high"]))
     live = mon.evaluate_live(known_world(), D3, 50.0, DEFAULT_BANDS, mon.Thresholds(), promise,
                              n_boot=50, waiting=[D3])
-    page = mon.render_monitor(live, {"name": "healthscore", "version": "3"}, 90)
+    page = render_monitor(live, {"name": "healthscore", "version": "3"}, 90)
     for heading in ("Checks (monitoring)", "Per scoring date", "Churn rate per band",
                     "Calibration", "Misses", "False alarms"):
         assert heading in page

@@ -11,7 +11,7 @@ import pytest
 
 from healthscore.errors import DataValidationError
 from healthscore.model.artifact import FeatureMeta, HealthModel
-from healthscore.serving.explain import explain, health_points
+from healthscore.model.explain import explain, health_points
 from healthscore.serving.scorer import (
     apply_hard_stops,
     apply_overrides,

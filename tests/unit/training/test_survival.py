@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from healthscore.errors import ParameterError
 from healthscore.model.artifact import HealthModel
-from healthscore.serving.explain import health_points
+from healthscore.model.explain import health_points
 from healthscore.training.metrics import roc_auc
 from healthscore.training.settings import TrainingConfig
 from healthscore.training.survival import (
@@ -232,7 +232,7 @@ def test_survival_model_is_not_fitted_through_fit(fitted):
 
 
 def test_training_fits_the_survival_model_beside_the_classifiers(world, tmp_path):
-    from healthscore.serving.explain import explain
+    from healthscore.model.explain import explain
     from healthscore.training.train import train_and_evaluate
 
     config = TrainingConfig.model_validate({

@@ -36,6 +36,19 @@ DIMENSIONS = ("usage", "engagement", "relationship", "billing", "support", "sent
 # a customer-success team can fix, so they never pick the playbook; nor does "other", the
 # dimension of a feature-table column nobody mapped to one.
 ACTIONABLE = DIMENSIONS[:-2]
+# What a team does about each actionable dimension (``scoring.playbooks`` replaces them in
+# `healthscore score`; the MLflow pyfunc uses these).
+# A healthy account gets a playbook only for a risk costing this many health points.
+DEFAULT_PLAYBOOK_MIN_POINTS = 5.0
+DEFAULT_PLAYBOOKS: dict[str, str] = {
+    "usage": "Re-onboard the team and fix the workflow that stopped being used.",
+    "engagement": "Book a check-in or QBR; re-establish a regular CSM cadence.",
+    "relationship": "Rebuild the champion map: find a new champion and executive sponsor.",
+    "billing": "Fix the payment method and clear overdue invoices with finance.",
+    "support": "Escalate the root cause of open and repeated tickets with engineering.",
+    "sentiment": "Call the detractors, close the loop on their feedback.",
+    "commercial": "Review the contract and renewal terms ahead of the renewal.",
+}
 _EPS = 1e-9
 
 

@@ -1,0 +1,86 @@
+"""Bands are configured once (``training.bands``) and frozen into the model: the MLflow pyfunc,
+the serving scorer (`healthscore score`) and the validation report's band table band one frame
+alike. Non-default bands, so a path that fell back to the defaults would fail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthscore.errors import ConfigError
+from healthscore.model.bands import DEFAULT_BANDS, Band
+from healthscore.model.pyfunc import HealthScorePyfunc
+from healthscore.pipeline.config import config_from_mapping
+from healthscore.serving.scorer import score_accounts
+from healthscore.serving.settings import ScoringConfig
+from healthscore.training.settings import TrainingConfig
+from healthscore.training.splits import TEST
+from healthscore.training.train import split_rows, train_and_evaluate
+
+BANDS = [{"name": "Low", "low": 0, "high": 85}, {"name": "Middle", "low": 85, "high": 96},
+         {"name": "High", "low": 96, "high": 100}]
+
+
+@pytest.fixture(scope="module")
+def trained(world):
+    """A logistic model trained with three non-default bands (no refit: the registered model is
+    the one the validation report evaluated), and its test rows."""
+    config = TrainingConfig.model_validate({"models": ["logistic"], "bootstrap": 0,
+                                            "refit": False, "bands": BANDS})
+    run = train_and_evaluate(world.frame, world.metas, config, 90, seed=0)
+    labelled = world.labelled
+    assignment, _, _, _ = split_rows(labelled, config, 90, 0)
+    return run.results["logistic"], labelled[(assignment == TEST).to_numpy()].reset_index(
+        drop=True)
+
+
+def test_the_model_carries_the_configured_bands(trained):
+    result, _ = trained
+    expected = (Band("Low", 0, 85), Band("Middle", 85, 96), Band("High", 96, 100))
+    assert result.health_model.bands == expected
+    assert result.health_model.health_bands == expected
+
+
+def test_pyfunc_scorer_and_validation_report_band_one_frame_alike(trained):
+    result, test = trained
+    model = result.health_model
+    # pickled and loaded as MLflow stores a python_model: the bands travel inside it
+    logged = pickle.loads(pickle.dumps(HealthScorePyfunc(model)))
+    by_pyfunc = logged.predict(None, test)
+    # the scoring policies (hard stops, band overrides) apply on top of the model's bands
+    policy_free = ScoringConfig(hard_stops=[], band_overrides=[])
+    by_scorer = score_accounts(model, test, policy_free, dt.date(2026, 1, 1))
+    np.testing.assert_array_equal(by_pyfunc["account_id"], by_scorer["account_id"])
+    np.testing.assert_array_equal(by_pyfunc["health"], by_scorer["health"])
+    np.testing.assert_array_equal(by_pyfunc["band"], by_scorer["band"])
+    # the validation report's band table counts the same rows in the same bands
+    report = result.test.bands.set_index("band")["accounts"]
+    counted = by_pyfunc["band"].value_counts().reindex(report.index, fill_value=0)
+    assert report.index.tolist() == ["Low", "Middle", "High"]
+    pd.testing.assert_series_equal(counted, report, check_names=False, check_dtype=False)
+    assert (report > 0).sum() >= 2  # the bands split the rows: the check can tell them apart
+    assert set(by_pyfunc["band"]) <= {"Low", "Middle", "High"}
+
+
+def test_a_model_pickled_before_bands_were_frozen_in_uses_the_defaults(trained):
+    result, test = trained
+    old = result.health_model.__class__(result.health_model.model,
+                                        result.health_model.calibrator,
+                                        result.health_model.features)
+    del old.__dict__["bands"]  # as unpickled from a model saved before the field existed
+    assert old.health_bands == DEFAULT_BANDS
+    out = HealthScorePyfunc(old).predict(None, test.head(20))
+    assert set(out["band"]) <= {b.name for b in DEFAULT_BANDS}
+
+
+def test_the_former_scoring_bands_key_says_where_it_moved():
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping({"scoring": {"bands": BANDS, "top_risks": 0}}, "run.yaml")
+    message = str(info.value)
+    assert "scoring.bands: moved to training.bands" in message
+    assert "scoring.top_risks" in message  # listed with every other problem
+    assert config_from_mapping({"training": {"bands": BANDS}}).training.bands[0].high == 85
