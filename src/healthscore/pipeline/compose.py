@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from healthscore.data.settings import DataConfig
 from healthscore.features.engine import FeatureMatrix, build_feature_matrix, per_type_cutoff
 from healthscore.features.snapshots import data_start, snapshot_dates
 from healthscore.pipeline.config import Config
+from healthscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
 MANIFEST = "world.json"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -16,6 +16,7 @@ from healthscore.features.registry import FeatureSpec, Kind
 from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.model.bands import Band, bands_from_config
 from healthscore.model.reference import build_reference
+from healthscore.progress import Progress
 from healthscore.training.calibration import Calibrator
 from healthscore.training.directions import (
     DirectionFinding,
@@ -41,7 +42,6 @@ from healthscore.training.splits import (
 )
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int, int], None]
 
 
 def feature_meta(specs: list[FeatureSpec]) -> list[FeatureMeta]:
