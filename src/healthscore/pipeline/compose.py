@@ -161,8 +161,6 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
     from healthscore import tracking
     from healthscore.io import write_text
     from healthscore.training import compare as cmp
-    from healthscore.training.train import bands_of
-
     tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     model_name = config.training.tracking.model_name
     run_ids = [tracking.resolve_run_id(ref, model_name) for ref in run_refs]
@@ -181,7 +179,7 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
         rows = cmp.read_holdout_rows(records[contenders.index(holdout)].artifact_dir, holdout)
     comparison = cmp.compare_runs(
         contenders, rows, health_threshold=config.training.at_risk_threshold,
-        bands=bands_of(config.training), n_boot=config.training.bootstrap, seed=config.seed,
+        bands=holdout.model.health_bands, n_boot=config.training.bootstrap, seed=config.seed,
         progress=progress)
     page = cmp.render_comparison(comparison)
     out = out or config.workdir / "reports" / f"compare-{'-'.join(r[:8] for r in run_ids)}.html"
