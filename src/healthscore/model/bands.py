@@ -119,3 +119,26 @@ def bands_from_config(configs: Sequence[BandConfig]) -> tuple[Band, ...]:
 def healthiest_band(bands: Sequence[Band]) -> str:
     """The name of the band with the highest health."""
     return max(bands, key=lambda b: b.low).name
+
+
+def band_thresholds_by_lift(p: np.ndarray, lifts: tuple[float, ...] = (3.0, 1.5, 1.0)
+                            ) -> list[float]:
+    """Health thresholds (ascending) where the churn probability is ``lift`` times the
+    population's mean: ``100 (1 - lift * mean(p))`` for each lift, highest lift first, clipped
+    to (0, 100) and kept strictly ascending."""
+    base = float(np.mean(p))
+    edges = []
+    for lift in lifts:
+        edge = float(np.clip(100.0 * (1.0 - lift * base), 0.5, 99.5))
+        if edges and edge <= edges[-1]:
+            edge = min(edges[-1] + 0.5, 99.9)
+        edges.append(round(edge, 1))
+    return edges
+
+
+def bands_by_lift(p: np.ndarray, lifts: Sequence[float] = (3.0, 1.5, 1.0)) -> tuple[Band, ...]:
+    """The default band names with edges from :func:`band_thresholds_by_lift`: Critical where
+    churn is at least ``lifts[0]`` times the population's mean probability ``p``, and so on;
+    Healthy below the last lift."""
+    edges = [0.0, *band_thresholds_by_lift(p, tuple(lifts)), 100.0001]
+    return tuple(Band(b.name, edges[k], edges[k + 1]) for k, b in enumerate(DEFAULT_BANDS))

@@ -84,3 +84,33 @@ def test_the_former_scoring_bands_key_says_where_it_moved():
     assert "scoring.bands: moved to training.bands" in message
     assert "scoring.top_risks" in message  # listed with every other problem
     assert config_from_mapping({"training": {"bands": BANDS}}).training.bands[0].high == 85
+
+
+def test_auto_bands_spread_by_lift_over_the_training_population(world):
+    """``bands: auto`` sets the edges where churn is 3x, 1.5x and 1x the training population's
+    mean probability, frozen into the model; the validation report's band table uses them."""
+    from healthscore.model.bands import band_thresholds_by_lift
+    from healthscore.training.splits import TRAIN
+
+    config = TrainingConfig.model_validate({"models": ["logistic"], "bootstrap": 0,
+                                            "refit": False, "bands": "auto"})
+    run = train_and_evaluate(world.frame, world.metas, config, 90, seed=0)
+    model = run.results["logistic"].health_model
+    labelled = world.labelled
+    assignment, _, _, _ = split_rows(labelled, config, 90, 0)
+    train = labelled[(assignment == TRAIN).to_numpy()]
+    edges = band_thresholds_by_lift(model.predict_proba(train), (3.0, 1.5, 1.0))
+    assert [b.name for b in model.bands] == [b.name for b in DEFAULT_BANDS]
+    assert [b.low for b in model.bands[1:]] == edges != [25, 50, 75]
+    table = run.results["logistic"].test.bands
+    assert table["band"].tolist() == [b.name for b in DEFAULT_BANDS]
+    assert table["health_range"].iloc[-1].startswith(f"{edges[-1]:g}")
+    # spread on a low base rate: every band holds test accounts, churn falls band by band
+    assert (table["accounts"] > 0).all()
+    assert table["churn_rate"].iloc[0] > table["churn_rate"].iloc[-1]
+
+
+@pytest.mark.parametrize("lifts", [[1.0, 1.5, 3.0], [3.0, 3.0, 1.0], [3.0, 1.5]])
+def test_band_lifts_must_be_three_and_descending(lifts):
+    with pytest.raises(ConfigError, match="training.band_lifts"):
+        config_from_mapping({"training": {"bands": "auto", "band_lifts": lifts}})
