@@ -262,6 +262,24 @@ class TrainingConfig(Section):
             check_tiling(value)
         return value
 
+    band_rule: Literal["lift", "share"] = Field(
+        default="lift", description="With `bands: auto`: `lift` sets the edges by lift over "
+        "the population's churn rate (band_lifts); `share` so that fixed shares of the training "
+        "population fall in each band (band_shares).")
+    band_shares: list[float] = Field(
+        default_factory=lambda: [0.05, 0.15, 0.35],
+        description="With `bands: auto` and `band_rule: share`: the cumulative shares of the "
+        "training population below each edge (the riskiest 5 % Critical, the next 10 % At "
+        "risk, the next 20 % Moderate, the rest Healthy); strictly ascending, inside (0, 1).")
+
+    @field_validator("band_shares")
+    @classmethod
+    def _shares(cls, value: list[float]) -> list[float]:
+        if len(value) != 3 or not 0 < value[0] < value[1] < value[2] < 1:
+            raise ValueError("three cumulative shares, strictly ascending inside (0, 1); got "
+                             f"{value}")
+        return value
+
     @field_validator("band_lifts")
     @classmethod
     def _lifts(cls, value: list[float]) -> list[float]:

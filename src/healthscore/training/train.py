@@ -14,7 +14,13 @@ import pandas as pd
 from healthscore.errors import ParameterError
 from healthscore.features.registry import FeatureSpec, Kind
 from healthscore.model.artifact import FeatureMeta, HealthModel
-from healthscore.model.bands import Band, bands_by_lift, bands_from_config
+from healthscore.model.bands import (
+    Band,
+    band_thresholds_by_lift,
+    band_thresholds_by_share,
+    bands_from_config,
+    default_named_bands,
+)
 from healthscore.model.reference import build_reference
 from healthscore.progress import Progress
 from healthscore.training.calibration import Calibrator
@@ -72,12 +78,16 @@ def resolve_directions(metas: list[FeatureMeta], train: pd.DataFrame, config: Tr
 def bands_of(config: TrainingConfig, p_population: np.ndarray | None = None) -> list[Band]:
     """The health bands frozen into every model training builds, lowest first: the configured
     ``training.bands``, or with ``bands: auto`` the default names with edges by lift over the
-    mean of ``p_population`` (the model's calibrated probabilities on its training rows)."""
+    mean of ``p_population`` (the model's calibrated probabilities on its training rows) or,
+    with ``band_rule: share``, at the health below which those shares of it fall."""
     if config.bands == "auto":
         if p_population is None or not len(p_population):
             raise ParameterError("training.bands", "auto bands need the training population's "
                                  "probabilities", "none given")
-        return list(bands_by_lift(p_population, config.band_lifts))
+        edges = (band_thresholds_by_share(p_population, config.band_shares)
+                 if config.band_rule == "share" else
+                 band_thresholds_by_lift(p_population, tuple(config.band_lifts)))
+        return list(default_named_bands(edges))
     return list(bands_from_config(config.bands))
 
 

@@ -114,3 +114,35 @@ def test_auto_bands_spread_by_lift_over_the_training_population(world):
 def test_band_lifts_must_be_three_and_descending(lifts):
     with pytest.raises(ConfigError, match="training.band_lifts"):
         config_from_mapping({"training": {"bands": "auto", "band_lifts": lifts}})
+
+
+def test_auto_bands_by_share_put_those_shares_of_the_population_in_each_band(world):
+    from healthscore.training.splits import TRAIN
+
+    config = TrainingConfig.model_validate({
+        "models": ["logistic"], "bootstrap": 0, "refit": False, "bands": "auto",
+        "band_rule": "share", "band_shares": [0.1, 0.2, 0.4]})
+    run = train_and_evaluate(world.frame, world.metas, config, 90, seed=0)
+    model = run.results["logistic"].health_model
+    labelled = world.labelled
+    assignment, _, _, _ = split_rows(labelled, config, 90, 0)
+    train = labelled[(assignment == TRAIN).to_numpy()]
+    health = np.round(100 * (1 - model.predict_proba(train)), 1)
+    shares = pd.Series(model.band(health)).value_counts(normalize=True)
+    expected = {"Critical": 0.1, "At risk": 0.1, "Moderate": 0.2, "Healthy": 0.6}
+    for band, share in expected.items():
+        assert shares[band] == pytest.approx(share, abs=0.03), (band, shares.to_dict())
+
+
+def test_share_edges_are_quantiles_of_health_kept_apart():
+    from healthscore.model.bands import band_thresholds_by_share
+
+    p = np.linspace(0.0, 1.0, 1001)  # health 100 .. 0 evenly
+    assert band_thresholds_by_share(p, [0.1, 0.5, 0.9]) == [10.0, 50.0, 90.0]
+    assert band_thresholds_by_share(np.full(50, 0.02), [0.1, 0.5, 0.9]) == [98.0, 98.5, 99.0]
+
+
+@pytest.mark.parametrize("shares", [[0.3, 0.2, 0.1], [0.0, 0.2, 0.5], [0.1, 0.2]])
+def test_band_shares_must_be_three_ascending_inside_0_1(shares):
+    with pytest.raises(ConfigError, match="training.band_shares"):
+        config_from_mapping({"training": {"bands": "auto", "band_shares": shares}})
