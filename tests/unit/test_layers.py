@@ -3,8 +3,8 @@
     data <- features <- model <- {training, serving} <- pipeline <- api
 
 A stage imports only stages to its left; training and serving never import each other;
-``report`` (the HTML kit) and the shared base modules (errors, io, redact, settings,
-tracking) import no stage; no circles between packages. Every import counts: module level,
+``report`` (the HTML kit) and the shared base modules (errors, io, progress, redact, settings,
+stats, tracking) import no stage; no circles between packages. Every import counts: module level,
 inside a function (lazy) and under ``TYPE_CHECKING``.
 """
 
@@ -22,7 +22,8 @@ PACKAGE = Path(healthscore.__file__).parent
 STAGES = {"data": 1, "features": 2, "model": 3, "training": 4, "serving": 4, "pipeline": 5,
           "api": 6}
 REPORT = "report"  # used by every stage, imports none
-BASE = {"errors", "io", "redact", "settings", "tracking"}  # shared helpers, import no stage
+# shared helpers, import no stage
+BASE = {"errors", "io", "progress", "redact", "settings", "stats", "tracking"}
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,10 @@ from healthscore.data.schema import (
 )
 from healthscore.data.settings import BUSINESS_SEGMENTS, DifficultyKnobs, SynthConfig
 from healthscore.io import atomic_path, write_csv, write_text
+from healthscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
 Format = Literal["parquet", "csv"]
 
 GROUND_TRUTH = "ground_truth"

@@ -8,7 +8,7 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from healthscore.features.snapshots import (
     snapshot_dates,
 )
 from healthscore.io import write_parquet, write_text
+from healthscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ FEATURE_MODULES = (
 MAX_TEMPLATE_VALUES = 12
 AUDIT_ROWS = 200_000
 KEY_COLUMNS = ("account_id", "snapshot_date")
-Progress = Callable[[str, int, int], None]
 
 
 def load_feature_modules() -> None:

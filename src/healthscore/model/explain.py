@@ -38,6 +38,8 @@ DIMENSIONS = ("usage", "engagement", "relationship", "billing", "support", "sent
 ACTIONABLE = DIMENSIONS[:-2]
 # What a team does about each actionable dimension (``scoring.playbooks`` replaces them in
 # `healthscore score`; the MLflow pyfunc uses these).
+# A healthy account gets a playbook only for a risk costing this many health points.
+DEFAULT_PLAYBOOK_MIN_POINTS = 5.0
 DEFAULT_PLAYBOOKS: dict[str, str] = {
     "usage": "Re-onboard the team and fix the workflow that stopped being used.",
     "engagement": "Book a check-in or QBR; re-establish a regular CSM cadence.",
@@ -145,6 +147,20 @@ def describe(drivers: Drivers, health: np.ndarray, base_health: float, *, top_ri
     out["playbook"] = [plays.get(d, "") for d in dominant]
     out["points_json"] = _points_json(points, names)
     return out
+
+
+def material_playbooks(scored: pd.DataFrame, healthiest: np.ndarray, min_points: float
+                       ) -> pd.Series:
+    """The ``playbook`` column of :func:`describe` kept only where the risk is material: the
+    account is not in the healthiest band (``healthiest`` False), or its dominant risk
+    dimension costs at least ``min_points`` health points. A healthy account whose worst
+    dimension costs half a point has nothing for a team to do."""
+    dominant = scored["dominant_risk_dimension"].to_numpy(dtype=object)
+    cost = np.zeros(len(scored))
+    for dim in ACTIONABLE:
+        cost = np.where(dominant == dim, -scored[f"points_{dim}"].to_numpy(float), cost)
+    keep = ~np.asarray(healthiest, dtype=bool) | (cost >= min_points)
+    return scored["playbook"].where(keep, "")
 
 
 def _add_drivers(out: pd.DataFrame, kind: str, picks: np.ndarray, points: np.ndarray,

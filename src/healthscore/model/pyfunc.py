@@ -14,7 +14,13 @@ import mlflow.pyfunc
 import pandas as pd
 
 from healthscore.model.artifact import HealthModel
-from healthscore.model.explain import DEFAULT_PLAYBOOKS, explain
+from healthscore.model.bands import healthiest_band
+from healthscore.model.explain import (
+    DEFAULT_PLAYBOOK_MIN_POINTS,
+    DEFAULT_PLAYBOOKS,
+    explain,
+    material_playbooks,
+)
 
 
 class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
@@ -30,6 +36,9 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
         out = explain(self.health_model, frame, playbooks=dict(DEFAULT_PLAYBOOKS))
         out.insert(1, "health", out["model_health"])
         out.insert(2, "band", self.health_model.band(out["health"].to_numpy()))
+        healthiest = healthiest_band(self.health_model.health_bands)
+        out["playbook"] = material_playbooks(out, out["band"].to_numpy() == healthiest,
+                                             DEFAULT_PLAYBOOK_MIN_POINTS)
         out = out.drop(columns=["model_health"])
         for column in dict.fromkeys([self.health_model.info.get("id_column"), "account_id"]):
             if column and column in frame.columns:  # the rows' ids come back with them

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from healthscore.data.settings import DataConfig
 from healthscore.features.engine import FeatureMatrix, build_feature_matrix, per_type_cutoff
 from healthscore.features.snapshots import data_start, snapshot_dates
 from healthscore.pipeline.config import Config
+from healthscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
 MANIFEST = "world.json"
 
 
@@ -162,8 +161,6 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
     from healthscore import tracking
     from healthscore.io import write_text
     from healthscore.training import compare as cmp
-    from healthscore.training.train import bands_of
-
     tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
     model_name = config.training.tracking.model_name
     run_ids = [tracking.resolve_run_id(ref, model_name) for ref in run_refs]
@@ -182,7 +179,7 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
         rows = cmp.read_holdout_rows(records[contenders.index(holdout)].artifact_dir, holdout)
     comparison = cmp.compare_runs(
         contenders, rows, health_threshold=config.training.at_risk_threshold,
-        bands=bands_of(config.training), n_boot=config.training.bootstrap, seed=config.seed,
+        bands=holdout.model.health_bands, n_boot=config.training.bootstrap, seed=config.seed,
         progress=progress)
     page = cmp.render_comparison(comparison)
     out = out or config.workdir / "reports" / f"compare-{'-'.join(r[:8] for r in run_ids)}.html"
@@ -400,7 +397,6 @@ def monitor(config: Config, dataset: Dataset, as_of: dt.date) -> MonitorOutcome:
     from healthscore.errors import ParameterError
     from healthscore.features.snapshots import churn_definition
     from healthscore.io import write_csv, write_text
-    from healthscore.model.bands import Band
     from healthscore.serving import monitor as mon
     from healthscore.serving.history import open_history
     from healthscore.serving.monitor_page import render_monitor
@@ -427,8 +423,7 @@ def monitor(config: Config, dataset: Dataset, as_of: dt.date) -> MonitorOutcome:
     model = {key: str(newest[column].iat[0]) for key, column in
              (("name", "model_name"), ("version", "model_version"), ("run_id", "run_id"))}
     promise = validation_promise(model["run_id"], model["version"])
-    bands = [Band(b.name, b.low, b.high) for b in sorted(config.training.bands,
-                                                         key=lambda b: b.low)]
+    bands = scoring_bands(model["run_id"], config)
     m = config.monitoring
     thresholds = mon.Thresholds(m.min_recall, m.recall_tolerance, m.max_calibration_ratio,
                                 m.recent_dates)
@@ -456,6 +451,25 @@ def outcomes_on(config: Config, dataset: Dataset, dates: list[dt.date]) -> pd.Da
         "label_churn AS churned, label_observed AS observed FROM spine").df()
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     return frame
+
+
+def scoring_bands(run_id: str, config: Config) -> list:
+    """The bands of the model that scored (frozen into it at training, so a later change of
+    ``training.bands`` does not re-band its history); the configured bands, or the defaults
+    for ``bands: auto``, when its run cannot be read (logged)."""
+    from healthscore import tracking
+    from healthscore.errors import ModelError
+    from healthscore.model.bands import DEFAULT_BANDS
+    from healthscore.training.train import bands_of
+
+    if run_id:
+        try:
+            return list(tracking.load_health_model(f"runs:/{run_id}/model").health_bands)
+        except ModelError as exc:
+            log.warning("bands of the scoring model unknown, using the configured ones: %s",
+                        exc)
+    return list(DEFAULT_BANDS) if config.training.bands == "auto" else bands_of(
+        config.training)
 
 
 def validation_promise(run_id: str, version: str):

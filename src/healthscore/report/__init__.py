@@ -27,6 +27,20 @@ img{max-width:100%;height:auto;border:1px solid #eee}
 """
 
 
+# Operational pages (portfolio, drift): left-aligned text, right-aligned numbers, full-width
+# tables, summary cards and coloured band/status chips.
+DASHBOARD_STYLE = """
+th,td{text-align:left}td.num,th.num{text-align:right}td.num,td.id{white-space:nowrap}
+table{width:100%}td.wide{min-width:16rem}td.text{min-width:9rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.8rem;
+margin:1rem 0}
+.card{border:1px solid #e3e3e3;border-radius:6px;padding:.6rem .8rem;background:#fafafa}
+.card .value{font-size:1.5rem;font-weight:600}.card .label{color:#555;font-size:.85rem}
+.band{display:inline-block;padding:0 .45rem;border-radius:3px;white-space:nowrap}
+ul.reasons{margin:0;padding-left:1rem}.pts{color:#b42318;font-variant-numeric:tabular-nums}
+"""
+
+
 def page_style(extra: str = "") -> str:
     """The shared page style followed by a page's own rules (``extra``)."""
     return BASE_STYLE + extra

@@ -26,6 +26,7 @@ from healthscore.features.engine import build_feature_matrix
 from healthscore.features.settings import FeatureConfig
 from healthscore.io import atomic_path, sweep_stale_temps, writable_dir
 from healthscore.model.artifact import FeatureMeta, HealthModel
+from healthscore.progress import Progress
 from healthscore.serving.drift import check_drift
 from healthscore.serving.history import PRIMARY, SHADOW, open_history
 from healthscore.serving.portfolio import crm_export, render_portfolio
@@ -34,7 +35,6 @@ from healthscore.serving.settings import ScoringConfig
 from healthscore.serving.trends import trends_and_alerts
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass

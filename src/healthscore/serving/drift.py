@@ -33,8 +33,7 @@ from healthscore.model.reference import (  # noqa: F401 - the two classes: see b
     FeatureReference,
     check_inputs,
 )
-from healthscore.report import figure_png, png_img, pyplot, scrollable
-from healthscore.serving.portfolio import STYLE
+from healthscore.report import DASHBOARD_STYLE, figure_png, page_style, png_img, pyplot, scrollable
 
 if TYPE_CHECKING:
     from healthscore.model.artifact import HealthModel
@@ -256,7 +255,7 @@ def render_drift(report: pd.DataFrame, bins: pd.DataFrame, as_of: dt.date,
                       f"{png_img(figure_png(fig), alt)}</figure>" for caption, alt, fig in plots)
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Drift {esc(as_of.isoformat())}: {esc(model)}</title>
-<style>{STYLE}</style></head><body>
+<style>{page_style(DASHBOARD_STYLE)}</style></head><body>
 <h1>Drift on {esc(as_of.isoformat())}</h1>
 <p class="sub">{sub}</p>
 <p><b>{int(counts.get(ACT, 0))}</b> column(s) at <b>act</b> (PSI ≥ {config.act:g}),

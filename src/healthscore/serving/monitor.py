@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.model.bands import Band, band_index, health_range_label
+from healthscore.stats import wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -200,17 +201,6 @@ def ratio_table(columns: pd.DataFrame, accounts: pd.Series,
             lows[name], highs[name] = wilson_interval(values[name] * n, n)
     return pd.DataFrame({"metric": list(ratios), "value": [values[m] for m in ratios],
                          "low": [lows[m] for m in ratios], "high": [highs[m] for m in ratios]})
-
-
-def wilson_interval(successes: float, trials: float, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score 95 % interval of a proportion (NaN for no trials)."""
-    if trials <= 0:
-        return np.nan, np.nan
-    phat = successes / trials
-    centre = (phat + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * np.sqrt(phat * (1 - phat) / trials + z * z / (4 * trials * trials)) / (
-        1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def accuracy_figures(rows: pd.DataFrame, threshold: float, n_boot: int = 400,

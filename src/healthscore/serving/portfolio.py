@@ -19,7 +19,14 @@ import pandas as pd
 
 from healthscore.errors import DataValidationError, ParameterError, Violation
 from healthscore.model.bands import DEFAULT_BANDS
-from healthscore.report import figure_png, page_style, png_img, pyplot, scrollable
+from healthscore.report import (
+    DASHBOARD_STYLE,
+    figure_png,
+    page_style,
+    png_img,
+    pyplot,
+    scrollable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +65,7 @@ CRM_COLUMNS = (ACCOUNT_ID, NAME, OWNER, AS_OF, HEALTH, BAND, PROBABILITY, MOMENT
                "top_risk_reasons", DOMINANT, PLAYBOOK, ALERTS, HARD_STOPS, OVERRIDE,
                MODEL_VERSION)
 ALERT_ROWS = 50
-STYLE = page_style("""
-th,td{text-align:left}td.num,th.num{text-align:right}td.num,td.id{white-space:nowrap}
-table{width:100%}td.wide{min-width:16rem}td.text{min-width:9rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.8rem;
-margin:1rem 0}
-.card{border:1px solid #e3e3e3;border-radius:6px;padding:.6rem .8rem;background:#fafafa}
-.card .value{font-size:1.5rem;font-weight:600}.card .label{color:#555;font-size:.85rem}
-.band{display:inline-block;padding:0 .45rem;border-radius:3px;white-space:nowrap}
-ul.reasons{margin:0;padding-left:1rem}.pts{color:#b42318;font-variant-numeric:tabular-nums}
-""")
+STYLE = page_style(DASHBOARD_STYLE)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,8 +15,14 @@ import pandas as pd
 
 from healthscore.errors import ConfigError, DataSourceError, DataValidationError, Violation
 from healthscore.model.artifact import FeatureMeta, HealthModel, horizon_columns
-from healthscore.model.bands import DEFAULT_BANDS, Band, assign_band, bands_from_config
-from healthscore.model.explain import Drivers, describe, health_points
+from healthscore.model.bands import (
+    DEFAULT_BANDS,
+    Band,
+    assign_band,
+    bands_from_config,
+    healthiest_band,
+)
+from healthscore.model.explain import Drivers, describe, health_points, material_playbooks
 from healthscore.serving.settings import HardStop, ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -223,5 +229,8 @@ def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     out["band"] = assign_bands(out["health"].to_numpy(), frame, config, model.health_bands)
     out["hard_stops"] = explained.hard_stops
     out["override"] = manual
+    scored["playbook"] = material_playbooks(
+        scored, out["band"].to_numpy() == healthiest_band(model.health_bands),
+        config.playbook_min_points)
     out = pd.concat([out, scored, horizon_columns(model, frame)], axis=1)
     return out.reset_index(drop=True)

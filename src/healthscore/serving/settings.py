@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from healthscore.model.bands import BandConfig, check_tiling
-from healthscore.model.explain import DEFAULT_PLAYBOOKS
+from healthscore.model.explain import DEFAULT_PLAYBOOK_MIN_POINTS, DEFAULT_PLAYBOOKS
 from healthscore.settings import Section
 
 DimensionName = Literal[
@@ -128,6 +128,11 @@ class ScoringConfig(Section):
     playbooks: dict[DimensionName, str] = Field(default_factory=_default_playbooks)
     top_risks: Annotated[int, Field(ge=1, le=10)] = 3
     top_strengths: Annotated[int, Field(ge=0, le=10)] = 2
+    playbook_min_points: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=DEFAULT_PLAYBOOK_MIN_POINTS, description="An account in the healthiest band "
+        "gets its dominant risk dimension's playbook only when that dimension costs at least "
+        "this many health points (accounts in every other band always get it); 0 gives every "
+        "account with a risk its playbook.")
     history: str | None = Field(
         default=None, description="Score history: a SQLAlchemy URL (e.g. "
         "postgresql+psycopg2://user@host/db) or a DuckDB file path; default the DuckDB file "

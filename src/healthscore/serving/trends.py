@@ -6,6 +6,10 @@ span (so monthly scoring compares with last month's run, 28 to 31 days back, and
 with the run exactly 30 days back; ties go to the earlier date). "Previous" is the latest
 scoring date before ``as_of``. An account missing from a reference date has no value there.
 
+The trajectory, ``projected_health_90d``, is health 90 days on if the account's trend of the
+last 90 days continues (a least-squares line through its scores, today's included; empty when
+its history there spans less than four weeks).
+
 Alerts (codes, ``;``-separated in ``alerts``):
 - ``health_drop``: health fell by at least ``drop_points`` over ``drop_days``;
 - ``entered_<band>`` (e.g. ``entered_at_risk``): moved since the previous run into one of the
@@ -31,7 +35,10 @@ from healthscore.serving.history import as_text_ids
 from healthscore.serving.settings import AlertConfig
 
 TREND_COLUMNS = ("previous_health", "previous_band", "health_30d_ago", "health_change_30d",
-                 "health_90d_ago", "health_change_90d", "momentum", "alerts", "alert_reasons")
+                 "health_90d_ago", "health_change_90d", "momentum", "projected_health_90d",
+                 "alerts", "alert_reasons")
+TRAJECTORY_DAYS = 90  # the trend is fitted on this many days of history and projected as far
+MIN_TRAJECTORY_SPAN = 28  # days of history (oldest score to today) a trend needs
 
 
 def reference_date(dates: Sequence[dt.date], as_of: dt.date, days: int) -> dt.date | None:
@@ -52,6 +59,31 @@ def momentum(change_30d: pd.Series, stable_points: float) -> pd.Series:
     out = np.where(change > stable_points, "improving",
                    np.where(change < -stable_points, "declining", "stable"))
     return pd.Series(np.where(change.isna(), "", out), index=change_30d.index, dtype=object)
+
+
+def projected_health(health: np.ndarray, ids: np.ndarray, past: pd.DataFrame, as_of: dt.date,
+                     days: int = TRAJECTORY_DAYS, min_span: int = MIN_TRAJECTORY_SPAN
+                     ) -> np.ndarray:
+    """The trajectory: health ``days`` from now if the account's trend continues.
+
+    The trend is the least-squares slope of the account's health over its scoring dates of
+    the last ``days`` days, today's score included; projected health is today's plus the
+    slope times ``days``, clipped to 0-100. NaN for an account whose history there spans fewer
+    than ``min_span`` days (a new account, or a first run)."""
+    start = as_of - dt.timedelta(days=days)
+    window = past[(past["as_of"] >= start) & (past["as_of"] < as_of)].drop_duplicates(
+        ["as_of", "account_id"], keep="last")
+    t = np.array([(d - as_of).days for d in window["as_of"]], dtype=float)
+    points = pd.DataFrame({"id": np.r_[as_text_ids(window["account_id"]), ids],
+                           "t": np.r_[t, np.zeros(len(ids))],
+                           "h": np.r_[window["health"].to_numpy(float), health]})
+    points = points.dropna(subset=["h"]).assign(tt=lambda f: f.t * f.t, th=lambda f: f.t * f.h)
+    sums = points.groupby("id").agg(n=("t", "size"), t=("t", "sum"), h=("h", "sum"),
+                                    tt=("tt", "sum"), th=("th", "sum"), oldest=("t", "min"))
+    var = sums["tt"] - sums["t"] ** 2 / sums["n"]
+    slope = (sums["th"] - sums["t"] * sums["h"] / sums["n"]) / var.where(var > 0)
+    slope = slope.where(sums["oldest"] <= -min_span).reindex(ids)
+    return np.clip(health + slope.to_numpy(float) * days, 0.0, 100.0)
 
 
 def _at(past: pd.DataFrame, day: dt.date | None, ids: np.ndarray, column: str) -> np.ndarray:
@@ -111,6 +143,7 @@ def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
         out[f"health_{days}d_ago"] = before
         out[f"health_change_{days}d"] = np.round(health - before, 1)
     out["momentum"] = momentum(out["health_change_30d"], config.stable_points)
+    out["projected_health_90d"] = np.round(projected_health(health, ids, past, as_of), 1)
 
     rank = {name: i for i, name in enumerate(band_order)}
     band_now = scores["band"].astype(str).to_numpy()

@@ -149,6 +149,8 @@ def model_artifacts(result: ModelResult, test_frame: pd.DataFrame,
         files[DIRECTIONS] = result.directions.to_csv(index=False)
     if not result.search.empty:
         files[SEARCH] = result.search.to_csv(index=False)
+    for name, table in result.horizon_tables.items():
+        files[f"tables/{name}.csv"] = table.to_csv(index=False)
     if rows_aligned(test_frame, result.test_rows):
         files[TEST_FEATURES] = _parquet_bytes(test_frame)
     else:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from healthscore.report import page_style, png_img, scrollable
 from healthscore.tracking import RunRecord
+from healthscore.training import horizons as hz
 
 PLOTS = (
     ("band_churn.png", "Does the score separate churners? Observed churn rate per health band"),
@@ -280,6 +281,50 @@ def action_section(run: RunRecord, playbooks: dict[str, str] | None = None,
             f"asks of the team, from the test period.</p><ol>{body}</ol>")
 
 
+def horizons_section(run: RunRecord) -> str:
+    """The survival model at every horizon: time-dependent ROC-AUC, calibration, concordance,
+    churn per band and horizon with intervals, and what the top band promises."""
+    tables = run.artifact_dir / "tables"
+    metrics_path = tables / f"{hz.HORIZON_METRICS}.csv"
+    bands_path = tables / f"{hz.BAND_CHURN}.csv"
+    if not metrics_path.exists() or not bands_path.exists():
+        return ""
+    per_horizon = pd.read_csv(metrics_path)
+    bands = pd.read_csv(bands_path)
+    seen = per_horizon.loc[per_horizon["observed_rows"] > 0, "horizon_days"].tolist()
+    unseen = [h for h in per_horizon["horizon_days"] if h not in seen]
+    bands = bands[bands["horizon_days"].isin(seen)]
+    if bands.empty:
+        return ""
+    cells = bands.assign(cell=[
+        f"{r.churn_rate:.1%} [{r.ci_low:.1%}–{r.ci_high:.1%}] of {r.accounts:,}"
+        if r.accounts else "no accounts" for r in bands.itertuples()])
+    pivot = cells.pivot(index=["band", "health_range"], columns="horizon_days", values="cell")
+    pivot = pivot.reindex(pd.unique(bands[["band", "health_range"]].apply(tuple, axis=1)))
+    pivot.columns = [f"churned within {h} days" for h in pivot.columns]
+    pivot.index.names = ["band", "health"]
+    ordered = hz.strictly_ordered(bands)
+    order_text = "; ".join(f"{h} days: {'yes' if ok else 'no'}" for h, ok in ordered.items())
+    shown = per_horizon[per_horizon["horizon_days"].isin(seen)].rename(columns={
+        "horizon_days": "horizon (days)", "observed_rows": "rows observed that long",
+        "churn_rate": "churned", "td_roc_auc": "time-dependent ROC-AUC",
+        "ece": "calibration error"})
+    shown["churned"] = shown["churned"].map("{:.1%}".format)
+    short = (f" The test period is too short to observe {', '.join(map(str, unseen))} days."
+             if unseen else "")
+    return ("<h2>Every horizon (survival model)</h2><p>One model gives the probability of "
+            "churn within each horizon; each is judged on the test rows observed that long. "
+            "Time-dependent ROC-AUC: churned within the horizon against still a customer at "
+            f"its end. Concordance index over the whole follow-up: "
+            f"{html.escape(str(run.params.get('test_concordance', '–')))}.{short}</p>"
+            + html_table(shown, wrap=True)
+            + "<p>Churn per health band (health on the model's health horizon, as scored "
+            "that day) at every horizon, with 95 % intervals. Each band's interval above the "
+            f"next healthier band's: {html.escape(order_text)}.</p>"
+            + html_table(pivot.reset_index(), wrap=True)
+            + f"<p>{html.escape(hz.top_band_sentence(bands))}</p>")
+
+
 def render_report(run: RunRecord, baseline: RunRecord | None,
                   playbooks: dict[str, str] | None = None, threshold: float = 50.0) -> str:
     """The whole HTML page. ``playbooks`` (dimension -> playbook, the scoring config's) and
@@ -329,5 +374,5 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 <h2>Top global drivers</h2>{drivers_table(run)}
 <h2>By segment</h2>{html_table(_readable(segments[keep]), percents=READABLE_PERCENTS)
                       if keep else "<p>No segments.</p>"}
-{directions_section(run)}{search_section(run)}
+{horizons_section(run)}{directions_section(run)}{search_section(run)}
 </body></html>"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -14,8 +14,15 @@ import pandas as pd
 from healthscore.errors import ParameterError
 from healthscore.features.registry import FeatureSpec, Kind
 from healthscore.model.artifact import FeatureMeta, HealthModel
-from healthscore.model.bands import Band, bands_from_config
+from healthscore.model.bands import (
+    Band,
+    band_thresholds_by_lift,
+    band_thresholds_by_share,
+    bands_from_config,
+    default_named_bands,
+)
 from healthscore.model.reference import build_reference
+from healthscore.progress import Progress
 from healthscore.training.calibration import Calibrator
 from healthscore.training.directions import (
     DirectionFinding,
@@ -26,8 +33,6 @@ from healthscore.training.directions import (
 from healthscore.training.metrics import (
     Evaluation,
     evaluate,
-    expected_calibration_error,
-    roc_auc,
 )
 from healthscore.training.models import FeatureInfo, make_model
 from healthscore.training.settings import TrainingConfig
@@ -43,7 +48,6 @@ from healthscore.training.splits import (
 )
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int, int], None]
 
 
 def feature_meta(specs: list[FeatureSpec]) -> list[FeatureMeta]:
@@ -71,9 +75,19 @@ def resolve_directions(metas: list[FeatureMeta], train: pd.DataFrame, config: Tr
     return find_directions(metas, train, y, config.lightgbm.monotone, seed)
 
 
-def bands_of(config: TrainingConfig) -> list[Band]:
-    """The configured health bands (``training.bands``), lowest first: frozen into every model
-    training builds."""
+def bands_of(config: TrainingConfig, p_population: np.ndarray | None = None) -> list[Band]:
+    """The health bands frozen into every model training builds, lowest first: the configured
+    ``training.bands``, or with ``bands: auto`` the default names with edges by lift over the
+    mean of ``p_population`` (the model's calibrated probabilities on its training rows) or,
+    with ``band_rule: share``, at the health below which those shares of it fall."""
+    if config.bands == "auto":
+        if p_population is None or not len(p_population):
+            raise ParameterError("training.bands", "auto bands need the training population's "
+                                 "probabilities", "none given")
+        edges = (band_thresholds_by_share(p_population, config.band_shares)
+                 if config.band_rule == "share" else
+                 band_thresholds_by_lift(p_population, tuple(config.band_lifts)))
+        return list(default_named_bands(edges))
     return list(bands_from_config(config.bands))
 
 
@@ -93,6 +107,9 @@ class ModelResult:
     evaluated_model: HealthModel | None = None
     directions: pd.DataFrame = field(default_factory=pd.DataFrame)
     search: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # survival model only: tables/<name>.csv of training/horizons.py (every horizon's metrics,
+    # churn per band and horizon)
+    horizon_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def refit(self) -> bool:
@@ -176,8 +193,9 @@ def _health_model(model, calibrator, metas, findings, reference_rows, config, ho
     directions = {f.feature: f for f in findings}
     kept = [replace(m, direction_source=directions[m.name].source) for m in metas
             if m.name in used]
-    health_model = HealthModel(model, calibrator, kept, config.label, horizon_days, info,
-                               bands=tuple(bands_of(config)))
+    health_model = HealthModel(model, calibrator, kept, config.label, horizon_days, info)
+    population = health_model.predict_proba(reference_rows) if config.bands == "auto" else None
+    health_model.bands = tuple(bands_of(config, population))
     health_model.reference = build_reference(health_model, reference_rows, seed=info["seed"])
     return health_model
 
@@ -232,13 +250,14 @@ def evaluate_predictions(predictions: pd.DataFrame, config: TrainingConfig, seed
     """Evaluate scored rows as training does: ``y`` and ``p`` columns, optionally ``arr`` and
     ``segment`` (a run's logged ``tables/test_predictions.parquet`` has them all), with the
     configured at-risk threshold and bootstrap (``n_boot`` overrides it) and ``bands`` (the
-    model's; default the configured ones)."""
+    model's; default the configured ones, or with ``bands: auto`` lift over these rows)."""
     arr = predictions["arr"].fillna(0).to_numpy(float) if "arr" in predictions else None
     segment = (predictions["segment"].astype(str).to_numpy() if "segment" in predictions
                else None)
     return evaluate(predictions["y"].to_numpy(), predictions["p"].to_numpy(), arr=arr,
                     segment=segment, health_threshold=config.at_risk_threshold,
-                    bands=bands_of(config) if bands is None else bands,
+                    bands=bands_of(config, predictions["p"].to_numpy()) if bands is None
+                    else bands,
                     n_boot=config.bootstrap if n_boot is None else n_boot, seed=seed)
 
 
@@ -344,6 +363,7 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
     ``training.survival.health_horizon_days``, or on the longest horizon the rows teach.
 
     Returns (result or None, notes); None with a note saying why when it cannot be fitted."""
+    from healthscore.training import horizons as hz
     from healthscore.training import survival as sv
 
     cfg = config.survival
@@ -375,18 +395,16 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
     notes: list[str] = []
     test_all = rows[part == TEST]
     z = fitted.raw_score(test_all) if len(test_all) else np.array([])
-    for h in fitted.horizons:
-        observed, churned = sv.horizon_outcomes(test_all, h)
-        y = churned[observed].astype(int)
-        if observed.sum() >= 50 and 0 < y.sum() < len(y):
-            p_h = fitted.proba_within(z, h)[observed]
-            params[f"test_roc_auc_{h}d"] = round(float(roc_auc(y, p_h)), 4)
-            params[f"test_ece_{h}d"] = round(float(expected_calibration_error(y, p_h)), 4)
+    p_within = {h: fitted.proba_within(z, h) for h in fitted.horizons}
+    churn_days = test_all[sv.CHURN_DAYS].to_numpy(float)
+    observed_days = test_all[sv.OBSERVED_DAYS].to_numpy(float)
+    per_horizon = hz.horizon_metrics(p_within, churn_days, observed_days)
+    for row in per_horizon.dropna(subset=["td_roc_auc"]).itertuples():
+        params[f"test_roc_auc_{row.horizon_days}d"] = round(row.td_roc_auc, 4)
+        params[f"test_ece_{row.horizon_days}d"] = round(row.ece, 4)
     if len(test_all):
         params["test_concordance"] = round(sv.concordance_index(
-            fitted.proba_within(z, max(fitted.horizons)),
-            test_all[sv.CHURN_DAYS].to_numpy(float),
-            test_all[sv.OBSERVED_DAYS].to_numpy(float)), 4)
+            p_within[max(fitted.horizons)], churn_days, observed_days), 4)
     tested = [h for h in fitted.horizons if f"test_roc_auc_{h}d" in params]
     registered_fit = copy.copy(fitted)  # its health horizon may differ from the evaluated one
     if config.refit:
@@ -413,8 +431,12 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
     if registered is not evaluated:
         registered.evaluation = evaluated
     params |= {"health_horizon_days": health_h, "refit": config.refit}
+    health = 100.0 * (1.0 - fitted.proba_within(z, health_h)) if len(test_all) else z
+    tables = {hz.HORIZON_METRICS: per_horizon, hz.BAND_CHURN: hz.band_churn_by_horizon(
+        health, churn_days, observed_days, fitted.horizons, registered.health_bands)}
     return ModelResult("survival", registered, test, test_rows, valid_eval.overall["pr_auc"],
-                       params, 0.0, evaluated, directions_table(findings)), notes
+                       params, 0.0, evaluated, directions_table(findings),
+                       horizon_tables=tables), notes
 
 
 class _Identity:

@@ -217,3 +217,23 @@ def test_score_accounts_combines_model_stops_overrides_and_bands():
     assert "open_p1_ticket" in third["hard_stops"] and third["health"] <= 40
     assert set(scores["band"]) <= {"Critical", "At risk", "Moderate", "Healthy"}
     assert scores["health"].between(0, 100).all()
+
+
+def test_a_healthy_account_gets_a_playbook_only_for_a_material_risk():
+    """Healthy accounts whose worst dimension costs a few points carry no playbook into the
+    CRM export; every account outside the healthiest band keeps its playbook."""
+    plays = {"usage": "re-onboard", "billing": "fix payment", "support": "escalate",
+             "relationship": "find a champion"}
+    rows = frame().assign(active_users_30d=[2.0, 6.0, 8.0, 9.5], days_past_due=0.0,
+                          open_p1_tickets=0.0, has_champion=1.0, days_to_renewal=300.0)
+    everyone = score_accounts(model(), rows, ScoringConfig(playbooks=plays,
+                                                           playbook_min_points=0), AS_OF)
+    material = score_accounts(model(), rows, ScoringConfig(playbooks=plays), AS_OF)
+    healthy = (everyone["band"] == "Healthy").to_numpy()
+    cost = -everyone["points_usage"].to_numpy()
+    assert healthy.any() and (~healthy).any()
+    assert (everyone["playbook"] == "re-onboard").all()  # usage is every account's worst risk
+    small = healthy & (cost < 5)
+    assert small.any()  # the 9.5-user account loses a point to usage: nothing to do
+    assert (material.loc[small, "playbook"] == "").all()
+    assert (material.loc[~small, "playbook"] == "re-onboard").all()

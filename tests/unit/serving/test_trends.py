@@ -150,3 +150,22 @@ def test_reason_labels_tell_a_template_s_features_apart() -> None:
         "events_30d_by_type__export_all_data": "Usage events of one event type (export_all_data)",
         "events_30d_by_type__seat_removed": "Usage events of one event type (seat_removed)",
         "events_30d": "Events in the last 30 days"}
+
+
+def test_the_trajectory_continues_the_line_of_the_last_90_days(sequence, tmp_path) -> None:
+    """decliner: 82, 72, 45 on days -59, -28, 0 -> a least-squares fall of about 0.6 points a
+    day, so 90 days on it is at 0; riser climbs to 100 (clipped); steady stays near 89;
+    'new' has no history, so no trajectory."""
+    history, today = sequence
+    trend = trends_and_alerts(today, history.read(), D3, AlertConfig(), BANDS
+                              ).set_index("account_id")["projected_health_90d"]
+    t = np.array([-59.0, -28.0, 0.0])
+    slope = np.polyfit(t, [82.0, 72.0, 45.0], 1)[0]
+    assert trend["decliner"] == round(max(0.0, 45.0 + 90 * slope), 1) == 0.0
+    assert trend["riser"] == 100.0
+    steady = 89.0 + 90 * np.polyfit(t, [90.0, 91.0, 89.0], 1)[0]
+    assert trend["steady"] == pytest.approx(steady, abs=0.05) and 85 < trend["steady"] < 89
+    assert np.isnan(trend["new"])
+    empty = DuckDBHistory(tmp_path / "first-run.duckdb").read()
+    first = trends_and_alerts(today, empty, D3, AlertConfig(), BANDS)
+    assert first["projected_health_90d"].isna().all()  # a first run has no trend

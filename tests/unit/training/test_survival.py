@@ -231,7 +231,7 @@ def test_survival_model_is_not_fitted_through_fit(fitted):
     assert model.horizons == [30, 90, 180, 365]
 
 
-def test_training_fits_the_survival_model_beside_the_classifiers(world):
+def test_training_fits_the_survival_model_beside_the_classifiers(world, tmp_path):
     from healthscore.model.explain import explain
     from healthscore.training.train import train_and_evaluate
 
@@ -254,6 +254,36 @@ def test_training_fits_the_survival_model_beside_the_classifiers(world):
     assert (pd.DataFrame(within).diff(axis=1).fillna(0).to_numpy() >= 0).all()
     np.testing.assert_allclose(out["churn_within_365d"], out["churn_probability"], atol=1e-3)
     assert out["expected_months_24"].between(0, 24).all()
+    _every_horizon_is_in_the_report(result, rows, tmp_path)
+
+
+def _every_horizon_is_in_the_report(result, rows, tmp_path) -> None:
+    """The survival run's horizon tables are logged and the validation page shows them."""
+    from healthscore.tracking import RunRecord
+    from healthscore.training import horizons as hz
+    from healthscore.training.record import model_artifacts
+    from healthscore.training.report import horizons_section
+
+    per_horizon = result.horizon_tables[hz.HORIZON_METRICS]
+    assert per_horizon["horizon_days"].tolist() == [30, 90, 180, 365]
+    judged = per_horizon.dropna(subset=["td_roc_auc"])
+    assert set(judged["horizon_days"]) == {30, 90}  # the test period checks 90 days at most
+    assert (judged["td_roc_auc"] > 0.55).all()
+    bands = result.horizon_tables[hz.BAND_CHURN]
+    in_bands = bands.groupby("horizon_days")["accounts"].sum()
+    assert in_bands.loc[30] == judged["observed_rows"].iloc[0]
+    files = model_artifacts(result, rows)
+    for name, body in files.items():
+        if name.startswith("tables/") and name.endswith(".csv"):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(body)
+    html = horizons_section(RunRecord("r", "survival", {k: str(v) for k, v in
+                                                      result.params.items()}, {}, {}, tmp_path))
+    (tmp_path / "section.html").write_text(html)
+    assert "Every horizon" in html and "churned within 90 days" in html
+    assert "churned within 365 days" not in html and "too short to observe 180, 365 days" in html
+    concordance = result.params["test_concordance"]
+    assert f"Concordance index over the whole follow-up: {concordance}" in html
 
 
 def test_training_says_why_the_survival_model_is_not_fitted(world):

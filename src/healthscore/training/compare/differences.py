@@ -4,7 +4,7 @@ which the runs disagree most (with each run's drivers), and what the comparison 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from healthscore.errors import ModelError
 from healthscore.model.artifact import health_from_probability
 from healthscore.model.bands import Band
 from healthscore.model.explain import explain
+from healthscore.progress import Progress
 from healthscore.training.compare.compatibility import (
     Contender,
     check_compatible,
@@ -34,8 +35,6 @@ from healthscore.training.metrics import (
     unique_slugs,
 )
 from healthscore.training.record import ROW_KEYS
-
-Progress = Callable[[str, int, int], None]
 
 KIND_COMPARISON = "comparison"
 TAG_COMPARED = "healthscore.compared_runs"
