@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from healthscore import tracking
 from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.pipeline import compose
 from healthscore.pipeline.config import Config
+from healthscore.synth import generate_world
 
 MODEL_NAME = "healthscore"
 
