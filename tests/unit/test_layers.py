@@ -168,6 +168,9 @@ def test_a_forbidden_edge_is_caught():
         "report/x.py:1: report imports the stage features; report must import no stage"]
     assert layer_violations([edge("tracking", "training")]) == [
         "tracking/x.py:1: tracking imports the stage training; tracking must import no stage"]
+    assert layer_violations([edge("synth", "data"), edge("pipeline", "synth")]) == []
+    assert layer_violations([edge("features", "synth")]) == [
+        "features/x.py:1: features imports its neighbour synth"]
     assert "in no layer" in layer_violations([edge("synthetic", "data")])[0]
 
 
