@@ -119,3 +119,37 @@ def bands_from_config(configs: Sequence[BandConfig]) -> tuple[Band, ...]:
 def healthiest_band(bands: Sequence[Band]) -> str:
     """The name of the band with the highest health."""
     return max(bands, key=lambda b: b.low).name
+
+
+def _strictly_ascending(edges: Sequence[float]) -> list[float]:
+    """Health edges clipped to (0, 100), rounded to 0.1 and nudged up where two coincide."""
+    out: list[float] = []
+    for raw in edges:
+        edge = float(np.clip(raw, 0.5, 99.5))
+        if out and edge <= out[-1]:
+            edge = min(out[-1] + 0.5, 99.9)
+        out.append(round(edge, 1))
+    return out
+
+
+def band_thresholds_by_lift(p: np.ndarray, lifts: tuple[float, ...] = (3.0, 1.5, 1.0)
+                            ) -> list[float]:
+    """Health thresholds (ascending) where the churn probability is ``lift`` times the
+    population's mean: ``100 (1 - lift * mean(p))`` for each lift, highest lift first, clipped
+    to (0, 100) and kept strictly ascending."""
+    base = float(np.mean(p))
+    return _strictly_ascending([100.0 * (1.0 - lift * base) for lift in lifts])
+
+
+def band_thresholds_by_share(p: np.ndarray, shares: Sequence[float] = (0.05, 0.15, 0.35)
+                             ) -> list[float]:
+    """Health thresholds (ascending) below which the given cumulative shares of the population
+    fall: the riskiest ``shares[0]`` of accounts are below the first, and so on."""
+    health = 100.0 * (1.0 - np.asarray(p, dtype=float))
+    return _strictly_ascending([float(np.quantile(health, q)) for q in shares])
+
+
+def default_named_bands(edges: Sequence[float]) -> tuple[Band, ...]:
+    """The default band names with three inner health ``edges`` (ascending)."""
+    cuts = [0.0, *edges, 100.0001]
+    return tuple(Band(b.name, cuts[k], cuts[k + 1]) for k, b in enumerate(DEFAULT_BANDS))

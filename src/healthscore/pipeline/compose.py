@@ -352,7 +352,6 @@ def monitor(config: Config, dataset: Dataset, as_of: dt.date) -> MonitorOutcome:
     from healthscore.errors import ParameterError
     from healthscore.features.snapshots import churn_definition
     from healthscore.io import write_csv, write_text
-    from healthscore.model.bands import Band
     from healthscore.serving import monitor as mon
     from healthscore.serving.history import open_history
     from healthscore.serving.monitor_page import render_monitor
@@ -379,8 +378,7 @@ def monitor(config: Config, dataset: Dataset, as_of: dt.date) -> MonitorOutcome:
     model = {key: str(newest[column].iat[0]) for key, column in
              (("name", "model_name"), ("version", "model_version"), ("run_id", "run_id"))}
     promise = validation_promise(model["run_id"], model["version"])
-    bands = [Band(b.name, b.low, b.high) for b in sorted(config.training.bands,
-                                                         key=lambda b: b.low)]
+    bands = scoring_bands(model["run_id"], config)
     m = config.monitoring
     thresholds = mon.Thresholds(m.min_recall, m.recall_tolerance, m.max_calibration_ratio,
                                 m.recent_dates)
@@ -408,6 +406,25 @@ def outcomes_on(config: Config, dataset: Dataset, dates: list[dt.date]) -> pd.Da
         "label_churn AS churned, label_observed AS observed FROM spine").df()
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     return frame
+
+
+def scoring_bands(run_id: str, config: Config) -> list:
+    """The bands of the model that scored (frozen into it at training, so a later change of
+    ``training.bands`` does not re-band its history); the configured bands, or the defaults
+    for ``bands: auto``, when its run cannot be read (logged)."""
+    from healthscore import tracking
+    from healthscore.errors import ModelError
+    from healthscore.model.bands import DEFAULT_BANDS
+    from healthscore.training.train import bands_of
+
+    if run_id:
+        try:
+            return list(tracking.load_health_model(f"runs:/{run_id}/model").health_bands)
+        except ModelError as exc:
+            log.warning("bands of the scoring model unknown, using the configured ones: %s",
+                        exc)
+    return list(DEFAULT_BANDS) if config.training.bands == "auto" else bands_of(
+        config.training)
 
 
 def validation_promise(run_id: str, version: str):

@@ -54,6 +54,10 @@ def _nested_model(annotation: Any) -> tuple[type[BaseModel] | None, str]:
     if get_origin(annotation) is list and args:
         inner, _ = _nested_model(args[0])
         return inner, "[]"
+    for arg in args:  # a union such as list[BandConfig] | Literal["auto"]
+        inner, suffix = _nested_model(arg)
+        if inner is not None:
+            return inner, suffix
     return None, ""
 
 

@@ -217,11 +217,18 @@ class TrainingConfig(Section):
     logistic: LogisticConfig = Field(default_factory=LogisticConfig)
     lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
     at_risk_threshold: Annotated[float, Field(gt=0, lt=100)] = 50.0
-    bands: list[BandConfig] = Field(
+    bands: list[BandConfig] | Literal["auto"] = Field(
         default_factory=default_bands,
         description="Health bands [low, high) tiling 0-100, frozen into the model: the MLflow "
         "pyfunc, `healthscore score` and the validation report band health with them "
-        "(`scoring.band_overrides` apply on top when scoring). Was also `scoring.bands`.")
+        "(`scoring.band_overrides` apply on top when scoring). Was also `scoring.bands`. "
+        "`auto`: the four default band names with edges set from the training population "
+        "by lift over its churn rate (see band_lifts), so bands spread on any base rate.")
+    band_lifts: list[float] = Field(
+        default_factory=lambda: [3.0, 1.5, 1.0],
+        description="With `bands: auto`: an account is Critical where its churn probability "
+        "is at least the first lift times the training population's mean, At risk at the "
+        "second, Moderate at the third, Healthy below; descending.")
     bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     refit: bool = Field(
@@ -250,6 +257,33 @@ class TrainingConfig(Section):
 
     @field_validator("bands")
     @classmethod
-    def _bands(cls, value: list[BandConfig]) -> list[BandConfig]:
-        check_tiling(value)
+    def _bands(cls, value: list[BandConfig] | str) -> list[BandConfig] | str:
+        if value != "auto":
+            check_tiling(value)
+        return value
+
+    band_rule: Literal["lift", "share"] = Field(
+        default="lift", description="With `bands: auto`: `lift` sets the edges by lift over "
+        "the population's churn rate (band_lifts); `share` so that fixed shares of the training "
+        "population fall in each band (band_shares).")
+    band_shares: list[float] = Field(
+        default_factory=lambda: [0.05, 0.15, 0.35],
+        description="With `bands: auto` and `band_rule: share`: the cumulative shares of the "
+        "training population below each edge (the riskiest 5 % Critical, the next 10 % At "
+        "risk, the next 20 % Moderate, the rest Healthy); strictly ascending, inside (0, 1).")
+
+    @field_validator("band_shares")
+    @classmethod
+    def _shares(cls, value: list[float]) -> list[float]:
+        if len(value) != 3 or not 0 < value[0] < value[1] < value[2] < 1:
+            raise ValueError("three cumulative shares, strictly ascending inside (0, 1); got "
+                             f"{value}")
+        return value
+
+    @field_validator("band_lifts")
+    @classmethod
+    def _lifts(cls, value: list[float]) -> list[float]:
+        if len(value) != 3 or min(value) <= 0 or sorted(set(value), reverse=True) != value:
+            raise ValueError("three positive lifts, strictly descending (Critical, At risk, "
+                             f"Moderate); got {value}")
         return value

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ParameterError
+from healthscore.model.bands import band_thresholds_by_lift  # noqa: F401 - bench, tests
 from healthscore.training.horizons import horizon_outcome
 from healthscore.training.models import ChurnModel, FeatureInfo, make_model, sigmoid
 
@@ -365,21 +366,6 @@ def survival_split(frame: pd.DataFrame, horizons: list[int] | tuple[int, ...],
     in_valid = earlier["account_id"].astype(str).isin(held).to_numpy()
     return SurvivalSplit(earlier[~in_valid], earlier[in_valid], test, test_start, chosen,
                          notes)
-
-
-def band_thresholds_by_lift(p: np.ndarray, lifts: tuple[float, ...] = (3.0, 1.5, 1.0)
-                            ) -> list[float]:
-    """Health thresholds (ascending) where the churn probability is ``lift`` times the
-    population's mean: ``100 (1 - lift * mean(p))`` for each lift, highest lift first, clipped
-    to (0, 100) and kept strictly ascending."""
-    base = float(np.mean(p))
-    edges = []
-    for lift in lifts:
-        edge = float(np.clip(100.0 * (1.0 - lift * base), 0.5, 99.5))
-        if edges and edge <= edges[-1]:
-            edge = min(edges[-1] + 0.5, 99.9)
-        edges.append(round(edge, 1))
-    return edges
 
 
 class NoCalibration:

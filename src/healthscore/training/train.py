@@ -14,7 +14,13 @@ import pandas as pd
 from healthscore.errors import ParameterError
 from healthscore.features.registry import FeatureSpec, Kind
 from healthscore.model.artifact import FeatureMeta, HealthModel
-from healthscore.model.bands import Band, bands_from_config
+from healthscore.model.bands import (
+    Band,
+    band_thresholds_by_lift,
+    band_thresholds_by_share,
+    bands_from_config,
+    default_named_bands,
+)
 from healthscore.model.reference import build_reference
 from healthscore.progress import Progress
 from healthscore.training.calibration import Calibrator
@@ -69,9 +75,19 @@ def resolve_directions(metas: list[FeatureMeta], train: pd.DataFrame, config: Tr
     return find_directions(metas, train, y, config.lightgbm.monotone, seed)
 
 
-def bands_of(config: TrainingConfig) -> list[Band]:
-    """The configured health bands (``training.bands``), lowest first: frozen into every model
-    training builds."""
+def bands_of(config: TrainingConfig, p_population: np.ndarray | None = None) -> list[Band]:
+    """The health bands frozen into every model training builds, lowest first: the configured
+    ``training.bands``, or with ``bands: auto`` the default names with edges by lift over the
+    mean of ``p_population`` (the model's calibrated probabilities on its training rows) or,
+    with ``band_rule: share``, at the health below which those shares of it fall."""
+    if config.bands == "auto":
+        if p_population is None or not len(p_population):
+            raise ParameterError("training.bands", "auto bands need the training population's "
+                                 "probabilities", "none given")
+        edges = (band_thresholds_by_share(p_population, config.band_shares)
+                 if config.band_rule == "share" else
+                 band_thresholds_by_lift(p_population, tuple(config.band_lifts)))
+        return list(default_named_bands(edges))
     return list(bands_from_config(config.bands))
 
 
@@ -177,8 +193,9 @@ def _health_model(model, calibrator, metas, findings, reference_rows, config, ho
     directions = {f.feature: f for f in findings}
     kept = [replace(m, direction_source=directions[m.name].source) for m in metas
             if m.name in used]
-    health_model = HealthModel(model, calibrator, kept, config.label, horizon_days, info,
-                               bands=tuple(bands_of(config)))
+    health_model = HealthModel(model, calibrator, kept, config.label, horizon_days, info)
+    population = health_model.predict_proba(reference_rows) if config.bands == "auto" else None
+    health_model.bands = tuple(bands_of(config, population))
     health_model.reference = build_reference(health_model, reference_rows, seed=info["seed"])
     return health_model
 
@@ -233,13 +250,14 @@ def evaluate_predictions(predictions: pd.DataFrame, config: TrainingConfig, seed
     """Evaluate scored rows as training does: ``y`` and ``p`` columns, optionally ``arr`` and
     ``segment`` (a run's logged ``tables/test_predictions.parquet`` has them all), with the
     configured at-risk threshold and bootstrap (``n_boot`` overrides it) and ``bands`` (the
-    model's; default the configured ones)."""
+    model's; default the configured ones, or with ``bands: auto`` lift over these rows)."""
     arr = predictions["arr"].fillna(0).to_numpy(float) if "arr" in predictions else None
     segment = (predictions["segment"].astype(str).to_numpy() if "segment" in predictions
                else None)
     return evaluate(predictions["y"].to_numpy(), predictions["p"].to_numpy(), arr=arr,
                     segment=segment, health_threshold=config.at_risk_threshold,
-                    bands=bands_of(config) if bands is None else bands,
+                    bands=bands_of(config, predictions["p"].to_numpy()) if bands is None
+                    else bands,
                     n_boot=config.bootstrap if n_boot is None else n_boot, seed=seed)
 
 
@@ -415,7 +433,7 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
     params |= {"health_horizon_days": health_h, "refit": config.refit}
     health = 100.0 * (1.0 - fitted.proba_within(z, health_h)) if len(test_all) else z
     tables = {hz.HORIZON_METRICS: per_horizon, hz.BAND_CHURN: hz.band_churn_by_horizon(
-        health, churn_days, observed_days, fitted.horizons, bands_of(config))}
+        health, churn_days, observed_days, fitted.horizons, registered.health_bands)}
     return ModelResult("survival", registered, test, test_rows, valid_eval.overall["pr_auc"],
                        params, 0.0, evaluated, directions_table(findings),
                        horizon_tables=tables), notes

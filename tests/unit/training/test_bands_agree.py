@@ -84,3 +84,65 @@ def test_the_former_scoring_bands_key_says_where_it_moved():
     assert "scoring.bands: moved to training.bands" in message
     assert "scoring.top_risks" in message  # listed with every other problem
     assert config_from_mapping({"training": {"bands": BANDS}}).training.bands[0].high == 85
+
+
+def test_auto_bands_spread_by_lift_over_the_training_population(world):
+    """``bands: auto`` sets the edges where churn is 3x, 1.5x and 1x the training population's
+    mean probability, frozen into the model; the validation report's band table uses them."""
+    from healthscore.model.bands import band_thresholds_by_lift
+    from healthscore.training.splits import TRAIN
+
+    config = TrainingConfig.model_validate({"models": ["logistic"], "bootstrap": 0,
+                                            "refit": False, "bands": "auto"})
+    run = train_and_evaluate(world.frame, world.metas, config, 90, seed=0)
+    model = run.results["logistic"].health_model
+    labelled = world.labelled
+    assignment, _, _, _ = split_rows(labelled, config, 90, 0)
+    train = labelled[(assignment == TRAIN).to_numpy()]
+    edges = band_thresholds_by_lift(model.predict_proba(train), (3.0, 1.5, 1.0))
+    assert [b.name for b in model.bands] == [b.name for b in DEFAULT_BANDS]
+    assert [b.low for b in model.bands[1:]] == edges != [25, 50, 75]
+    table = run.results["logistic"].test.bands
+    assert table["band"].tolist() == [b.name for b in DEFAULT_BANDS]
+    assert table["health_range"].iloc[-1].startswith(f"{edges[-1]:g}")
+    # spread on a low base rate: every band holds test accounts, churn falls band by band
+    assert (table["accounts"] > 0).all()
+    assert table["churn_rate"].iloc[0] > table["churn_rate"].iloc[-1]
+
+
+@pytest.mark.parametrize("lifts", [[1.0, 1.5, 3.0], [3.0, 3.0, 1.0], [3.0, 1.5]])
+def test_band_lifts_must_be_three_and_descending(lifts):
+    with pytest.raises(ConfigError, match="training.band_lifts"):
+        config_from_mapping({"training": {"bands": "auto", "band_lifts": lifts}})
+
+
+def test_auto_bands_by_share_put_those_shares_of_the_population_in_each_band(world):
+    from healthscore.training.splits import TRAIN
+
+    config = TrainingConfig.model_validate({
+        "models": ["logistic"], "bootstrap": 0, "refit": False, "bands": "auto",
+        "band_rule": "share", "band_shares": [0.1, 0.2, 0.4]})
+    run = train_and_evaluate(world.frame, world.metas, config, 90, seed=0)
+    model = run.results["logistic"].health_model
+    labelled = world.labelled
+    assignment, _, _, _ = split_rows(labelled, config, 90, 0)
+    train = labelled[(assignment == TRAIN).to_numpy()]
+    health = np.round(100 * (1 - model.predict_proba(train)), 1)
+    shares = pd.Series(model.band(health)).value_counts(normalize=True)
+    expected = {"Critical": 0.1, "At risk": 0.1, "Moderate": 0.2, "Healthy": 0.6}
+    for band, share in expected.items():
+        assert shares[band] == pytest.approx(share, abs=0.03), (band, shares.to_dict())
+
+
+def test_share_edges_are_quantiles_of_health_kept_apart():
+    from healthscore.model.bands import band_thresholds_by_share
+
+    p = np.linspace(0.0, 1.0, 1001)  # health 100 .. 0 evenly
+    assert band_thresholds_by_share(p, [0.1, 0.5, 0.9]) == [10.0, 50.0, 90.0]
+    assert band_thresholds_by_share(np.full(50, 0.02), [0.1, 0.5, 0.9]) == [98.0, 98.5, 99.0]
+
+
+@pytest.mark.parametrize("shares", [[0.3, 0.2, 0.1], [0.0, 0.2, 0.5], [0.1, 0.2]])
+def test_band_shares_must_be_three_ascending_inside_0_1(shares):
+    with pytest.raises(ConfigError, match="training.band_shares"):
+        config_from_mapping({"training": {"bands": "auto", "band_shares": shares}})
