@@ -30,10 +30,18 @@ import pandas as pd
 from common import ensure_world
 
 from healthscore.model.artifact import HealthModel, health_from_probability
-from healthscore.model.bands import DEFAULT_BANDS, Band, band_index
+from healthscore.model.bands import (
+    DEFAULT_BANDS,
+    Band,
+    band_index,
+    band_thresholds_by_lift,
+    band_thresholds_by_share,
+    default_named_bands,
+)
 from healthscore.model.explain import health_points
 from healthscore.pipeline.compose import build_features, open_data
 from healthscore.pipeline.config import Config
+from healthscore.stats import wilson_interval
 from healthscore.training.metrics import (
     bootstrap_intervals,
     brier_score,
@@ -44,7 +52,6 @@ from healthscore.training.survival import (
     CHURN_DAYS,
     OBSERVED_DAYS,
     NoCalibration,
-    band_thresholds_by_lift,
     concordance_index,
     fit_survival,
     horizon_outcomes,
@@ -60,31 +67,12 @@ from healthscore.training.train import (
 )
 
 
-def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
 def labelled_at(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Rows observed for ``horizon`` days with ``label_churn`` = churned within it."""
     observed, churned = horizon_outcomes(frame, horizon)
     out = frame[observed].copy()
     out["label_churn"] = churned[observed]
     return out
-
-
-def auto_bands(p_train: np.ndarray) -> list[Band]:
-    """bands: auto by lift over the training population's mean churn probability."""
-    edges = band_thresholds_by_lift(p_train)
-    names = [b.name for b in DEFAULT_BANDS]
-    lows = [0.0, *edges]
-    highs = [*edges, 100.0001]
-    return [Band(n, lo, hi) for n, lo, hi in zip(names, lows, highs, strict=True)]
 
 
 def band_rates(y: np.ndarray, health: np.ndarray, bands: list[Band]) -> list[str]:
@@ -94,7 +82,7 @@ def band_rates(y: np.ndarray, health: np.ndarray, bands: list[Band]) -> list[str
     for i, band in enumerate(bands):
         rows = index == i
         n, k = int(rows.sum()), float(y[rows].sum())
-        low, high = wilson(k, n)
+        low, high = wilson_interval(k, n)
         rate = k / n if n else float("nan")
         cells.append(f"{band.name} {rate:.3f} [{low:.3f}-{high:.3f}] n={n}")
     return cells
@@ -108,7 +96,7 @@ def strictly_ordered(y: np.ndarray, health: np.ndarray, bands: list[Band]) -> bo
         rows = index == i
         if not rows.any():
             continue
-        intervals.append(wilson(float(y[rows].sum()), int(rows.sum())))
+        intervals.append(wilson_interval(float(y[rows].sum()), int(rows.sum())))
     return all(a[0] > b[1] for a, b in zip(intervals, intervals[1:], strict=False))
 
 
@@ -219,12 +207,16 @@ def run_world(business: str, difficulty: str, args: argparse.Namespace) -> dict[
           + ", ".join(f"{q:.1f}" for q in np.percentile(health, [5, 25, 50, 75, 95])))
     survival_model = models[best_survival].model
     p_train = survival_model.proba_within(survival_model.raw_score(split.train), health_h)
-    automatic = auto_bands(p_train)
-    print("bands: auto (lift 3x / 1.5x / 1x the training mean "
-          f"{np.mean(p_train):.3f}): " + ", ".join(f"{b.name} [{b.low:g}, {min(b.high, 100):g})"
-                                                   for b in automatic))
+    automatic = list(default_named_bands(band_thresholds_by_lift(p_train)))
+    by_share = list(default_named_bands(band_thresholds_by_share(p_train)))
+    for label, bands in (("auto (lift 3x / 1.5x / 1x the training mean "
+                          f"{np.mean(p_train):.3f})", automatic),
+                         ("auto, band_rule share (5 / 15 / 35 %)", by_share)):
+        print(f"bands: {label}: " + ", ".join(f"{b.name} [{b.low:g}, {min(b.high, 100):g})"
+                                             for b in bands))
     ordered = {}
-    for label, bands in (("default", list(DEFAULT_BANDS)), ("auto", automatic)):
+    for label, bands in (("default", list(DEFAULT_BANDS)), ("auto", automatic),
+                         ("share", by_share)):
         for h in horizons:
             observed_h, y = horizon_outcomes(test, h)
             hh = health[observed_h]
@@ -281,6 +273,8 @@ def run_world(business: str, difficulty: str, args: argparse.Namespace) -> dict[
         checks["monthly: >= 10 % outside Healthy (auto bands)"] = ordered[("auto", "outside")] >= .1
         checks["monthly: Critical + At risk catch >= 60 % of 365-day churners (auto bands)"] = (
             ordered[("auto", "recall")] >= 0.6)
+        checks["monthly: Critical + At risk catch >= 60 % of 365-day churners (share bands)"] = (
+            ordered[("share", "recall")] >= 0.6)
     return checks
 
 
