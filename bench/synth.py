@@ -15,7 +15,7 @@ from pathlib import Path
 from common import peak_rss_mb
 
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import synthesize
+from healthscore.synth import synthesize
 
 
 def run(accounts: int, months: int, seed: int, out: Path, business: str = "saas",

@@ -29,7 +29,6 @@ from typing import Any
 import pandas as pd
 
 from healthscore.data.dataset import Dataset
-from healthscore.data.synth import WorldSummary
 from healthscore.features.engine import FeatureMatrix
 from healthscore.features.explore import churn_rates, outcome_histogram, outcome_summary
 from healthscore.features.snapshots import CONTEXT_COLUMNS, LABEL_COLUMNS
@@ -42,6 +41,7 @@ from healthscore.report import figure_png
 from healthscore.serving.batch import ScoringResult
 from healthscore.serving.drivers import account_drivers, driver_importance
 from healthscore.serving.scorer import score_accounts
+from healthscore.synth import WorldSummary
 from healthscore.tracking import RunRecord
 from healthscore.training.compare import (
     Comparison,

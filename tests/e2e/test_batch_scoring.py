@@ -12,13 +12,13 @@ from click.testing import CliRunner
 
 from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import generate_world, write_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.pipeline import compose
 from healthscore.pipeline.cli import cli
 from healthscore.pipeline.config import Config
 from healthscore.serving import batch
 from healthscore.serving.history import PRIMARY, SHADOW, open_history
+from healthscore.synth import generate_world, write_world
 
 DATES = [dt.date(2025, 10, 1), dt.date(2025, 11, 1), dt.date(2025, 12, 1)]
 

@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from healthscore import tracking
 from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.pipeline import compose
 from healthscore.pipeline.cli import cli
 from healthscore.pipeline.config import Config
 from healthscore.serving.drift import ACT, HEALTH, REPORT_COLUMNS, check_drift
+from healthscore.synth import generate_world
 
 WORLD = {"accounts": 500, "months": 24, "seed": 5}
 CHAMPION = "models:/healthscore@champion"

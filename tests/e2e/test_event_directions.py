@@ -12,11 +12,11 @@ import pytest
 from scipy.stats import spearmanr
 
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import generate_world, write_world
 from healthscore.features.registry import slug
 from healthscore.pipeline import compose
 from healthscore.pipeline.config import Config
 from healthscore.serving.scorer import explain_with_hard_stops
+from healthscore.synth import generate_world, write_world
 from healthscore.training.train import train_and_evaluate
 
 pytestmark = pytest.mark.slow  # a realistic world of 3 000 accounts, trained with the defaults

@@ -16,10 +16,10 @@ import pytest
 
 from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.pipeline.config import Config
 from healthscore.serving.scorer import score_accounts
+from healthscore.synth import generate_world
 from healthscore.training.splits import TRAIN, VALIDATION
 from healthscore.training.train import assign_splits, feature_meta, fit_health_model
 

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from healthscore import tracking
 from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.model.artifact import health_from_probability
 from healthscore.pipeline import compose
 from healthscore.pipeline.config import Config
+from healthscore.synth import generate_world
 from healthscore.training.record import SAMPLE_FOR_DRIVERS
 
 MODEL_NAME = "healthscore"

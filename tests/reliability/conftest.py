@@ -19,8 +19,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import generate_world, write_world
 from healthscore.pipeline.cli import cli
+from healthscore.synth import generate_world, write_world
 
 MODEL_CONFIG = {"training": {"models": ["logistic"], "bootstrap": 0}, "seed": 3}
 

@@ -1,8 +1,10 @@
 """The import graph follows the layers of docs/architecture.md:
 
     data <- features <- model <- {training, serving} <- pipeline <- api
+    data <- synth <- pipeline
 
-A stage imports only stages to its left; training and serving never import each other;
+A stage imports only stages to its left; training and serving never import each other, nor do
+synth (the synthetic world, which writes contract data) and features;
 ``report`` (the HTML kit) and the shared base modules (errors, io, progress, redact, settings,
 stats, tracking) import no stage; no circles between packages. Every import counts: module level,
 inside a function (lazy) and under ``TYPE_CHECKING``.
@@ -18,9 +20,10 @@ from pathlib import Path
 import healthscore
 
 PACKAGE = Path(healthscore.__file__).parent
-# A stage may import the stages of a lower rank; the same rank (training, serving) is apart.
-STAGES = {"data": 1, "features": 2, "model": 3, "training": 4, "serving": 4, "pipeline": 5,
-          "api": 6}
+# A stage may import the stages of a lower rank; the same rank (features and synth; training
+# and serving) is apart.
+STAGES = {"data": 1, "features": 2, "synth": 2, "model": 3, "training": 4, "serving": 4,
+          "pipeline": 5, "api": 6}
 REPORT = "report"  # used by every stage, imports none
 # shared helpers, import no stage
 BASE = {"errors", "io", "progress", "redact", "settings", "stats", "tracking"}
@@ -165,6 +168,9 @@ def test_a_forbidden_edge_is_caught():
         "report/x.py:1: report imports the stage features; report must import no stage"]
     assert layer_violations([edge("tracking", "training")]) == [
         "tracking/x.py:1: tracking imports the stage training; tracking must import no stage"]
+    assert layer_violations([edge("synth", "data"), edge("pipeline", "synth")]) == []
+    assert layer_violations([edge("features", "synth")]) == [
+        "features/x.py:1: features imports its neighbour synth"]
     assert "in no layer" in layer_violations([edge("synthetic", "data")])[0]
 
 

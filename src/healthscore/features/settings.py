@@ -88,7 +88,7 @@ class MetricDefinition(Section):
         return value
 
 
-# What the synthetic world's fields mean (data/synth.py METRICS): the demo's definitions.
+# What the synthetic world's fields mean (synth/world.py METRICS): the demo's definitions.
 SYNTHETIC: dict[str, dict[str, str]] = {
     "seats_used": {"direction": "higher_is_healthier", "unit": "seats",
                    "explain": "{value:,.0f} seats in use"},

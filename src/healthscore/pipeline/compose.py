@@ -41,7 +41,7 @@ def resolved_data_config(config: Config) -> DataConfig:
 def synthesize_world(config: Config, out_dir: Path | None = None,
                      progress: Progress | None = None):
     """Generate the configured synthetic world into ``out_dir`` (default: the data dir)."""
-    from healthscore.data.synth import synthesize
+    from healthscore.synth import synthesize
 
     return synthesize(config.synth, out_dir or data_dir(config), progress=progress)
 

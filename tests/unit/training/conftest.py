@@ -16,10 +16,10 @@ from threadpoolctl import threadpool_limits
 
 from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import generate_world
 from healthscore.features.engine import build_feature_matrix
 from healthscore.features.settings import FeatureConfig
 from healthscore.model.artifact import FeatureMeta
+from healthscore.synth import generate_world
 from healthscore.training.settings import SplitConfig
 from healthscore.training.splits import TEST, TRAIN, VALIDATION, TimeSplit, time_split
 from healthscore.training.train import feature_meta

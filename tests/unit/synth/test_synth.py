@@ -20,7 +20,7 @@ from healthscore.data.schema import (
     Kind,
 )
 from healthscore.data.settings import SynthConfig
-from healthscore.data.synth import (
+from healthscore.synth import (
     GROUND_TRUTH,
     METRICS,
     PURCHASE,
