@@ -152,7 +152,7 @@ def render_comparison(comparison: Comparison, pngs: Mapping[str, bytes] | None =
 <p class="sub">Every run scored on the same rows: {html.escape(holdout_summary(comparison))}.
 Reference: {html.escape(comparison.reference)}; intervals from {comparison.n_boot} paired
 bootstrap resamples of those rows.</p>
-<h2>Runs</h2>{html_table(runs_table(comparison))}
+<h2>Runs</h2>{html_table(runs_table(comparison), wrap=True)}
 <h2>Side by side</h2>{html_table(formatted_side_by_side(comparison))}
 <h2>Is the difference real? Each run minus the reference</h2>
 <p>"better" or "worse" when the 95 % interval of the difference excludes 0; otherwise no
