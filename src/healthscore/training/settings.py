@@ -229,6 +229,15 @@ class TrainingConfig(Section):
         description="With `bands: auto`: an account is Critical where its churn probability "
         "is at least the first lift times the training population's mean, At risk at the "
         "second, Moderate at the third, Healthy below; descending.")
+    band_rule: Literal["lift", "share"] = Field(
+        default="lift", description="With `bands: auto`: `lift` sets the edges by lift over "
+        "the population's churn rate (band_lifts); `share` so that fixed shares of the training "
+        "population fall in each band (band_shares).")
+    band_shares: list[float] = Field(
+        default_factory=lambda: [0.05, 0.15, 0.35],
+        description="With `bands: auto` and `band_rule: share`: the cumulative shares of the "
+        "training population below each edge (the riskiest 5 % Critical, the next 10 % At "
+        "risk, the next 20 % Moderate, the rest Healthy); strictly ascending, inside (0, 1).")
     bootstrap: Annotated[int, Field(ge=0, le=10000)] = 200
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     refit: bool = Field(
@@ -261,16 +270,6 @@ class TrainingConfig(Section):
         if value != "auto":
             check_tiling(value)
         return value
-
-    band_rule: Literal["lift", "share"] = Field(
-        default="lift", description="With `bands: auto`: `lift` sets the edges by lift over "
-        "the population's churn rate (band_lifts); `share` so that fixed shares of the training "
-        "population fall in each band (band_shares).")
-    band_shares: list[float] = Field(
-        default_factory=lambda: [0.05, 0.15, 0.35],
-        description="With `bands: auto` and `band_rule: share`: the cumulative shares of the "
-        "training population below each edge (the riskiest 5 % Critical, the next 10 % At "
-        "risk, the next 20 % Moderate, the rest Healthy); strictly ascending, inside (0, 1).")
 
     @field_validator("band_shares")
     @classmethod
