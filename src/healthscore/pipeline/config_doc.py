@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -25,9 +26,18 @@ path together with every other problem in the file. `configs/demo.yaml` is the e
 
 
 def _type_name(annotation: Any) -> str:
+    """A readable type: constraints (``Annotated`` metadata) left out, ``X | None`` kept."""
+    if get_origin(annotation) is Annotated:
+        return _type_name(get_args(annotation)[0])
+    args = get_args(annotation)
+    if args and get_origin(annotation) is not Literal:
+        inner = [_type_name(a) for a in args]
+        if get_origin(annotation) in (Union, UnionType):
+            return " | ".join(inner)
+        origin = getattr(get_origin(annotation), "__name__", str(get_origin(annotation)))
+        return f"{origin}[{', '.join(inner)}]"
     text = re.sub(r"typing\.|pathlib\.|datetime\.|healthscore\.[\w.]+\.", "", str(annotation))
     text = re.sub(r"<class '([\w.]+)'>", r"\1", text)
-    text = re.sub(r"Annotated\[(\w+), .*?\]\]?", r"\1", text)
     return text.replace("NoneType", "null")
 
 
@@ -70,7 +80,8 @@ def _rows(model: type[BaseModel], prefix: str, sections: list[tuple[str, type[Ba
             if suffix == "":
                 continue
         description = (field.description or "").replace("\n", " ").replace("|", "\\|")
-        yield f"| `{path}` | `{_type_name(field.annotation)}` | {_default(field)} | {description} |"
+        kind = _type_name(field.annotation).replace("|", "\\|")  # a pipe would split the cell
+        yield f"| `{path}` | `{kind}` | {_default(field)} | {description} |"
 
 
 def render_reference() -> str:
