@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -35,6 +36,9 @@ from healthscore.pipeline.summaries import (
     score_summary,
 )
 from healthscore.pipeline.terminal import console, progress_bar
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @click.group(cls=HealthscoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -390,7 +394,7 @@ def drift(obj: Context, as_of, model_uri: str | None, fail_on: str, features: Pa
         raise click.exceptions.Exit(ExitCode.DRIFT)
 
 
-def drift_reached(report, fail_on: str) -> list[str]:
+def drift_reached(report: pd.DataFrame, fail_on: str) -> list[str]:
     """The features (and health) whose PSI status is ``fail_on`` or worse."""
     levels = {"stable": 0, "watch": 1, "act": 2}
     if fail_on == "never":
