@@ -26,7 +26,7 @@ STAGES = {"data": 1, "features": 2, "synth": 2, "model": 3, "training": 4, "serv
           "pipeline": 5, "api": 6}
 REPORT = "report"  # used by every stage, imports none
 # shared helpers, import no stage
-BASE = {"errors", "io", "progress", "redact", "settings", "stats", "tracking"}
+BASE = {"errors", "io", "progress", "redact", "settings", "sql", "stats", "tracking"}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from healthscore import __version__
 from healthscore.data.dataset import Dataset
-from healthscore.data.loaders import fetch_row, quote
+from healthscore.data.loaders import fetch_row
 from healthscore.errors import ConfigError
 from healthscore.features.families import FAMILIES, METRICS_FAMILY, SPINE_FAMILY
 from healthscore.features.metrics import (
@@ -45,6 +45,7 @@ from healthscore.features.snapshots import (
 )
 from healthscore.io import write_parquet, write_text
 from healthscore.progress import Progress
+from healthscore.sql import Params, identifier
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,12 @@ def template_values(dataset: Dataset, column: str, limit: int = MAX_TEMPLATE_VAL
     only events dated before that day count (so later data cannot change the column set)."""
     if column != "event_type" or not dataset.has("events"):
         return []
-    when = f" AND occurred_at < DATE '{before.isoformat()}'" if before else ""
+    params = Params()
+    when = f" AND occurred_at < {params.bind('before', before)}" if before else ""
     rows = dataset.con.execute(
-        f"SELECT {quote(column)} FROM events WHERE {quote(column)} IS NOT NULL{when} "
-        f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {limit}"
+        f"SELECT {identifier(column)} FROM events WHERE {identifier(column)} IS NOT NULL{when} "
+        f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {params.bind('limit', int(limit))}",
+        params.values,
     ).fetchall()
     by_slug: dict[str, str] = {}
     for (value,) in rows:  # two spellings with one column name: the more frequent wins

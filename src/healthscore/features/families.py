@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from healthscore.features.registry import slug
 from healthscore.features.snapshots import SPINE
+from healthscore.sql import literal
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def usage_daily_sql(event_types: list[str]) -> str:
     without count(DISTINCT); types beyond the 64th share bits) and one quantity column per
     event type that has per-type features."""
     columns = "".join(
-        f", sum(e.quantity) FILTER (WHERE e.event_type = '{value.replace(chr(39), chr(39) * 2)}')"
+        f", sum(e.quantity) FILTER (WHERE e.event_type = {literal(value)})"
         f" AS {type_column(value)}" for value in event_types
     )
     return f"""

@@ -34,6 +34,7 @@ snapshots with three pointers. The point-in-time cut-off of this family is
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
 import math
@@ -46,10 +47,11 @@ import pandas as pd
 from numba import njit, prange
 
 from healthscore.data.dataset import Dataset
-from healthscore.data.loaders import fetch_row, sql_literal
+from healthscore.data.loaders import fetch_row
 from healthscore.features.families import FAMILIES, METRICS_FAMILY
 from healthscore.features.registry import Dimension, Direction, FeatureSpec, slug
 from healthscore.features.settings import MetricDefinition, MetricFeatures
+from healthscore.sql import Params, literal
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +324,7 @@ def _epoch_days(dates: list) -> np.ndarray:
 
 
 def _register_codes(con: duckdb.DuckDBPyConnection, metrics: list[str]) -> None:
-    values = ", ".join(f"({sql_literal(m)}, {i})" for i, m in enumerate(metrics))
+    values = ", ".join(f"({literal(m)}, {i})" for i, m in enumerate(metrics))
     con.execute("CREATE OR REPLACE TEMP TABLE metric_codes AS "
                 f"SELECT col0 AS metric, CAST(col1 AS INTEGER) AS code FROM (VALUES {values})")
     con.execute("""
@@ -347,20 +349,24 @@ def _spine_rows(con: duckdb.DuckDBPyConnection, snapshot_days: np.ndarray) -> np
 
 
 def _chunk_arrays(con: duckdb.DuckDBPyConnection, first: int, stop: int, n_metrics: int,
-                  before: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  before: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One pass over the family's rows of the accounts with index first..stop-1 (a range of
     account ids), grouped by series (account - first) * n_metrics + metric code."""
     family = FAMILIES[METRICS_FAMILY]
-    low, high = con.execute(f"SELECT min(account_id), max(account_id) FROM metric_accounts "
-                            f"WHERE idx >= {first} AND idx < {stop}").fetchall()[0]
+    low, high = con.execute("SELECT min(account_id), max(account_id) FROM metric_accounts "
+                            "WHERE idx >= $first AND idx < $stop",
+                            {"first": first, "stop": stop}).fetchall()[0]
+    params = Params()
     reader = con.sql(f"""
-        SELECT (a.idx - {first}) * {n_metrics} + c.code AS series,
+        SELECT (a.idx - {params.bind("first", first)}) * {params.bind("n", n_metrics)}
+               + c.code AS series,
                CAST(m.{family.time_column} - DATE '1970-01-01' AS INTEGER) AS day,
                CAST(m.value AS DOUBLE) AS value
-        FROM (SELECT * FROM ({family.source}) WHERE account_id >= $low AND account_id <= $high
-              AND {family.time_column} < {before}) m
+        FROM (SELECT * FROM ({family.source}) WHERE account_id >= {params.bind("low", low)}
+              AND account_id <= {params.bind("high", high)}
+              AND {family.time_column} < {params.bind("before", before)}) m
         JOIN metric_accounts a USING (account_id) JOIN metric_codes c USING (metric)
-    """, params={"low": low, "high": high}).to_arrow_reader(1 << 20)
+    """, params=params.values).to_arrow_reader(1 << 20)
     batches = [[b.column(i).to_numpy() for i in range(3)] for b in reader]
     n_series = (stop - first) * n_metrics
     bounds = np.zeros(n_series + 1, dtype=np.int64)
@@ -398,7 +404,7 @@ def metric_features(dataset: Dataset, specs: list[FeatureSpec],
     out[:, stale_cols] = 1.0
     (rows,) = fetch_row(con, "SELECT count(*) FROM metrics")  # Parquet: from its metadata
     chunks = max(1, -(-int(rows) // CHUNK_ROWS))
-    before = f"DATE '{max(dates).isoformat()}'"
+    before = pd.Timestamp(max(dates)).date()
     edges = np.linspace(0, rowmap.shape[0], chunks + 1).astype(np.int64)
     for chunk in range(chunks):
         started = time.perf_counter()

@@ -26,10 +26,11 @@ from healthscore.data.dataset import Dataset
 from healthscore.data.loaders import fetch_row
 from healthscore.errors import ConfigError, ParameterError
 from healthscore.features.settings import FeatureConfig, SnapshotSchedule
+from healthscore.sql import literal, literal_list
 
 log = logging.getLogger(__name__)
 
-FAR_FUTURE = "DATE '9999-12-31'"
+FAR_FUTURE = literal(dt.date(9999, 12, 31))
 SPINE = "spine"
 CONTEXT_COLUMNS = (
     "segment", "lifecycle_stage", "tenure_days", "arr", "seats", "plan", "term_months",
@@ -43,8 +44,8 @@ REVENUE_DAYS = 365  # without subscriptions, ARR is the last year's amounts, ann
 
 
 def date_sql(day: dt.date) -> str:
-    """A DuckDB DATE literal."""
-    return f"DATE '{day.isoformat()}'"
+    """A DATE literal."""
+    return literal(day)
 
 
 def first_of_next_month(day: dt.date) -> dt.date:
@@ -304,8 +305,7 @@ def has_amounts(dataset: Dataset) -> bool:
 def _qualifying_events(event_types: list[str]) -> str:
     if not event_types:
         return "TRUE"
-    quoted = ", ".join("'" + t.replace("'", "''") + "'" for t in event_types)
-    return f"e.event_type IN ({quoted})"
+    return f"e.event_type IN {literal_list(event_types)}"
 
 
 def data_start(dataset: Dataset) -> dt.date:
