@@ -28,13 +28,14 @@ class Family:
     """A source table as features see it.
 
     ``source``: a table or a SQL relation (pre-aggregation) with ``account_id`` and
-    ``time_column``. ``lookback_days``: rows older than this never matter (None = all
-    history). ``known_at``: column -> the column holding the date it becomes known.
-    ``requires``: tables that must be present for the family to exist. ``columns`` empty:
-    every column of the source. ``prepare``: SQL (given the template values found in the
-    data) creating a temp table the source reads, run once before the family's features.
-    ``per``: first reduce the joined rows to one row per (account, snapshot, key) with the
-    given aggregate columns (e.g. one row per user with window flags), so that features
+    ``time_column``; empty when ``prepare`` makes it. ``lookback_days``: rows older than
+    this never matter (None = all history). ``known_at``: column -> the column holding the
+    date it becomes known. ``requires``: tables that must be present for the family to
+    exist. ``columns`` empty: every column of the source. ``prepare``: a SELECT (given the
+    template values found in the data) that the engine materialises once, under a name of
+    its build, as the family's source. ``per``: first reduce the joined rows to one row per
+    (account, snapshot, key) with the given aggregate columns (e.g. one row per user with
+    window flags), so that features
     count those rows instead of needing count(DISTINCT ...) over every raw row.
     """
 
@@ -50,19 +51,21 @@ class Family:
     per: tuple[str, dict[str, str]] | None = None  # (key, columns): regroup rows by key first
     asof: bool = False  # running totals: each snapshot sees only its account's latest row
 
-    def joined_rows_sql(self) -> str:
+    def joined_rows_sql(self, source: str | None = None) -> str:
         """Rows of the family joined to the spine, cut off and masked as of each snapshot.
 
         Rows meet snapshots through a small map from each day to the snapshots that see it
         (day < snapshot, within the look-back): an equality join. Rows of accounts that are
         not in the spine drop out in :meth:`features_sql`'s join to the spine. An ``asof``
         family's rows carry running totals over the rows up to their own day; each snapshot
-        is joined to its account's latest row dated strictly before it.
+        is joined to its account's latest row dated strictly before it. ``source``: the
+        relation to read instead of the declared one (a prepared table).
         """
+        source = source or self.source
         if self.asof:
             return f"""
                 SELECT x.*, s.snapshot_date
-                FROM {SPINE} s ASOF JOIN ({self.source}) x
+                FROM {SPINE} s ASOF JOIN ({source}) x
                   ON x.account_id = s.account_id AND s.snapshot_date > x.{self.time_column}
             """
         selected = [] if self.columns else [f"x.* EXCLUDE (account_id, {self.time_column})",
@@ -76,7 +79,7 @@ class Family:
                     f"CASE WHEN x.{gate} < dm.snapshot_date THEN x.{col} END AS {col}"
                 )
         if self.lookback_days is None:
-            days = f"SELECT DISTINCT {self.time_column} AS day FROM ({self.source})"
+            days = f"SELECT DISTINCT {self.time_column} AS day FROM ({source})"
             window = "m.day < d.snapshot_date"
         else:
             days = (
@@ -92,14 +95,15 @@ class Family:
                   ON {window}
             )
             SELECT x.account_id, dm.snapshot_date, {", ".join(selected)}
-            FROM ({self.source}) x
+            FROM ({source}) x
             JOIN day_map dm ON dm.day = x.{self.time_column}
         """
 
-    def features_sql(self, expressions: dict[str, str]) -> str:
-        """One row per spine row with every feature expression of this family."""
+    def features_sql(self, expressions: dict[str, str], source: str | None = None) -> str:
+        """One row per spine row with every feature expression of this family (read from
+        ``source`` instead of the declared relation when given)."""
         exprs = ",\n               ".join(f"{sql} AS {name}" for name, sql in expressions.items())
-        rows = self.joined_rows_sql()
+        rows = self.joined_rows_sql(source)
         if self.per is not None:
             key, columns = self.per
             aggregates = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
@@ -133,7 +137,6 @@ def usage_daily_sql(event_types: list[str]) -> str:
         f" AS {type_column(value)}" for value in event_types
     )
     return f"""
-        CREATE OR REPLACE TEMP TABLE usage_daily AS
         WITH types AS (
             SELECT event_type,
                    CAST((dense_rank() OVER (ORDER BY event_type) - 1) % {MAX_TYPE_BITS}
@@ -153,10 +156,8 @@ def activity_days_sql(_: list[str], purchases_only: bool = False) -> str:
     far, the first day, the last purchase day, and the count, sum and sum of squares of the
     gaps in days between consecutive activity days. Every column of a row is computed from
     rows up to its own day, so a snapshot that sees the row sees nothing later."""
-    table = "purchase_days" if purchases_only else "activity_days"
     where = "WHERE amount IS NOT NULL" if purchases_only else ""
     return f"""
-        CREATE OR REPLACE TEMP TABLE {table} AS
         WITH d AS (
             SELECT account_id, occurred_at AS day, count(amount) AS purchases,
                    coalesce(sum(amount), 0) AS revenue
@@ -195,7 +196,7 @@ USERS_DAILY = """
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("usage", "SELECT * FROM usage_daily", "day", (), requires=("events",),
+        Family("usage", "", "day", (), requires=("events",),
                lookback_days=90, prepare=usage_daily_sql),
         Family("users", USERS_DAILY, "day", ("day", "user_id"), requires=("events",),
                lookback_days=60,
@@ -205,9 +206,9 @@ FAMILIES: dict[str, Family] = {
                    "active_30d": "bool_or(t.day >= t.snapshot_date - 30)",
                    "active_prior_30d": "bool_or(t.day < t.snapshot_date - 30)",
                })),
-        Family("activity", "SELECT * FROM activity_days", "day", (), requires=("events",),
+        Family("activity", "", "day", (), requires=("events",),
                asof=True, prepare=activity_days_sql),
-        Family("purchases", "SELECT * FROM purchase_days", "day", (), requires=("events",),
+        Family("purchases", "", "day", (), requires=("events",),
                asof=True, prepare=purchase_days_sql, probe=HAS_AMOUNTS),
         Family("revenue", "SELECT account_id, occurred_at AS day, amount FROM events "
                "WHERE amount IS NOT NULL", "day", ("day", "amount"), requires=("events",),

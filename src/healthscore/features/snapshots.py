@@ -25,6 +25,7 @@ import pandas as pd
 from healthscore.data.dataset import Dataset
 from healthscore.data.loaders import fetch_row
 from healthscore.errors import ConfigError, ParameterError
+from healthscore.features.scratch import Scratch
 from healthscore.features.settings import FeatureConfig, SnapshotSchedule
 from healthscore.sql import literal, literal_list
 
@@ -195,15 +196,20 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
 
     With subscriptions, tenure and ARR come from the contract; without them from the first
     activity and the annualised ``events.amount`` (:func:`activity_state_sql`)."""
+    with Scratch(dataset.con) as scratch:
+        return _build_spine(dataset, config, dates, scratch)
+
+
+def _build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date],
+                 scratch: Scratch) -> SpineInfo:
     con = dataset.con
     register_snapshot_dates(con, dates)
     h = config.horizon_days
     definition = churn_definition(config, dataset)
     grace = config.churn.grace_days if definition == "contract" else 0
     end = date_sql(dataset.end_date)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE sub_blocks AS {subscription_blocks_sql(grace)}")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE contract_state AS
+    blocks = scratch.table("sub_blocks", subscription_blocks_sql(grace))
+    contract_state = scratch.table("contract_state", f"""
         WITH active AS (
             SELECT d.snapshot_date, sub.*
             FROM snapshot_dates d JOIN subscriptions sub
@@ -217,7 +223,7 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
             SELECT p.*, b.block_start, b.block_end,
                    (date_diff('month', b.block_start, p.snapshot_date) // p.term_months)
                        * p.term_months AS m0
-            FROM per p JOIN sub_blocks b
+            FROM per p JOIN {blocks} b
               ON b.account_id = p.account_id AND b.block_start < p.snapshot_date
              AND b.block_end >= p.snapshot_date
         )
@@ -230,13 +236,14 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
         FROM anchored
     """)
     if dataset.has("subscriptions"):
-        start, arr = "c.block_start", "c.arr"
+        start, arr, activity_join = "c.block_start", "c.arr", ""
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE activity_state AS "
-                    + activity_state_sql(has_amounts(dataset)))
+        activity_state = scratch.table("activity_state", activity_state_sql(has_amounts(dataset)))
         start, arr = "act.first_seen", "act.arr"
+        activity_join = (f"LEFT JOIN {activity_state} act ON act.account_id = p.account_id "
+                         "AND act.snapshot_date = p.snapshot_date")
     if definition == "contract":
-        population = "SELECT account_id, snapshot_date FROM contract_state"
+        population = f"SELECT account_id, snapshot_date FROM {contract_state}"
         churn = f"(c.block_end < {FAR_FUTURE} AND c.block_end < c.snapshot_date + {h})"
         observed = f"(c.snapshot_date + {h + grace - 1} <= {end})"
         observed_days = f"greatest({end} - p.snapshot_date - {grace - 1}, 0)"
@@ -259,9 +266,6 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
         observed = f"(p.snapshot_date + {h - 1} <= {end})"
         # "no qualifying event within h days" is not a time to an event: no survival labels
         observed_days = churn_days = "NULL"
-    activity_join = "" if dataset.has("subscriptions") else (
-        "LEFT JOIN activity_state act ON act.account_id = p.account_id "
-        "AND act.snapshot_date = p.snapshot_date")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE spine AS
         WITH population AS ({population}),
@@ -285,7 +289,7 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
                CAST({observed_days} AS INTEGER) AS label_observed_days
         FROM population p
         JOIN accounts a ON a.account_id = p.account_id
-        LEFT JOIN contract_state c
+        LEFT JOIN {contract_state} c
           ON c.account_id = p.account_id AND c.snapshot_date = p.snapshot_date
         LEFT JOIN later l ON l.account_id = p.account_id AND l.snapshot_date = p.snapshot_date
         {activity_join}

@@ -8,6 +8,7 @@ last 30 days and the 30 days before (see ``families.FAMILIES["users"]``).
 
 from __future__ import annotations
 
+from healthscore.data.schema import EVENT_TYPE
 from healthscore.features.families import type_column
 from healthscore.features.registry import Dimension, Direction, feature
 
@@ -92,7 +93,7 @@ def event_types_30d() -> str:
 
 
 @feature(family="usage", dimension=USAGE, direction=LEARNED, unit="events", fill=0,
-         over="event_type",
+         over=EVENT_TYPE,
          explain="{value:,.0f} '{param}' events in the last 30 days")
 def events_30d_by_type(event_type: str) -> str:
     """Usage events of one event type in the 30 days before the snapshot."""
@@ -100,7 +101,7 @@ def events_30d_by_type(event_type: str) -> str:
 
 
 @feature(family="usage", dimension=USAGE, direction=LEARNED, unit="ratio", fill=0,
-         over="event_type",
+         over=EVENT_TYPE,
          explain="'{param}' usage {value:+.0%} vs the prior 30 days")
 def events_change_30d_by_type(event_type: str) -> str:
     """Relative change of one event type's usage, last 30 days vs the 30 days before."""
