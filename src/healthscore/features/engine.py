@@ -269,15 +269,19 @@ def _fill(spec: FeatureSpec, expr: str) -> str:
 
 def family_features(scratch: Scratch, family: Family, members: list[FeatureSpec]) -> str:
     """Materialise one family's feature columns (one row per spine row) as a table of this
-    build, preparing the family's source first when it has one; return the table's name."""
+    build, preparing the family's source first when it has one; return the table's name.
+    The SQL is rendered by the scratch's renderer (its engine)."""
+    render = scratch.render
     source = None
     if family.prepare is not None:
         started = time.perf_counter()
         values = sorted({m.parameter for m in members if m.parameter})
-        source = f"SELECT * FROM {scratch.table(f'{family.name}_source', family.prepare(values))}"
+        prepared = scratch.table(f"{family.name}_source", family.prepare(values, render))
+        source = f"SELECT * FROM {prepared}"
         log.debug("family %s prepared in %.1fs", family.name, time.perf_counter() - started)
-    expressions = {m.name: m.render() for m in members}
-    return scratch.table(f"feat_{family.name}", family.features_sql(expressions, source))
+    expressions = {m.name: m.render(render) for m in members}
+    return scratch.table(f"feat_{family.name}",
+                         family.features_sql(expressions, source, render))
 
 
 def compute_features(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from healthscore.features.registry import slug
 from healthscore.features.snapshots import SPINE
-from healthscore.sql import literal
+from healthscore.features.sql import Renderer, duckdb_renderer
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,12 @@ class Family:
     lookback_days: int | None = None
     known_at: dict[str, str] = field(default_factory=dict)
     probe: str | None = None  # SQL returning a count; 0 switches the family off
-    prepare: Callable[[list[str]], str] | None = None
+    prepare: Callable[[list[str], Renderer], str] | None = None
     per: tuple[str, dict[str, str]] | None = None  # (key, columns): regroup rows by key first
     asof: bool = False  # running totals: each snapshot sees only its account's latest row
 
-    def joined_rows_sql(self, source: str | None = None) -> str:
+    def joined_rows_sql(self, source: str | None = None,
+                        render: Renderer | None = None) -> str:
         """Rows of the family joined to the spine, cut off and masked as of each snapshot.
 
         Rows meet snapshots through a small map from each day to the snapshots that see it
@@ -59,17 +60,18 @@ class Family:
         not in the spine drop out in :meth:`features_sql`'s join to the spine. An ``asof``
         family's rows carry running totals over the rows up to their own day; each snapshot
         is joined to its account's latest row dated strictly before it. ``source``: the
-        relation to read instead of the declared one (a prepared table).
+        relation to read instead of the declared one (a prepared table); ``render``: the
+        engine's renderer (DuckDB by default).
         """
         source = source or self.source
+        render = render or duckdb_renderer()
         if self.asof:
-            return f"""
-                SELECT x.*, s.snapshot_date
-                FROM {SPINE} s ASOF JOIN ({source}) x
-                  ON x.account_id = s.account_id AND s.snapshot_date > x.{self.time_column}
-            """
-        selected = [] if self.columns else [f"x.* EXCLUDE (account_id, {self.time_column})",
-                                            f"x.{self.time_column}"]
+            join = render.latest_row_join(SPINE, f"({source})", "account_id", "snapshot_date",
+                                          self.time_column)
+            return f"SELECT x.*, s.snapshot_date {join}"
+        selected = [] if self.columns else [
+            render.all_columns_except("x", ["account_id", self.time_column]),
+            f"x.{self.time_column}"]
         for col in self.columns:
             gate = self.known_at.get(col)
             if gate is None:
@@ -82,11 +84,9 @@ class Family:
             days = f"SELECT DISTINCT {self.time_column} AS day FROM ({source})"
             window = "m.day < d.snapshot_date"
         else:
-            days = (
-                "SELECT CAST(unnest(generate_series(min(snapshot_date) - "
-                f"{self.lookback_days}, max(snapshot_date), INTERVAL 1 DAY)) AS DATE) AS day "
-                "FROM snapshot_dates"
-            )
+            series = render.day_series(f"min(snapshot_date) - {self.lookback_days}",
+                                       "max(snapshot_date)")
+            days = f"SELECT {series} AS day FROM snapshot_dates"
             window = (f"m.day < d.snapshot_date "
                       f"AND m.day >= d.snapshot_date - {self.lookback_days}")
         return f"""
@@ -99,11 +99,12 @@ class Family:
             JOIN day_map dm ON dm.day = x.{self.time_column}
         """
 
-    def features_sql(self, expressions: dict[str, str], source: str | None = None) -> str:
+    def features_sql(self, expressions: dict[str, str], source: str | None = None,
+                     render: Renderer | None = None) -> str:
         """One row per spine row with every feature expression of this family (read from
         ``source`` instead of the declared relation when given)."""
         exprs = ",\n               ".join(f"{sql} AS {name}" for name, sql in expressions.items())
-        rows = self.joined_rows_sql(source)
+        rows = self.joined_rows_sql(source, render)
         if self.per is not None:
             key, columns = self.per
             aggregates = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
@@ -128,12 +129,12 @@ def type_column(event_type: str) -> str:
     return f"q__{slug(event_type)}"
 
 
-def usage_daily_sql(event_types: list[str]) -> str:
+def usage_daily_sql(event_types: list[str], render: Renderer) -> str:
     """Usage per account and day: total quantity, a bitmask of the event types used (breadth
     without count(DISTINCT); types beyond the 64th share bits) and one quantity column per
     event type that has per-type features."""
     columns = "".join(
-        f", sum(e.quantity) FILTER (WHERE e.event_type = {literal(value)})"
+        f", sum(e.quantity) FILTER (WHERE e.event_type = {render.literal(value)})"
         f" AS {type_column(value)}" for value in event_types
     )
     return f"""
@@ -144,13 +145,13 @@ def usage_daily_sql(event_types: list[str]) -> str:
             FROM (SELECT DISTINCT event_type FROM events)
         )
         SELECT e.account_id, e.occurred_at AS day, sum(e.quantity) AS quantity,
-               bit_or(CAST(1 AS UBIGINT) << t.bit) AS type_mask{columns}
+               bit_or({render.bit("t.bit")}) AS type_mask{columns}
         FROM events e JOIN types t USING (event_type)
-        GROUP BY ALL
+        GROUP BY e.account_id, e.occurred_at
     """
 
 
-def activity_days_sql(_: list[str], purchases_only: bool = False) -> str:
+def activity_days_sql(_: list[str], render: Renderer, purchases_only: bool = False) -> str:
     """Running lifetime totals per account and activity day (a day with any event; with
     ``purchases_only`` a day with an amount): days active so far, purchases and revenue so
     far, the first day, the last purchase day, and the count, sum and sum of squares of the
@@ -161,7 +162,7 @@ def activity_days_sql(_: list[str], purchases_only: bool = False) -> str:
         WITH d AS (
             SELECT account_id, occurred_at AS day, count(amount) AS purchases,
                    coalesce(sum(amount), 0) AS revenue
-            FROM events {where} GROUP BY ALL
+            FROM events {where} GROUP BY account_id, occurred_at
         ), g AS (
             SELECT *, day - lag(day) OVER (PARTITION BY account_id ORDER BY day) AS gap
             FROM d
@@ -180,9 +181,9 @@ def activity_days_sql(_: list[str], purchases_only: bool = False) -> str:
     """
 
 
-def purchase_days_sql(values: list[str]) -> str:
+def purchase_days_sql(values: list[str], render: Renderer) -> str:
     """:func:`activity_days_sql` over purchase days only (rows with an amount)."""
-    return activity_days_sql(values, purchases_only=True)
+    return activity_days_sql(values, render, purchases_only=True)
 
 
 HAS_AMOUNTS = ("SELECT count(*) FROM (SELECT 1 FROM events WHERE amount IS NOT NULL LIMIT 1)")

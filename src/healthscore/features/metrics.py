@@ -336,8 +336,8 @@ class _Codes:
 
 def _register_codes(scratch: Scratch, metrics: list[str]) -> _Codes:
     values = ", ".join(f"({literal(m)}, {i})" for i, m in enumerate(metrics))
-    codes = scratch.table("metric_codes", "SELECT col0 AS metric, CAST(col1 AS INTEGER) AS code "
-                          f"FROM (VALUES {values})")
+    codes = scratch.table("metric_codes", "SELECT metric, CAST(code AS INTEGER) AS code "
+                          f"FROM (VALUES {values}) AS v(metric, code)")
     accounts = scratch.table("metric_accounts", f"""
         SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) - 1 AS INTEGER) AS idx
         FROM (SELECT DISTINCT account_id FROM {SPINE})

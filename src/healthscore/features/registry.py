@@ -14,10 +14,15 @@ engine expands them into ``<name>__<value>`` columns from the values found in th
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+
+from healthscore.features.sql import Renderer, duckdb_renderer
+
+RENDERER_PARAMETER = "sql"  # a feature function's parameter that receives the renderer
 
 
 class Dimension(StrEnum):
@@ -91,12 +96,16 @@ class FeatureSpec:
     # the declared function: called by render() (with the parameter for a template's column)
     build: Callable[..., str] | None = field(default=None, repr=False, compare=False)
 
-    def render(self) -> str:
+    def render(self, renderer: Renderer | None = None) -> str:
         """The feature's SQL aggregate, rendered now from its declaration (``sql`` when it has
-        no function, e.g. the metric features computed by their kernel)."""
+        no function, e.g. the metric features computed by their kernel). A function with a
+        parameter named ``sql`` is given the engine's renderer (DuckDB by default)."""
         if self.build is None:
             return self.sql
-        return self.build() if self.parameter is None else self.build(self.parameter)
+        args = () if self.parameter is None else (self.parameter,)
+        if RENDERER_PARAMETER in inspect.signature(self.build).parameters:
+            return self.build(*args, sql=renderer or duckdb_renderer())
+        return self.build(*args)
 
     def sentence(self, value: object) -> str:
         """The human sentence for this feature's value, used in driver explanations."""
@@ -200,8 +209,10 @@ def feature(
     """Register the decorated function as a feature named after it.
 
     The function returns the SQL aggregate (referencing ``t.<column>`` of the family and
-    ``s.snapshot_date``); with ``over`` it takes that column's value and is a template. It is
-    called when a matrix is built (:meth:`FeatureSpec.render`), not here.
+    ``s.snapshot_date``); with ``over`` it takes that column's value and is a template; a
+    keyword parameter ``sql`` receives the engine's renderer, for constructs engines spell
+    differently (:mod:`healthscore.features.sql`). It is called when a matrix is built
+    (:meth:`FeatureSpec.render`), not here.
     ``fill`` replaces NULL (only where the fill value means the same thing, e.g. 0 events);
     ``None`` keeps NULL as "unknown" for the models to handle. ``requires``: tables the
     feature needs beyond its family's (e.g. contract context read from the spine).

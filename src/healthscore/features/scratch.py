@@ -18,6 +18,8 @@ from types import TracebackType
 
 import duckdb
 
+from healthscore.features.sql import Renderer, duckdb_renderer
+
 log = logging.getLogger(__name__)
 
 
@@ -25,8 +27,9 @@ class Scratch:
     """Temp tables created for one build, named ``hs_<role>_<build tag>``; a context manager
     that drops them all on exit (also when the build fails)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, render: Renderer | None = None) -> None:
         self.con = con
+        self.render = render or duckdb_renderer()
         self.tag = uuid.uuid4().hex[:10]
         self.names: list[str] = []
 
@@ -39,7 +42,7 @@ class Scratch:
     def table(self, role: str, sql: str, params: dict[str, object] | None = None) -> str:
         """Materialise ``sql`` as this build's ``role`` table; return its name."""
         name = self.name(role)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params)
+        self.con.execute(self.render.create_table(name, sql), params)
         if name not in self.names:
             self.names.append(name)
         return name

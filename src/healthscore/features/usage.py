@@ -11,6 +11,7 @@ from __future__ import annotations
 from healthscore.data.schema import EVENT_TYPE
 from healthscore.features.families import type_column
 from healthscore.features.registry import Dimension, Direction, feature
+from healthscore.features.sql import Renderer
 
 H = Direction.HIGHER_IS_HEALTHIER
 R = Direction.HIGHER_IS_RISKIER
@@ -79,10 +80,10 @@ def usage_trend_90d() -> str:
 
 @feature(family="usage", dimension=USAGE, direction=H, unit="weeks", fill=0,
          explain="Active in {value:.0f} of the last 12 weeks")
-def weeks_active_12w() -> str:
+def weeks_active_12w(sql: Renderer) -> str:
     """Weeks with any usage among the 12 weeks before the snapshot."""
-    week = f"CAST(({DAYS_AGO} - 1) // 7 AS INTEGER)"
-    return f"bit_count(bit_or(CAST(1 AS UBIGINT) << {week}) FILTER (WHERE {_in_last(84)}))"
+    week = f"CAST({sql.int_div(f'{DAYS_AGO} - 1', '7')} AS INTEGER)"
+    return f"bit_count(bit_or({sql.bit(week)}) FILTER (WHERE {_in_last(84)}))"
 
 
 @feature(family="usage", dimension=USAGE, direction=H, unit="event types", fill=0,
