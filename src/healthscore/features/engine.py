@@ -47,6 +47,7 @@ from healthscore.features.snapshots import (
     data_start,
     snapshot_dates,
 )
+from healthscore.features.sql import Renderer, duckdb_renderer
 from healthscore.io import write_parquet, write_text
 from healthscore.progress import Progress
 from healthscore.sql import Params, identifier
@@ -267,57 +268,71 @@ def _fill(spec: FeatureSpec, expr: str) -> str:
     return value if spec.fill is None else f"coalesce({value}, {spec.fill})"
 
 
-def family_features(scratch: Scratch, family: Family, members: list[FeatureSpec]) -> str:
-    """Materialise one family's feature columns (one row per spine row) as a table of this
-    build, preparing the family's source first when it has one; return the table's name.
-    The SQL is rendered by the scratch's renderer (its engine)."""
-    render = scratch.render
+def family_relation(family: Family, members: list[FeatureSpec], render: Renderer,
+                    scratch: Scratch | None = None) -> str:
+    """One family's feature columns (one row per spine row) as a relation for the matrix query:
+    a parenthesised query composed into it, or, given ``scratch``, a table of this build (the
+    family's prepared source too), so that its time can be measured on its own."""
     source = None
     if family.prepare is not None:
-        started = time.perf_counter()
         values = sorted({m.parameter for m in members if m.parameter})
-        prepared = scratch.table(f"{family.name}_source", family.prepare(values, render))
-        source = f"SELECT * FROM {prepared}"
-        log.debug("family %s prepared in %.1fs", family.name, time.perf_counter() - started)
-    expressions = {m.name: m.render(render) for m in members}
-    return scratch.table(f"feat_{family.name}",
-                         family.features_sql(expressions, source, render))
+        source = family.prepare(values, render)
+        if scratch is not None:
+            source = f"SELECT * FROM {scratch.table(f'{family.name}_source', source)}"
+    sql = family.features_sql({m.name: m.render(render) for m in members}, source, render)
+    return f"({sql})" if scratch is None else scratch.table(f"feat_{family.name}", sql)
 
 
 def compute_features(
     dataset: Dataset, specs: list[FeatureSpec], progress: Progress | None = None,
-    metrics: MetricFeatures | None = None,
+    metrics: MetricFeatures | None = None, render: Renderer | None = None,
+    profile: bool = False,
 ) -> pd.DataFrame:
-    """Compute ``specs`` for every spine row; return context, labels and features."""
+    """Compute ``specs`` for every spine row; return context, labels and features.
+
+    Every family's SQL is a relation composed into one matrix query (faster and lighter than
+    a temp table per family, as measured with bench/features.py: see docs/architecture.md);
+    with ``profile`` each family is materialised and timed on its own instead (same values).
+    ``render``: the engine's SQL renderer (DuckDB by default).
+    """
     con = dataset.con
+    render = render or duckdb_renderer()
     by_family: dict[str, list[FeatureSpec]] = {}
     for spec in specs:
         by_family.setdefault(spec.family, []).append(spec)
     families = [f for f in by_family if f not in (SPINE_FAMILY, METRICS_FAMILY)]
-    with Scratch(con) as scratch:
+    with Scratch(con, render) as scratch:
         joins, outputs = [], {}
         for i, family_name in enumerate(families):
             members = by_family[family_name]
             started = time.perf_counter()
-            table = family_features(scratch, FAMILIES[family_name], members)
-            log.info("family %s: %d features in %.1fs", family_name, len(members),
-                     time.perf_counter() - started)
+            relation = family_relation(FAMILIES[family_name], members, render,
+                                       scratch if profile else None)
+            if profile:
+                log.info("family %s: %d features in %.1fs", family_name, len(members),
+                         time.perf_counter() - started)
+                if progress:
+                    progress(f"features: {family_name}", i + 1, len(families))
             alias = f"feat_{family_name}"
-            joins.append(f"LEFT JOIN {table} AS {alias} USING (account_id, snapshot_date)")
+            joins.append(f"LEFT JOIN {relation} AS {alias} USING (account_id, snapshot_date)")
             outputs.update({m.name: _fill(m, f"{alias}.{m.name}") for m in members})
-            if progress:
-                progress(f"features: {family_name}", i + 1, len(families))
-        outputs.update({m.name: _fill(m, m.render()) for m in by_family.get(SPINE_FAMILY, [])})
+        outputs.update({m.name: _fill(m, m.render(render))
+                        for m in by_family.get(SPINE_FAMILY, [])})
         columns = [f"s.{c}" for c in KEY_COLUMNS]
         columns += [f"s.{c}" for c in CONTEXT_COLUMNS if c not in outputs]
         columns += [f"s.{c}" for c in LABEL_COLUMNS]
         columns += [f"{outputs[s.name]} AS {s.name}" for s in specs if s.name in outputs]
         started = time.perf_counter()
+        if progress and not profile:
+            progress("features: " + ", ".join(families), 0, 1)
         frame = con.sql(
             f"SELECT {', '.join(columns)} FROM {SPINE} s {' '.join(joins)} "
             "ORDER BY s.snapshot_date, s.account_id"
         ).df()
-        log.info("matrix assembled in %.1fs", time.perf_counter() - started)
+        if progress and not profile:
+            progress("features: " + ", ".join(families), 1, 1)
+        log.info("matrix of %d families %s in %.1fs", len(families),
+                 "assembled" if profile else "computed", time.perf_counter() - started)
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     if METRICS_FAMILY in by_family:
         started = time.perf_counter()
@@ -428,7 +443,9 @@ def build_feature_matrix(
     started = time.perf_counter()
     build_spine(dataset, config, dates)
     log.info("spine built in %.1fs", time.perf_counter() - started)
-    frame = compute_features(dataset, specs, progress, config.metrics)
+    # -vv: a table per family, timed (the profile); otherwise one composed query
+    frame = compute_features(dataset, specs, progress, config.metrics,
+                             profile=log.isEnabledFor(logging.DEBUG))
     started = time.perf_counter()
     leakage = leakage_audit(frame, specs, config.leakage_auc_threshold)
     log.info("leakage audit in %.1fs", time.perf_counter() - started)

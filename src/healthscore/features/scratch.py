@@ -1,13 +1,11 @@
 """Intermediate tables one feature build owns: unique names, dropped when the build ends.
 
-Each step of a build (a family's daily pre-aggregation, its feature columns, the spine's
-contract state, the metrics kernel's codes) takes the names of the relations it reads and
-returns the name of the relation it made, so two builds on one connection (a notebook that
-builds twice, scoring beside a backtest) never read or drop each other's tables.
-
-The steps are materialised (``CREATE TEMP TABLE``) rather than composed into one query: a
-family's table is read once by the final join, and materialising each step is what lets the
-build time every family (issue 21 asks for a profile per family).
+A step that has to materialise (the spine's customer blocks and contract state, the metrics
+kernel's codes, a family timed on its own with ``compute_features(profile=True)``) makes its
+table through a :class:`Scratch` and hands the name to the next step, so two builds on one
+connection (a notebook that builds twice, scoring beside a backtest) never read or drop each
+other's tables. Family features are otherwise relations composed into the matrix query
+(:func:`healthscore.features.engine.family_relation`), with no table at all.
 """
 
 from __future__ import annotations

@@ -57,6 +57,22 @@ def test_a_build_leaves_only_its_spine_and_dates_behind(tiny):
     assert first.equals(again)
 
 
+def test_the_profile_materialises_each_family_with_the_same_values(tiny):
+    from healthscore.features.engine import candidate_features, compute_features
+    from healthscore.features.snapshots import build_spine
+
+    dataset = dataset_from_frames(tiny, END)
+    config = FeatureConfig()
+    build_spine(dataset, config, [dt.date(2023, 11, 1), dt.date(2024, 3, 1), dt.date(2024, 7, 1)])
+    specs = candidate_features(dataset)
+    composed = compute_features(dataset, specs)
+    profiled = compute_features(dataset, specs, profile=True)
+    (rows,) = dataset.con.execute("SELECT count(*) FROM spine").fetchone()
+    assert len(composed) == rows > 0 and composed.shape[1] > 60
+    assert composed.equals(profiled)
+    assert temp_tables(dataset.con) == {"spine", "snapshot_dates"}
+
+
 def test_scratch_tables_are_unique_per_build_and_dropped_on_failure():
     con = duckdb.connect()
     with Scratch(con) as one, Scratch(con) as two:

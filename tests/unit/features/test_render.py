@@ -121,7 +121,7 @@ def test_every_statement_of_a_build_transpiles_to_spark(world):
     recording = Recording(dataset.con)
     config = FeatureConfig(snapshots={"start": dt.date(2023, 4, 1)})
     build_feature_matrix(dataclasses.replace(dataset, con=recording), config)
-    assert len(recording.statements) > 20
+    assert any(" AS feat_usage " in sql for sql in recording.statements)  # the matrix query
     failed = {}
     for sql in recording.statements:
         try:
