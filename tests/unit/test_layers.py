@@ -6,8 +6,8 @@
 A stage imports only stages to its left; training and serving never import each other, nor do
 synth (the synthetic world, which writes contract data) and features;
 ``report`` (the HTML kit) and the shared base modules (errors, io, progress, redact, settings,
-stats, tracking) import no stage; no circles between packages. Every import counts: module level,
-inside a function (lazy) and under ``TYPE_CHECKING``.
+sql, stats, tracking) import no stage; no circles between packages. Every import counts: module
+level, inside a function (lazy) and under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations

@@ -290,9 +290,9 @@ def compute_features(
 ) -> pd.DataFrame:
     """Compute ``specs`` for every spine row; return context, labels and features.
 
-    Every family's SQL is a relation composed into one matrix query (faster and lighter than
-    a temp table per family, as measured with bench/features.py: see docs/architecture.md);
-    with ``profile`` each family is materialised and timed on its own instead (same values).
+    Every family's SQL is a relation composed into one matrix query, no table per family (no
+    slower, measured with bench/features.py: see docs/architecture.md); with ``profile`` each
+    family is materialised and timed on its own instead (same values).
     ``render``: the engine's SQL renderer (DuckDB by default).
     """
     con = dataset.con
