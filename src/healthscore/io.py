@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 TEMP_MARK = "tmp-pid"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True when process ``pid`` of this machine still runs (someone else's counts too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -40,7 +41,7 @@ def sweep_stale_temps(folder: str | Path) -> list[Path]:
     removed = []
     for path in folder.glob(f".*.{TEMP_MARK}*"):
         pid = path.name.rsplit(f".{TEMP_MARK}", 1)[-1].split(".", 1)[0]
-        if path.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
+        if path.is_dir() and pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     if removed:

@@ -75,6 +75,13 @@ def redact_url(url: str) -> str:
     return f"{head}{user}:{MASK}@{rest}"
 
 
+def without_credentials(url: str) -> str:
+    """``url`` with its user and password left out (``scheme://host/...``), to call a server
+    without sending them."""
+    parts = _split(url)
+    return url if parts is None else parts[0] + parts[2]
+
+
 def url_problem(url: str) -> str | None:
     """Why a database/tracking URL cannot be parsed as meant, or None when it is fine.
 

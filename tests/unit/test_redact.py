@@ -34,6 +34,17 @@ def test_urls_without_a_password_are_left_alone(url):
     assert redact.url_problem(url) is None
 
 
+@pytest.mark.parametrize(("url", "bare"), [
+    (URL, "postgresql+psycopg2://db.internal:5432/health"),
+    ("https://bot:tok%40en@mlflow.example.com/", "https://mlflow.example.com/"),
+    ("http://bot@mlflow:5000", "http://mlflow:5000"),
+    ("http://host:5000/path@x", "http://host:5000/path@x"),  # no credentials in it
+    ("http://mlflow:5000", "http://mlflow:5000"),
+])
+def test_credentials_are_left_out_of_a_url_to_call(url, bare):
+    assert redact.without_credentials(url) == bare
+
+
 def test_scrub_removes_every_spelling_of_a_registered_password():
     redact.register_url(URL)
     text = f"raw {PASSWORD} encoded {ENCODED} lower {ENCODED.lower()} url {URL}"

@@ -19,7 +19,7 @@ def created(monkeypatch):
     monkeypatch.setattr(mlflow, "create_experiment",
                         lambda name, artifact_location=None, tags=None: calls.append(
                             artifact_location))
-    monkeypatch.setattr(tracking, "_check_server", lambda uri: None)  # no server here
+    monkeypatch.setattr(tracking.store, "_check_server", lambda uri: None)  # no server here
     return calls
 
 

@@ -1,8 +1,9 @@
 """One small kit for the self-contained HTML pages and figures every stage writes.
 
-It holds the page style (written once), figure rendering to inline PNG, and the table wrapper
-that keeps wide tables inside the page. It imports nothing from the rest of healthscore, so
-training, serving and compare can all use it without depending on each other.
+It holds the page style (written once), figure rendering to inline PNG, and the tables of
+every page (:mod:`healthscore.report.tables`: one builder, kept inside the page by a scroll
+box). It imports nothing from the rest of healthscore, so training, serving and compare can all
+use it without depending on each other.
 """
 
 from __future__ import annotations
@@ -10,6 +11,26 @@ from __future__ import annotations
 import base64
 import html
 import io
+
+from healthscore.report.tables import (
+    MISSING,
+    Cell,
+    Column,
+    chip,
+    columns_table,
+    format_value,
+    frame_table,
+    is_missing,
+    luminance,
+    scrollable,
+    table,
+)
+
+__all__ = [
+    "BASE_STYLE", "DASHBOARD_STYLE", "MISSING", "Cell", "Column", "chip", "columns_table",
+    "figure_png", "format_value", "frame_table", "is_missing", "luminance", "page_style",
+    "png_img", "pyplot", "scrollable", "table",
+]
 
 BASE_STYLE = """
 *,*::before,*::after{box-sizing:border-box}
@@ -44,12 +65,6 @@ ul.reasons{margin:0;padding-left:1rem}.pts{color:#b42318;font-variant-numeric:ta
 def page_style(extra: str = "") -> str:
     """The shared page style followed by a page's own rules (``extra``)."""
     return BASE_STYLE + extra
-
-
-def scrollable(table_html: str) -> str:
-    """Wrap a table so that, if it cannot fit, it scrolls inside the page instead of
-    pushing the whole page wider than the window."""
-    return f'<div class="scroll">{table_html}</div>'
 
 
 def pyplot():

@@ -33,7 +33,16 @@ from healthscore.model.reference import (  # noqa: F401 - the two classes: see b
     FeatureReference,
     check_inputs,
 )
-from healthscore.report import DASHBOARD_STYLE, figure_png, page_style, png_img, pyplot, scrollable
+from healthscore.report import (
+    DASHBOARD_STYLE,
+    Column,
+    chip,
+    columns_table,
+    figure_png,
+    page_style,
+    png_img,
+    pyplot,
+)
 
 if TYPE_CHECKING:
     from healthscore.model.artifact import HealthModel
@@ -280,19 +289,17 @@ as a share of {EPSILON:g}.</li>
 
 
 def _report_table(report: pd.DataFrame) -> str:
-    head = "".join(f'<th class="{css}">{title}</th>' for title, css in (
-        ("Feature", ""), ("Dimension", ""), ("PSI", "num"), ("Status", ""),
-        ("Largest move", ""), ("Missing", "num")))
-    rows = "".join(
-        f"<tr><td>{html.escape(str(r.feature))}</td><td>{html.escape(str(r.dimension))}</td>"
-        f'<td class="num">{r.psi:.3f}</td><td>{_status_chip(r.status)}</td>'
-        f"<td>{html.escape(str(r.top_bin))}: {r.top_bin_reference:.1%} → "
-        f'{r.top_bin_current:.1%}</td><td class="num">{r.reference_missing:.1%} → '
-        f"{r.current_missing:.1%}</td></tr>" for r in report.itertuples())
-    return scrollable(f"<table><tr>{head}</tr>{rows}</table>")
+    return columns_table(report, (
+        Column("Feature", "", lambda r: html.escape(str(r["feature"]))),
+        Column("Dimension", "", lambda r: html.escape(str(r["dimension"]))),
+        Column("PSI", "num", lambda r: f"{r['psi']:.3f}"),
+        Column("Status", "", lambda r: _status_chip(r["status"])),
+        Column("Largest move", "", lambda r: f"{html.escape(str(r['top_bin']))}: "
+               f"{r['top_bin_reference']:.1%} → {r['top_bin_current']:.1%}"),
+        Column("Missing", "num", lambda r: f"{r['reference_missing']:.1%} → "
+               f"{r['current_missing']:.1%}"),
+    ))
 
 
 def _status_chip(status: str) -> str:
-    ink = "#222" if status == WATCH else "#fff"
-    return (f'<span class="band" style="background:{STATUS_COLORS[status]};color:{ink}">'
-            f"{html.escape(status)}</span>")
+    return chip(status, STATUS_COLORS[status], "#222" if status == WATCH else "#fff")

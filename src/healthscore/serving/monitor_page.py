@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from healthscore.report import figure_png, page_style, png_img, pyplot, scrollable
+from healthscore.report import Cell, figure_png, page_style, png_img, pyplot, table
 from healthscore.serving.monitor import METRIC_LABELS, TARGETS, LiveAccuracy, Promise
 
 _STYLE = """
@@ -32,28 +32,25 @@ def _interval(low: float, high: float) -> str:
     return f"{low:.1%} – {high:.1%}"
 
 
-def _cell(value: object, column: int, text_columns: Sequence[int]) -> str:
+def _cell(value: object, column: int, text_columns: Sequence[int]) -> Cell:
     """A table cell: dates never break, numbers align right, text (and every cell of
     ``text_columns``, such as driver sentences that start with a count) aligns left."""
     text = str(value)
     if _DATE.match(text):
-        return f'<td class="date">{html.escape(text)}</td>'
+        return html.escape(text), "date"
     if column and column not in text_columns and _NUMBER.match(text):
-        return f'<td class="num">{html.escape(text)}</td>'
-    return f"<td>{html.escape(text)}</td>"
+        return html.escape(text), "num"
+    return html.escape(text)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]], wrap: bool = False,
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]],
            text_columns: Sequence[int] = ()) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(_cell(c, i, text_columns) for i, c in enumerate(r))
-                   + "</tr>" for r in rows)
-    return scrollable(f'<table{" class=wrap" if wrap else ""}><tr>{head}</tr>{body}</table>')
+    return table(header, ([_cell(c, i, text_columns) for i, c in enumerate(r)] for r in rows))
 
 
-def _figure_table(table: pd.DataFrame, ratio_metric: str = "observed_over_expected") -> str:
+def _figure_table(figures: pd.DataFrame, ratio_metric: str = "observed_over_expected") -> str:
     rows = []
-    for r in table.itertuples():
+    for r in figures.itertuples():
         fmt = (lambda v: f"{v:.2f}" if np.isfinite(v) else "–") if r.metric == ratio_metric \
             else _pct
         interval = (f"{r.low:.2f} – {r.high:.2f}" if r.metric == ratio_metric

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from healthscore.report import page_style, png_img, scrollable
+from healthscore.report import format_value, frame_table, page_style, png_img, table
 from healthscore.tracking import RunRecord
 from healthscore.training import horizons as hz
 
@@ -37,13 +37,6 @@ th,td{text-align:right}th:first-child,td:first-child{text-align:left}
 """)
 
 
-def format_value(template: str, value: float | None) -> str:
-    """``template`` applied to ``value``; an en dash for a missing value."""
-    if value is None or pd.isna(value):
-        return "–"
-    return template.format(value)
-
-
 def _img(path: Path) -> str:
     return png_img(path.read_bytes(), path.stem)
 
@@ -51,33 +44,6 @@ def _img(path: Path) -> str:
 # shares and rates shown as percentages in the band and segment tables
 PERCENT_COLUMNS = ("churn_rate", "share_of_accounts", "recall", "precision")
 READABLE_PERCENTS = tuple(c.replace("_", " ") for c in PERCENT_COLUMNS)  # after _readable
-
-
-def html_table(frame: pd.DataFrame, floats: str = "{:.3f}", wrap: bool = False,
-               percents: tuple[str, ...] = ()) -> str:
-    """An HTML table of ``frame``: text escaped, floats formatted, NaN as an en dash.
-
-    ``wrap`` lets long identifiers (feature names, setting names) break anywhere, so a table
-    with many of them still fits the page. Columns named in ``percents`` (shares, rates) read
-    as percentages with one decimal."""
-    def cell(value: object, percent: bool = False) -> str:
-        if isinstance(value, float):
-            if pd.isna(value):
-                return "–"
-            if percent:
-                return f"{value:.1%}"
-            if value.is_integer() or abs(value) >= 1000:
-                return f"{value:,.0f}"
-            return floats.format(value)
-        return html.escape(str(value))
-
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    flags = [c in percents for c in frame.columns]
-    rows = "".join("<tr>" + "".join(f"<td>{cell(v, p)}</td>" for v, p in zip(row, flags,
-                                                                             strict=True))
-                   + "</tr>" for row in frame.itertuples(index=False))
-    css = ' class="wrap"' if wrap else ""
-    return scrollable(f"<table{css}><tr>{head}</tr>{rows}</table>")
 
 
 def _readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -105,13 +71,11 @@ def headline_table(run: RunRecord, baseline: RunRecord | None) -> str:
             better = mine < base if lower_is_better else mine > base
             verdict = f'<span class="{"better" if better else "worse"}">' \
                       f'{"better" if better else "worse"}</span>'
-        rows.append(f"<tr><td>{label}</td><td>{format_value(template, mine)}{interval}</td>"
-                    f"<td>{format_value(template, base)}</td><td>{verdict}</td>"
-                    f"<td>{html.escape(meaning)}</td></tr>")
+        rows.append([label, f"{format_value(template, mine)}{interval}",
+                     format_value(template, base), verdict, html.escape(meaning)])
     base_name = "scorecard baseline" if baseline else "baseline (not in this session)"
-    return scrollable("<table><tr><th>Metric (test period)</th><th>This model (95 % CI)</th>"
-                      f"<th>{base_name}</th><th></th><th>What it means</th></tr>"
-                      f"{''.join(rows)}</table>")
+    return table(["Metric (test period)", "This model (95 % CI)", base_name, "",
+                  "What it means"], rows)
 
 
 def drivers_table(run: RunRecord, top: int = 12) -> str:
@@ -125,8 +89,8 @@ def drivers_table(run: RunRecord, top: int = 12) -> str:
     drivers["dimension"] = drivers["feature"].map(lambda f: meta.get(f, {}).get("dimension", ""))
     drivers["what it measures"] = drivers["feature"].map(
         lambda f: meta.get(f, {}).get("description", ""))
-    return html_table(drivers[["feature", "dimension", "mean_abs_contribution",
-                               "what it measures"]])
+    return frame_table(drivers[["feature", "dimension", "mean_abs_contribution",
+                                "what it measures"]])
 
 
 def fitting_notes(run: RunRecord) -> str:
@@ -161,14 +125,15 @@ def directions_section(run: RunRecord) -> str:
     path = run.artifact_dir / "tables" / "directions.csv"
     if not path.exists():
         return ""
-    table = pd.read_csv(path)
-    table = table.reindex(table["strength"].abs().sort_values(ascending=False).index)
+    directions = pd.read_csv(path)
+    directions = directions.reindex(
+        directions["strength"].abs().sort_values(ascending=False).index)
     return ("<h2>Feature directions</h2><p>Which way is healthy, per feature: declared in the "
             "registry or in features.directions, otherwise learned on the training rows. "
             "Strength is Somers' D with staying (+1: higher always healthier, 0: no "
             "association); monotone is the constraint LightGBM got (only for declared "
             "directions the data does not contradict).</p>"
-            + html_table(_readable(table), wrap=True))
+            + frame_table(_readable(directions), wrap=True))
 
 
 def search_section(run: RunRecord) -> str:
@@ -179,7 +144,7 @@ def search_section(run: RunRecord) -> str:
     return ("<h2>LightGBM settings search</h2><p>Each trial fitted on a sample of the "
             "training rows with early stopping, judged by validation log loss; settings over "
             "the TreeSHAP cost cap are not chosen.</p>"
-            + html_table(_readable(pd.read_csv(path)), floats="{:.4f}", wrap=True))
+            + frame_table(_readable(pd.read_csv(path)), floats="{:.4f}", wrap=True))
 
 
 def _compact_money(value: float) -> str:
@@ -221,8 +186,8 @@ def action_section(run: RunRecord, playbooks: dict[str, str] | None = None,
     rows = pd.read_parquet(path)
     y, prob = rows["y"].to_numpy(), rows["p"].to_numpy(float)
     runs = rows["snapshot_date"] if "snapshot_date" in rows else None
-    table = threshold_table(y, prob, sorted({*DEFAULT_THRESHOLDS, threshold}), runs)
-    at = table[table["health_threshold"] == threshold].iloc[0]
+    by_threshold = threshold_table(y, prob, sorted({*DEFAULT_THRESHOLDS, threshold}), runs)
+    at = by_threshold[by_threshold["health_threshold"] == threshold].iloc[0]
     flagged = health_from_probability(prob) < threshold
     arr = float(rows.loc[flagged, "arr"].fillna(0).sum()) if "arr" in rows else None
     n_runs = rows["snapshot_date"].nunique() if runs is not None else 1
@@ -254,8 +219,8 @@ def action_section(run: RunRecord, playbooks: dict[str, str] | None = None,
                 f"The other {1 - recall:.0%} churn from above the threshold (the misses): "
                 "watch the health drops and alerts on the portfolio page too, and see "
                 "<code>healthscore monitor</code> for the misses once outcomes are known.")
-        wider = table[(table["recall"] >= RECALL_TO_AIM_FOR)
-                      & (table["health_threshold"] > threshold)]
+        wider = by_threshold[(by_threshold["recall"] >= RECALL_TO_AIM_FOR)
+                             & (by_threshold["health_threshold"] > threshold)]
         if recall < RECALL_TO_AIM_FOR and not wider.empty:
             w = wider.iloc[0]
             text += (f" To catch {w['recall']:.0%} of the churners, flag health below "
@@ -317,11 +282,11 @@ def horizons_section(run: RunRecord) -> str:
             "Time-dependent ROC-AUC: churned within the horizon against still a customer at "
             f"its end. Concordance index over the whole follow-up: "
             f"{html.escape(str(run.params.get('test_concordance', '–')))}.{short}</p>"
-            + html_table(shown, wrap=True)
+            + frame_table(shown, wrap=True)
             + "<p>Churn per health band (health on the model's health horizon, as scored "
             "that day) at every horizon, with 95 % intervals. Each band's interval above the "
             f"next healthier band's: {html.escape(order_text)}.</p>"
-            + html_table(pivot.reset_index(), wrap=True)
+            + frame_table(pivot.reset_index(), wrap=True)
             + f"<p>{html.escape(hz.top_band_sentence(bands))}</p>")
 
 
@@ -368,11 +333,11 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 {action_section(run, playbooks, threshold)}
 <h2>Health bands</h2>
 <p>Accounts scored on the test period, grouped by health band, with what actually happened.</p>
-{html_table(_readable(bands), percents=READABLE_PERCENTS) if not bands.empty
+{frame_table(_readable(bands), percents=READABLE_PERCENTS) if not bands.empty
    else "<p>No band table stored.</p>"}
 <div class="grid">{plots}</div>
 <h2>Top global drivers</h2>{drivers_table(run)}
-<h2>By segment</h2>{html_table(_readable(segments[keep]), percents=READABLE_PERCENTS)
+<h2>By segment</h2>{frame_table(_readable(segments[keep]), percents=READABLE_PERCENTS)
                       if keep else "<p>No segments.</p>"}
 {horizons_section(run)}{directions_section(run)}{search_section(run)}
 </body></html>"""

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from healthscore.report import figure_png, png_img
+from healthscore.report import figure_png, format_value, frame_table, png_img
 from healthscore.training import plots
 from healthscore.training.compare.compatibility import describe_definition, label_definition
 from healthscore.training.compare.differences import LABELS, SIDE_BY_SIDE, Comparison, side_by_side
-from healthscore.training.report import STYLE, format_value, html_table
+from healthscore.training.report import STYLE
 
 
 def formatted_side_by_side(comparison: Comparison) -> pd.DataFrame:
@@ -127,10 +127,7 @@ def comparison_plots(comparison: Comparison) -> dict[str, bytes]:
 
 
 def _verdict_html(frame: pd.DataFrame) -> str:
-    page = html_table(frame)
-    for verdict, css in (("better", "better"), ("worse", "worse")):
-        page = page.replace(f"<td>{verdict}</td>", f'<td class="{css}">{verdict}</td>')
-    return page
+    return frame_table(frame, cell_class=lambda v: v if v in ("better", "worse") else "")
 
 
 def render_comparison(comparison: Comparison, pngs: Mapping[str, bytes] | None = None) -> str:
@@ -143,8 +140,8 @@ def render_comparison(comparison: Comparison, pngs: Mapping[str, bytes] | None =
     if disagree.empty:
         disagree_html = "<p>The runs give every holdout row the same health.</p>"
     else:
-        disagree_html = html_table(disagreement_cells(comparison),
-                                   floats="{:.1f}").replace("; ", "<br>")
+        disagree_html = frame_table(disagreement_cells(comparison),
+                                    floats="{:.1f}").replace("; ", "<br>")
     names = html.escape(" vs ".join(comparison.names))
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>healthscore comparison: {names}</title><style>{STYLE}</style></head><body>
@@ -152,15 +149,15 @@ def render_comparison(comparison: Comparison, pngs: Mapping[str, bytes] | None =
 <p class="sub">Every run scored on the same rows: {html.escape(holdout_summary(comparison))}.
 Reference: {html.escape(comparison.reference)}; intervals from {comparison.n_boot} paired
 bootstrap resamples of those rows.</p>
-<h2>Runs</h2>{html_table(runs_table(comparison), wrap=True)}
-<h2>Side by side</h2>{html_table(formatted_side_by_side(comparison))}
+<h2>Runs</h2>{frame_table(runs_table(comparison), wrap=True)}
+<h2>Side by side</h2>{frame_table(formatted_side_by_side(comparison))}
 <h2>Is the difference real? Each run minus the reference</h2>
 <p>"better" or "worse" when the 95 % interval of the difference excludes 0; otherwise no
 significant difference.</p>{_verdict_html(formatted_differences(comparison))}
 <div class="grid">{figures}</div>
 <h2>Health bands side by side</h2>
 <p>Churn rate of each band on the same rows (churners of accounts).</p>
-{html_table(band_churn_cells(comparison))}
+{frame_table(band_churn_cells(comparison))}
 <h2>Where the runs disagree most</h2>
 <p>Accounts whose health differs most between the runs (largest minus smallest, in health
 points), with each run's top risk drivers (health points, reason).</p>{disagree_html}
