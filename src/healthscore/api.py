@@ -199,7 +199,7 @@ def load_run(config: Config, ref: str) -> LoadedRun:
     from healthscore import tracking
     from healthscore.training.record import TEST_FEATURES, TEST_PREDICTIONS
 
-    tracking.configure(config.training.tracking, config.workdir / "mlartifacts", create=False)
+    compose.use_tracking(config)
     run_id = tracking.resolve_run_id(ref, config.training.tracking.model_name)
     record = tracking.read_run(run_id)
     model = tracking.load_health_model(f"runs:/{run_id}/model")

@@ -6,7 +6,8 @@ The holdout is the test period of the newest run: the feature rows it logged
 (``tables/test_features.parquet``) are scored by every run's model. Runs are refused when that
 would not be a fair comparison: a model needs a feature those rows lack, the label definitions
 or horizons differ, or a run was fitted on snapshots that reach into the holdout's label
-windows. Nothing here talks to MLflow; pipeline/compose.py reads the runs and logs the result.
+windows. Nothing here talks to MLflow; pipeline/compose/runs.py reads the runs and logs the
+result.
 
 Three parts: :mod:`.compatibility` (is the comparison fair), :mod:`.differences` (the
 metrics, paired differences and disagreements) and :mod:`.rendering` (tables and the page).
