@@ -84,7 +84,7 @@ class AlertConfig(Section):
         default=80, description="For a model without an expansion readiness model: alert "
         "`expansion_play` when health rises to at least this.")
     expansion_score: Annotated[float, Field(ge=0, le=100)] = Field(
-        default=50, description="For a model with an expansion "
+        default=15, description="For a model with an expansion "
         "readiness model (`training.expansion`): alert `expansion_play` (and so the "
         "portfolio's expansion play) for accounts in the healthiest band whose "
         "`expansion_score` (100 x the probability of expanding) is at least this.")

@@ -212,8 +212,9 @@ class ExpansionConfig(Section):
     with its own drivers, and gates the `expansion_play` alert on it."""
 
     enabled: bool = Field(
-        default=True, description="Fit the expansion readiness model in `healthscore train` "
-        "(contract churn label only; rows need `label_expansion`).")
+        default=False, description="Fit the expansion readiness model in `healthscore train` "
+        "(churn label only; rows need `label_expansion`). Off by default: on the demo world "
+        "it adds 18-62 % to the training time (docs/scoring.md).")
     model: Literal["lightgbm", "logistic"] = Field(
         default="lightgbm", description="The kind of the expansion readiness model.")
 

@@ -178,7 +178,7 @@ def test_with_an_expansion_score_expansion_play_goes_to_healthy_ready_accounts(s
     ready = {"decliner": 90.0, "riser": 10.0, "steady": 65.0, "payer": 20.0, "new": 80.0}
     scored = today.assign(expansion_score=today["account_id"].map(ready),
                           expansion_1_reason=["", "", "Seats in use up 30 %", "", ""])
-    trend = trends_and_alerts(scored, history.read(), D3, AlertConfig(expansion_score=50),
+    trend = trends_and_alerts(scored, history.read(), D3, AlertConfig(),
                               BANDS).set_index("account_id")
     playing = trend.index[trend["alerts"].str.contains("expansion_play")].tolist()
     assert playing == ["steady"]

@@ -14,6 +14,9 @@ import pytest
 from healthscore.model.pyfunc import HealthScorePyfunc
 from healthscore.serving.scorer import score_accounts
 from healthscore.serving.settings import ScoringConfig
+from healthscore.tracking import RunRecord
+from healthscore.training.record import expansion_metrics
+from healthscore.training.report import expansion_section
 from healthscore.training.settings import TrainingConfig
 from healthscore.training.splits import TEST
 from healthscore.training.train import split_rows, train_and_evaluate
@@ -104,3 +107,20 @@ def test_expansion_off_trains_no_expansion_model(world):
     run = train_and_evaluate(world.frame, world.metas, config, 90, seed=0)
     assert run.expansion is None
     assert run.results["scorecard"].health_model.expansion is None
+
+
+def test_mlflow_and_the_validation_report_show_its_roc_auc_with_the_interval(trained, tmp_path):
+    run, _ = trained
+    metrics = expansion_metrics(run.expansion)
+    auc = run.expansion.test.overall["roc_auc"]
+    ci = run.expansion.test.intervals.set_index("metric").loc["roc_auc"]
+    assert metrics["expansion_test_roc_auc"] == auc
+    assert (metrics["expansion_test_roc_auc_ci_low"], metrics["expansion_test_roc_auc_ci_high"]
+            ) == (ci.low, ci.high)
+    assert not any(k.startswith("test_") for k in metrics)  # never the churn model's names
+    record = RunRecord("r1", "logistic", {"expansion_model": "logistic"}, metrics, {}, tmp_path)
+    text = expansion_section(record)
+    assert f"{auc:.3f} ({ci.low:.3f}–{ci.high:.3f})" in text
+    assert ("above a coin flip beyond its interval" if ci.low > 0.5 else "reaches 0.5") in text
+    assert expansion_section(RunRecord("r2", "logistic", {}, {}, {}, tmp_path)) == ""
+    assert expansion_metrics(None) == {}
