@@ -23,6 +23,7 @@ from healthscore.data.schema import TABLES
 from healthscore.data.settings import DataConfig, EngineConfig
 from healthscore.data.validate import create_typed_views, validate_raw
 from healthscore.errors import DataSourceError, DataValidationError
+from healthscore.sql import identifier, literal
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,14 @@ class Dataset:
 
     def frame(self, table: str) -> pd.DataFrame:
         """Return a typed table as a pandas DataFrame (for small tables and tests)."""
-        return self.con.sql(f"SELECT * FROM {table}").df()
+        return self.con.sql(f"SELECT * FROM {identifier(table)}").df()
 
     def row_counts(self) -> dict[str, int]:
         """Rows per present table."""
         counts = {}
         for table in self.tables:
-            counts[table] = int(fetch_row(self.con, f"SELECT count(*) FROM {table}")[0])
+            (count,) = fetch_row(self.con, f"SELECT count(*) FROM {identifier(table)}")
+            counts[table] = int(count)
         return counts
 
 
@@ -64,11 +66,11 @@ def connect(engine: EngineConfig | None = None) -> duckdb.DuckDBPyConnection:
         # progress bar is off already.
         log.debug("DuckDB progress bar setting unavailable here (Jupyter without ipywidgets)")
     con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{engine.memory_limit}'")
+    con.execute(f"SET memory_limit = {literal(engine.memory_limit)}")
     if engine.threads:
-        con.execute(f"SET threads = {engine.threads}")
+        con.execute(f"SET threads = {literal(int(engine.threads))}")
     if engine.temp_directory:
-        con.execute(f"SET temp_directory = '{engine.temp_directory}'")
+        con.execute(f"SET temp_directory = {literal(str(engine.temp_directory))}")
     return con
 
 

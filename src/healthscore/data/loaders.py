@@ -23,6 +23,7 @@ from healthscore.data.schema import TABLES, WIDE_KEY_COLUMNS, Kind
 from healthscore.data.settings import DataConfig, TableSource
 from healthscore.errors import DataSourceError
 from healthscore.redact import redact_url, scrub, url_problem
+from healthscore.sql import identifier, literal
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,6 @@ def fetch_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple:
     if len(rows) != 1:
         raise RuntimeError(f"expected one row, got {len(rows)} from: {sql[:200]}")
     return rows[0]
-
-
-def quote(identifier: str) -> str:
-    """Quote a SQL identifier for DuckDB."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def sql_literal(value: str) -> str:
-    """Quote a SQL string literal for DuckDB."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _file_format(path: Path, declared: str, table: str) -> str:
@@ -134,7 +125,7 @@ def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -
             raise DataSourceError(f"table {table!r}: {path} does not exist")
         fmt = _file_format(path, source.format, table)
         files = source_files(path, fmt, table)
-        listed = "[" + ", ".join(sql_literal(str(f)) for f in files) + "]"
+        listed = "[" + ", ".join(literal(str(f)) for f in files) + "]"
         if fmt == "parquet":
             if source.delimiter or source.whitespace or not source.header:
                 raise DataSourceError(f"table {table!r}: {path} is Parquet; delimiter, "
@@ -149,8 +140,8 @@ def _scan_sql(source: TableSource, table: str, con: duckdb.DuckDBPyConnection) -
         if not source.duckdb.exists():
             raise DataSourceError(f"table {table!r}: DuckDB file {source.duckdb} does not exist")
         alias = f"src_{table}"
-        con.execute(f"ATTACH {sql_literal(str(source.duckdb))} AS {alias} (READ_ONLY)")
-        return f"{alias}.{quote(source.table or table)}", f"{source.duckdb}:{source.table}"
+        con.execute(f"ATTACH {literal(str(source.duckdb))} AS {alias} (READ_ONLY)")
+        return f"{alias}.{identifier(source.table or table)}", f"{source.duckdb}:{source.table}"
     frame = read_sql_source(source.url or "", source.query or "", table)
     con.register(f"df_{table}", frame)
     return f"df_{table}", f"query on {redact_url(source.url or '')}"
@@ -160,9 +151,9 @@ def csv_options_sql(source: TableSource) -> str:
     """DuckDB ``read_csv`` options for a CSV source (header, delimiter, date format)."""
     options = [f"header = {'true' if source.header else 'false'}"]
     if source.delimiter is not None:
-        options.append(f"delim = {sql_literal(source.delimiter)}")
+        options.append(f"delim = {literal(source.delimiter)}")
     if source.date_format is not None:
-        options.append(f"dateformat = {sql_literal(source.date_format)}")
+        options.append(f"dateformat = {literal(source.date_format)}")
     return "".join(f", {o}" for o in options)
 
 
@@ -268,9 +259,9 @@ def melt_wide_metrics(con: duckdb.DuckDBPyConnection, relation: str, source: Tab
     for col in WIDE_KEY_COLUMNS:
         user_col = lookup.get(source.columns.get(col, col).lower())
         if user_col is not None:
-            keys.append(f"{quote(user_col)} AS {quote(col)}")
-    values = ", ".join(f"CAST({quote(c)} AS {target}) AS {quote(c)}" for c in actual)
-    on = ", ".join(quote(c) for c in actual)
+            keys.append(f"{identifier(user_col)} AS {identifier(col)}")
+    values = ", ".join(f"CAST({identifier(c)} AS {target}) AS {identifier(c)}" for c in actual)
+    on = ", ".join(identifier(c) for c in actual)
     return (f"(UNPIVOT (SELECT {', '.join([*keys, values])} FROM {relation}) "
             f"ON {on} INTO NAME metric VALUE value)")
 
@@ -296,15 +287,15 @@ def register_raw_view(
             if col in source.columns:
                 missing_mapped[col] = source.columns[col]
             continue
-        expr = quote(actual)
+        expr = identifier(actual)
         kind = spec.column(col).kind
         if source.date_format and kind in (Kind.DATE, Kind.TIMESTAMP) and types[actual] in (
                 "VARCHAR", "TEXT"):  # text dates: parse with the format; bad ones stay text
-            expr = (f"coalesce(CAST(try_strptime({expr}, {sql_literal(source.date_format)}) "
+            expr = (f"coalesce(CAST(try_strptime({expr}, {literal(source.date_format)}) "
                     f"AS VARCHAR), {expr})")
         if table == "subscriptions" and col == "arr" and source.mrr:
             expr = f"TRY_CAST({expr} AS DOUBLE) * 12"
-        selected.append(f"{expr} AS {quote(col)}")
+        selected.append(f"{expr} AS {identifier(col)}")
         present.append(col)
     body = ", ".join(selected) if selected else "NULL AS __no_contract_columns"
     con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT {body} FROM {relation}")

@@ -92,6 +92,7 @@ class Table:
 # Column names shared by many tables.
 ACCOUNT_ID = "account_id"
 SNAPSHOT_DATE = "snapshot_date"
+EVENT_TYPE = "event_type"  # what features.event_types and per-type columns refer to
 
 ROLES = ("champion", "executive_sponsor", "admin", "user")
 SEVERITIES = ("P1", "P2", "P3", "P4")
@@ -152,7 +153,7 @@ EVENTS = Table(
     columns=(
         Column(ACCOUNT_ID, Kind.ID),
         Column("occurred_at", Kind.DATE, not_after_end=True),
-        Column("event_type", Kind.TEXT),
+        Column(EVENT_TYPE, Kind.TEXT),
         Column("user_id", Kind.ID, required=False, nullable=True, default="NULL"),
         Column("quantity", Kind.FLOAT, required=False, default="1", min=0),
         Column("amount", Kind.FLOAT, required=False, nullable=True, default="NULL", min=0,

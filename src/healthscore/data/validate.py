@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from healthscore.data.loaders import RawTable, fetch_row, quote, sql_literal
+from healthscore.data.loaders import RawTable, fetch_row
 from healthscore.data.schema import ACCOUNT_ID, DUCKDB_TYPE, TABLES, Column, Kind, Table
 from healthscore.errors import DataSourceError, Violation
+from healthscore.sql import identifier, literal
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +35,18 @@ class Rule:
 
 def _cast(col: str, kind: Kind) -> str:
     target = DUCKDB_TYPE[kind]
-    return quote(col) if target is None else f"TRY_CAST({quote(col)} AS {target})"
+    return identifier(col) if target is None else f"TRY_CAST({identifier(col)} AS {target})"
 
 
 def _as_date(col: str) -> str:
-    return f"TRY_CAST({quote(col)} AS DATE)"
+    return f"TRY_CAST({identifier(col)} AS DATE)"
 
 
 def row_rules(spec: Table, present: set[str], end_date: dt.date) -> list[Rule]:
     """Every row-level rule that applies to the columns ``present`` in a table."""
     rules: list[Rule] = []
     keys = tuple(c for c in (ACCOUNT_ID, *spec.key, *spec.context) if c in present)
-    end = f"DATE {sql_literal(end_date.isoformat())}"
+    end = literal(end_date)
 
     def show(*cols: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c for c in (*keys, *cols) if c in present))
@@ -53,7 +54,7 @@ def row_rules(spec: Table, present: set[str], end_date: dt.date) -> list[Rule]:
     for col in spec.columns:
         if col.name not in present:
             continue
-        q = quote(col.name)
+        q = identifier(col.name)
         target = DUCKDB_TYPE[col.kind]
         if target is not None:
             rules.append(Rule(col.name, f"not coercible to {col.kind.value}",
@@ -89,14 +90,14 @@ def _range_rules(col: Column, show: tuple[str, ...]) -> list[Rule]:
     if col.finite:
         rules.append(Rule(col.name, "not a finite number", f"NOT isfinite({value})", show))
     if col.allowed:
-        allowed = ", ".join(sql_literal(v) for v in col.allowed)
+        allowed = ", ".join(literal(v) for v in col.allowed)
         rules.append(Rule(col.name, f"not one of {list(col.allowed)}",
-                          f"{quote(col.name)} NOT IN ({allowed})", show))
+                          f"{identifier(col.name)} NOT IN ({allowed})", show))
     return rules
 
 
 def _samples(con: duckdb.DuckDBPyConnection, table: str, condition: str, cols: tuple[str, ...]):
-    select = ", ".join(quote(c) for c in cols) or "*"
+    select = ", ".join(identifier(c) for c in cols) or "*"
     return con.sql(
         f"SELECT {select} FROM raw_{table} WHERE {condition} LIMIT {SAMPLE_ROWS}"
     ).df()
@@ -158,7 +159,7 @@ def check_table(
 
 
 def _duplicate_keys(con: duckdb.DuckDBPyConnection, spec: Table) -> list[Violation]:
-    key = ", ".join(quote(k) for k in spec.key)
+    key = ", ".join(identifier(k) for k in spec.key)
     dup = f"SELECT {key}, count(*) AS n_rows FROM raw_{spec.name} GROUP BY ALL HAVING count(*) > 1"
     keys, rows = fetch_row(con, f"SELECT count(*), sum(n_rows) FROM ({dup})")
     if not keys:
@@ -184,7 +185,7 @@ def _unknown_accounts(con: duckdb.DuckDBPyConnection, spec: Table) -> list[Viola
 
 
 def _column_type(con: duckdb.DuckDBPyConnection, view: str, column: str) -> str:
-    rows = con.execute(f"DESCRIBE SELECT {quote(column)} FROM {view}").fetchall()
+    rows = con.execute(f"DESCRIBE SELECT {identifier(column)} FROM {view}").fetchall()
     return str(rows[0][1])
 
 
@@ -221,15 +222,16 @@ def create_typed_views(con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTab
                 target = DUCKDB_TYPE[col.kind]
                 cols.append(f"CAST({value} AS {target})" if target else value)
             elif col.name == ACCOUNT_ID:
-                cols.append(f"CAST({quote(col.name)} AS {id_type})")
+                cols.append(f"CAST({identifier(col.name)} AS {id_type})")
             else:
                 target = DUCKDB_TYPE[col.kind]
-                cols.append(f"CAST({quote(col.name)} AS {target})" if target else quote(col.name))
-        select = ", ".join(f"{expr} AS {quote(col.name)}"
+                name_sql = identifier(col.name)
+                cols.append(f"CAST({name_sql} AS {target})" if target else name_sql)
+        select = ", ".join(f"{expr} AS {identifier(col.name)}"
                            for expr, col in zip(cols, spec.columns, strict=True))
         con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM raw_{name}")
     for name, spec in TABLES.items():  # absent optional tables: empty, so SQL can name them
         if name not in raws:
-            cols = [f"CAST(NULL AS {DUCKDB_TYPE[c.kind] or id_type}) AS {quote(c.name)}"
+            cols = [f"CAST(NULL AS {DUCKDB_TYPE[c.kind] or id_type}) AS {identifier(c.name)}"
                     for c in spec.columns]
             con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} WHERE FALSE")

@@ -17,9 +17,11 @@ import pandas as pd
 
 from healthscore import __version__
 from healthscore.data.dataset import Dataset
-from healthscore.data.loaders import fetch_row, quote
+from healthscore.data.loaders import fetch_row
+from healthscore.data.schema import EVENT_TYPE, TABLES, Table
+from healthscore.data.schema import Kind as ColumnKind
 from healthscore.errors import ConfigError
-from healthscore.features.families import FAMILIES, METRICS_FAMILY, SPINE_FAMILY
+from healthscore.features.families import FAMILIES, METRICS_FAMILY, SPINE_FAMILY, Family
 from healthscore.features.metrics import (
     TEMPLATE_NAMES,
     candidate_metric_features,
@@ -35,16 +37,20 @@ from healthscore.features.registry import (
     slug,
     unknown_name_message,
 )
+from healthscore.features.scratch import Scratch
 from healthscore.features.settings import FeatureConfig, FeatureSelection, MetricFeatures
 from healthscore.features.snapshots import (
     CONTEXT_COLUMNS,
     LABEL_COLUMNS,
+    SPINE,
     build_spine,
     data_start,
     snapshot_dates,
 )
+from healthscore.features.sql import Renderer, duckdb_renderer
 from healthscore.io import write_parquet, write_text
 from healthscore.progress import Progress
+from healthscore.sql import Params, identifier
 
 log = logging.getLogger(__name__)
 
@@ -97,16 +103,32 @@ def available_families(dataset: Dataset) -> set[str]:
     return families
 
 
+def template_table(column: str) -> Table | None:
+    """The contract table a template's column belongs to (the first in the data schema that
+    has a text column of that name), None when no table has it."""
+    for table in TABLES.values():
+        if column in table.column_names and table.column(column).kind is ColumnKind.TEXT:
+            return table
+    return None
+
+
 def template_values(dataset: Dataset, column: str, limit: int = MAX_TEMPLATE_VALUES,
                     before: dt.date | None = None) -> list[str]:
-    """The most frequent values of an events column, for template expansion; with ``before``
-    only events dated before that day count (so later data cannot change the column set)."""
-    if column != "event_type" or not dataset.has("events"):
+    """The most frequent values of a text column (the table it belongs to: see
+    :func:`template_table`), for template expansion; with ``before`` only rows dated before
+    that day count (so later data cannot change the column set)."""
+    table = template_table(column)
+    if table is None or not dataset.has(table.name):
         return []
-    when = f" AND occurred_at < DATE '{before.isoformat()}'" if before else ""
+    params = Params()
+    name = identifier(column)
+    when = ""
+    if before is not None and table.time_column is not None:
+        when = f" AND {identifier(table.time_column)} < {params.bind('before', before)}"
     rows = dataset.con.execute(
-        f"SELECT {quote(column)} FROM events WHERE {quote(column)} IS NOT NULL{when} "
-        f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {limit}"
+        f"SELECT {name} FROM {identifier(table.name)} WHERE {name} IS NOT NULL{when} "
+        f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {params.bind('limit', int(limit))}",
+        params.values,
     ).fetchall()
     by_slug: dict[str, str] = {}
     for (value,) in rows:  # two spellings with one column name: the more frequent wins
@@ -129,16 +151,16 @@ def event_type_values(dataset: Dataset, config: FeatureConfig | None,
     """The event types that get per-type columns: ``features.event_types`` when set, else the
     most frequent before ``before``; types that only appear later are reported."""
     if config is not None and config.event_types is not None:
-        present = set(template_values(dataset, "event_type", limit=10_000))
+        present = set(template_values(dataset, EVENT_TYPE, limit=10_000))
         absent = [t for t in config.event_types if t not in present]
         if absent:
             log.warning("features.event_types: %s never occur in the events table; their "
                         "columns stay 0", absent)
         return list(dict.fromkeys(config.event_types))
-    chosen = template_values(dataset, "event_type", before=before)
+    chosen = template_values(dataset, EVENT_TYPE, before=before)
     if before is not None:
-        earlier = set(template_values(dataset, "event_type", limit=10_000, before=before))
-        later = [t for t in template_values(dataset, "event_type", limit=10_000)
+        earlier = set(template_values(dataset, EVENT_TYPE, limit=10_000, before=before))
+        later = [t for t in template_values(dataset, EVENT_TYPE, limit=10_000)
                  if t not in earlier]
         if later:
             log.warning("event types first seen on or after %s get no per-type columns (the "
@@ -160,7 +182,7 @@ def candidate_features(dataset: Dataset, metrics: MetricFeatures | None = None,
     types: list[str] | None = None
     for template in all_templates():
         if template.spec.family in families:
-            if template.over == "event_type":
+            if template.over == EVENT_TYPE:
                 types = types if types is not None else event_type_values(
                     dataset, config, types_before)
                 values = types
@@ -246,49 +268,71 @@ def _fill(spec: FeatureSpec, expr: str) -> str:
     return value if spec.fill is None else f"coalesce({value}, {spec.fill})"
 
 
+def family_relation(family: Family, members: list[FeatureSpec], render: Renderer,
+                    scratch: Scratch | None = None) -> str:
+    """One family's feature columns (one row per spine row) as a relation for the matrix query:
+    a parenthesised query composed into it, or, given ``scratch``, a table of this build (the
+    family's prepared source too), so that its time can be measured on its own."""
+    source = None
+    if family.prepare is not None:
+        values = sorted({m.parameter for m in members if m.parameter})
+        source = family.prepare(values, render)
+        if scratch is not None:
+            source = f"SELECT * FROM {scratch.table(f'{family.name}_source', source)}"
+    sql = family.features_sql({m.name: m.render(render) for m in members}, source, render)
+    return f"({sql})" if scratch is None else scratch.table(f"feat_{family.name}", sql)
+
+
 def compute_features(
     dataset: Dataset, specs: list[FeatureSpec], progress: Progress | None = None,
-    metrics: MetricFeatures | None = None,
+    metrics: MetricFeatures | None = None, render: Renderer | None = None,
+    profile: bool = False,
 ) -> pd.DataFrame:
-    """Compute ``specs`` for every spine row; return context, labels and features."""
+    """Compute ``specs`` for every spine row; return context, labels and features.
+
+    Every family's SQL is a relation composed into one matrix query, no table per family (no
+    slower, measured with bench/features.py: see docs/architecture.md); with ``profile`` each
+    family is materialised and timed on its own instead (same values).
+    ``render``: the engine's SQL renderer (DuckDB by default).
+    """
     con = dataset.con
+    render = render or duckdb_renderer()
     by_family: dict[str, list[FeatureSpec]] = {}
     for spec in specs:
         by_family.setdefault(spec.family, []).append(spec)
-    joins, outputs = [], {}
     families = [f for f in by_family if f not in (SPINE_FAMILY, METRICS_FAMILY)]
-    for i, family_name in enumerate(families):
-        family = FAMILIES[family_name]
-        members = by_family[family_name]
+    with Scratch(con, render) as scratch:
+        joins, outputs = [], {}
+        for i, family_name in enumerate(families):
+            members = by_family[family_name]
+            started = time.perf_counter()
+            relation = family_relation(FAMILIES[family_name], members, render,
+                                       scratch if profile else None)
+            if profile:
+                log.info("family %s: %d features in %.1fs", family_name, len(members),
+                         time.perf_counter() - started)
+                if progress:
+                    progress(f"features: {family_name}", i + 1, len(families))
+            alias = f"feat_{family_name}"
+            joins.append(f"LEFT JOIN {relation} AS {alias} USING (account_id, snapshot_date)")
+            outputs.update({m.name: _fill(m, f"{alias}.{m.name}") for m in members})
+        outputs.update({m.name: _fill(m, m.render(render))
+                        for m in by_family.get(SPINE_FAMILY, [])})
+        columns = [f"s.{c}" for c in KEY_COLUMNS]
+        columns += [f"s.{c}" for c in CONTEXT_COLUMNS if c not in outputs]
+        columns += [f"s.{c}" for c in LABEL_COLUMNS]
+        columns += [f"{outputs[s.name]} AS {s.name}" for s in specs if s.name in outputs]
         started = time.perf_counter()
-        if family.prepare is not None:
-            con.execute(family.prepare(sorted({m.parameter for m in members if m.parameter})))
-            log.debug("family %s prepared in %.1fs", family_name, time.perf_counter() - started)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE feat_{family_name} AS "
-            + family.features_sql({m.name: m.sql for m in members})
-        )
-        log.info("family %s: %d features in %.1fs", family_name, len(members),
-                 time.perf_counter() - started)
-        joins.append(f"LEFT JOIN feat_{family_name} USING (account_id, snapshot_date)")
-        outputs.update({m.name: _fill(m, f"feat_{family_name}.{m.name}") for m in members})
-        if progress:
-            progress(f"features: {family_name}", i + 1, len(families))
-    outputs.update({m.name: _fill(m, m.sql) for m in by_family.get(SPINE_FAMILY, [])})
-    columns = [f"s.{c}" for c in KEY_COLUMNS]
-    columns += [f"s.{c}" for c in CONTEXT_COLUMNS if c not in outputs]
-    columns += [f"s.{c}" for c in LABEL_COLUMNS]
-    columns += [f"{outputs[s.name]} AS {s.name}" for s in specs if s.name in outputs]
-    started = time.perf_counter()
-    frame = con.sql(
-        f"SELECT {', '.join(columns)} FROM spine s {' '.join(joins)} "
-        "ORDER BY s.snapshot_date, s.account_id"
-    ).df()
-    log.info("matrix assembled in %.1fs", time.perf_counter() - started)
-    for family_name in families:
-        con.execute(f"DROP TABLE IF EXISTS feat_{family_name}")
-    for prepared in ("usage_daily", "activity_days", "purchase_days"):
-        con.execute(f"DROP TABLE IF EXISTS {prepared}")
+        if progress and not profile:
+            progress("features: " + ", ".join(families), 0, 1)
+        frame = con.sql(
+            f"SELECT {', '.join(columns)} FROM {SPINE} s {' '.join(joins)} "
+            "ORDER BY s.snapshot_date, s.account_id"
+        ).df()
+        if progress and not profile:
+            progress("features: " + ", ".join(families), 1, 1)
+        log.info("matrix of %d families %s in %.1fs", len(families),
+                 "assembled" if profile else "computed", time.perf_counter() - started)
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     if METRICS_FAMILY in by_family:
         started = time.perf_counter()
@@ -356,7 +400,7 @@ def cache_key(dataset: Dataset, config: FeatureConfig, dates: list[dt.date],
         "end_date": dataset.end_date.isoformat(),
         "config": config.model_dump(mode="json", exclude={"cache_dir"}),
         "dates": [d.isoformat() for d in dates],
-        "features": [(s.name, s.sql, s.fill, s.kind.value) for s in specs],
+        "features": [(s.name, s.render(), s.fill, s.kind.value) for s in specs],
     }
     digest.update(json.dumps(payload, sort_keys=True).encode())
     return digest.hexdigest()
@@ -389,7 +433,7 @@ def build_feature_matrix(
     specs = select_features(candidate_features(dataset, config.metrics, config, types_before),
                             config.select)
     specs = with_directions(specs, config.directions,
-                            template_values(dataset, "event_type", limit=10_000))
+                            template_values(dataset, EVENT_TYPE, limit=10_000))
     key = cache_key(dataset, config, dates, specs)
     cache_dir = config.cache_dir or cache_dir
     cached = cache_dir / f"features-{key}.parquet" if cache_dir else None
@@ -399,7 +443,9 @@ def build_feature_matrix(
     started = time.perf_counter()
     build_spine(dataset, config, dates)
     log.info("spine built in %.1fs", time.perf_counter() - started)
-    frame = compute_features(dataset, specs, progress, config.metrics)
+    # -vv: a table per family, timed (the profile); otherwise one composed query
+    frame = compute_features(dataset, specs, progress, config.metrics,
+                             profile=log.isEnabledFor(logging.DEBUG))
     started = time.perf_counter()
     leakage = leakage_audit(frame, specs, config.leakage_auc_threshold)
     log.info("leakage audit in %.1fs", time.perf_counter() - started)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from healthscore.features.registry import slug
 from healthscore.features.snapshots import SPINE
+from healthscore.features.sql import Renderer, duckdb_renderer
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,14 @@ class Family:
     """A source table as features see it.
 
     ``source``: a table or a SQL relation (pre-aggregation) with ``account_id`` and
-    ``time_column``. ``lookback_days``: rows older than this never matter (None = all
-    history). ``known_at``: column -> the column holding the date it becomes known.
-    ``requires``: tables that must be present for the family to exist. ``columns`` empty:
-    every column of the source. ``prepare``: SQL (given the template values found in the
-    data) creating a temp table the source reads, run once before the family's features.
-    ``per``: first reduce the joined rows to one row per (account, snapshot, key) with the
-    given aggregate columns (e.g. one row per user with window flags), so that features
+    ``time_column``; empty when ``prepare`` makes it. ``lookback_days``: rows older than
+    this never matter (None = all history). ``known_at``: column -> the column holding the
+    date it becomes known. ``requires``: tables that must be present for the family to
+    exist. ``columns`` empty: every column of the source. ``prepare``: a SELECT (given the
+    template values found in the data) that the engine materialises once, under a name of
+    its build, as the family's source. ``per``: first reduce the joined rows to one row per
+    (account, snapshot, key) with the given aggregate columns (e.g. one row per user with
+    window flags), so that features
     count those rows instead of needing count(DISTINCT ...) over every raw row.
     """
 
@@ -45,27 +47,31 @@ class Family:
     lookback_days: int | None = None
     known_at: dict[str, str] = field(default_factory=dict)
     probe: str | None = None  # SQL returning a count; 0 switches the family off
-    prepare: Callable[[list[str]], str] | None = None
+    prepare: Callable[[list[str], Renderer], str] | None = None
     per: tuple[str, dict[str, str]] | None = None  # (key, columns): regroup rows by key first
     asof: bool = False  # running totals: each snapshot sees only its account's latest row
 
-    def joined_rows_sql(self) -> str:
+    def joined_rows_sql(self, source: str | None = None,
+                        render: Renderer | None = None) -> str:
         """Rows of the family joined to the spine, cut off and masked as of each snapshot.
 
         Rows meet snapshots through a small map from each day to the snapshots that see it
         (day < snapshot, within the look-back): an equality join. Rows of accounts that are
         not in the spine drop out in :meth:`features_sql`'s join to the spine. An ``asof``
         family's rows carry running totals over the rows up to their own day; each snapshot
-        is joined to its account's latest row dated strictly before it.
+        is joined to its account's latest row dated strictly before it. ``source``: the
+        relation to read instead of the declared one (a prepared table); ``render``: the
+        engine's renderer (DuckDB by default).
         """
+        source = source or self.source
+        render = render or duckdb_renderer()
         if self.asof:
-            return f"""
-                SELECT x.*, s.snapshot_date
-                FROM {SPINE} s ASOF JOIN ({self.source}) x
-                  ON x.account_id = s.account_id AND s.snapshot_date > x.{self.time_column}
-            """
-        selected = [] if self.columns else [f"x.* EXCLUDE (account_id, {self.time_column})",
-                                            f"x.{self.time_column}"]
+            join = render.latest_row_join(SPINE, f"({source})", "account_id", "snapshot_date",
+                                          self.time_column)
+            return f"SELECT x.*, s.snapshot_date {join}"
+        selected = [] if self.columns else [
+            render.all_columns_except("x", ["account_id", self.time_column]),
+            f"x.{self.time_column}"]
         for col in self.columns:
             gate = self.known_at.get(col)
             if gate is None:
@@ -75,14 +81,12 @@ class Family:
                     f"CASE WHEN x.{gate} < dm.snapshot_date THEN x.{col} END AS {col}"
                 )
         if self.lookback_days is None:
-            days = f"SELECT DISTINCT {self.time_column} AS day FROM ({self.source})"
+            days = f"SELECT DISTINCT {self.time_column} AS day FROM ({source})"
             window = "m.day < d.snapshot_date"
         else:
-            days = (
-                "SELECT CAST(unnest(generate_series(min(snapshot_date) - "
-                f"{self.lookback_days}, max(snapshot_date), INTERVAL 1 DAY)) AS DATE) AS day "
-                "FROM snapshot_dates"
-            )
+            series = render.day_series(f"min(snapshot_date) - {self.lookback_days}",
+                                       "max(snapshot_date)")
+            days = f"SELECT {series} AS day FROM snapshot_dates"
             window = (f"m.day < d.snapshot_date "
                       f"AND m.day >= d.snapshot_date - {self.lookback_days}")
         return f"""
@@ -91,14 +95,16 @@ class Family:
                   ON {window}
             )
             SELECT x.account_id, dm.snapshot_date, {", ".join(selected)}
-            FROM ({self.source}) x
+            FROM ({source}) x
             JOIN day_map dm ON dm.day = x.{self.time_column}
         """
 
-    def features_sql(self, expressions: dict[str, str]) -> str:
-        """One row per spine row with every feature expression of this family."""
+    def features_sql(self, expressions: dict[str, str], source: str | None = None,
+                     render: Renderer | None = None) -> str:
+        """One row per spine row with every feature expression of this family (read from
+        ``source`` instead of the declared relation when given)."""
         exprs = ",\n               ".join(f"{sql} AS {name}" for name, sql in expressions.items())
-        rows = self.joined_rows_sql()
+        rows = self.joined_rows_sql(source, render)
         if self.per is not None:
             key, columns = self.per
             aggregates = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
@@ -123,16 +129,15 @@ def type_column(event_type: str) -> str:
     return f"q__{slug(event_type)}"
 
 
-def usage_daily_sql(event_types: list[str]) -> str:
+def usage_daily_sql(event_types: list[str], render: Renderer) -> str:
     """Usage per account and day: total quantity, a bitmask of the event types used (breadth
     without count(DISTINCT); types beyond the 64th share bits) and one quantity column per
     event type that has per-type features."""
     columns = "".join(
-        f", sum(e.quantity) FILTER (WHERE e.event_type = '{value.replace(chr(39), chr(39) * 2)}')"
+        f", sum(e.quantity) FILTER (WHERE e.event_type = {render.literal(value)})"
         f" AS {type_column(value)}" for value in event_types
     )
     return f"""
-        CREATE OR REPLACE TEMP TABLE usage_daily AS
         WITH types AS (
             SELECT event_type,
                    CAST((dense_rank() OVER (ORDER BY event_type) - 1) % {MAX_TYPE_BITS}
@@ -140,26 +145,24 @@ def usage_daily_sql(event_types: list[str]) -> str:
             FROM (SELECT DISTINCT event_type FROM events)
         )
         SELECT e.account_id, e.occurred_at AS day, sum(e.quantity) AS quantity,
-               bit_or(CAST(1 AS UBIGINT) << t.bit) AS type_mask{columns}
+               bit_or({render.bit("t.bit")}) AS type_mask{columns}
         FROM events e JOIN types t USING (event_type)
-        GROUP BY ALL
+        GROUP BY e.account_id, e.occurred_at
     """
 
 
-def activity_days_sql(_: list[str], purchases_only: bool = False) -> str:
+def activity_days_sql(_: list[str], render: Renderer, purchases_only: bool = False) -> str:
     """Running lifetime totals per account and activity day (a day with any event; with
     ``purchases_only`` a day with an amount): days active so far, purchases and revenue so
     far, the first day, the last purchase day, and the count, sum and sum of squares of the
     gaps in days between consecutive activity days. Every column of a row is computed from
     rows up to its own day, so a snapshot that sees the row sees nothing later."""
-    table = "purchase_days" if purchases_only else "activity_days"
     where = "WHERE amount IS NOT NULL" if purchases_only else ""
     return f"""
-        CREATE OR REPLACE TEMP TABLE {table} AS
         WITH d AS (
             SELECT account_id, occurred_at AS day, count(amount) AS purchases,
                    coalesce(sum(amount), 0) AS revenue
-            FROM events {where} GROUP BY ALL
+            FROM events {where} GROUP BY account_id, occurred_at
         ), g AS (
             SELECT *, day - lag(day) OVER (PARTITION BY account_id ORDER BY day) AS gap
             FROM d
@@ -178,9 +181,9 @@ def activity_days_sql(_: list[str], purchases_only: bool = False) -> str:
     """
 
 
-def purchase_days_sql(values: list[str]) -> str:
+def purchase_days_sql(values: list[str], render: Renderer) -> str:
     """:func:`activity_days_sql` over purchase days only (rows with an amount)."""
-    return activity_days_sql(values, purchases_only=True)
+    return activity_days_sql(values, render, purchases_only=True)
 
 
 HAS_AMOUNTS = ("SELECT count(*) FROM (SELECT 1 FROM events WHERE amount IS NOT NULL LIMIT 1)")
@@ -194,7 +197,7 @@ USERS_DAILY = """
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("usage", "SELECT * FROM usage_daily", "day", (), requires=("events",),
+        Family("usage", "", "day", (), requires=("events",),
                lookback_days=90, prepare=usage_daily_sql),
         Family("users", USERS_DAILY, "day", ("day", "user_id"), requires=("events",),
                lookback_days=60,
@@ -204,9 +207,9 @@ FAMILIES: dict[str, Family] = {
                    "active_30d": "bool_or(t.day >= t.snapshot_date - 30)",
                    "active_prior_30d": "bool_or(t.day < t.snapshot_date - 30)",
                })),
-        Family("activity", "SELECT * FROM activity_days", "day", (), requires=("events",),
+        Family("activity", "", "day", (), requires=("events",),
                asof=True, prepare=activity_days_sql),
-        Family("purchases", "SELECT * FROM purchase_days", "day", (), requires=("events",),
+        Family("purchases", "", "day", (), requires=("events",),
                asof=True, prepare=purchase_days_sql, probe=HAS_AMOUNTS),
         Family("revenue", "SELECT account_id, occurred_at AS day, amount FROM events "
                "WHERE amount IS NOT NULL", "day", ("day", "amount"), requires=("events",),

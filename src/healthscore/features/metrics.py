@@ -34,6 +34,7 @@ snapshots with three pointers. The point-in-time cut-off of this family is
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
 import math
@@ -46,10 +47,13 @@ import pandas as pd
 from numba import njit, prange
 
 from healthscore.data.dataset import Dataset
-from healthscore.data.loaders import fetch_row, sql_literal
+from healthscore.data.loaders import fetch_row
 from healthscore.features.families import FAMILIES, METRICS_FAMILY
 from healthscore.features.registry import Dimension, Direction, FeatureSpec, slug
+from healthscore.features.scratch import Scratch
 from healthscore.features.settings import MetricDefinition, MetricFeatures
+from healthscore.features.snapshots import SPINE
+from healthscore.sql import Params, literal
 
 log = logging.getLogger(__name__)
 
@@ -321,46 +325,60 @@ def _epoch_days(dates: list) -> np.ndarray:
             .astype(np.int64).astype(np.int32))
 
 
-def _register_codes(con: duckdb.DuckDBPyConnection, metrics: list[str]) -> None:
-    values = ", ".join(f"({sql_literal(m)}, {i})" for i, m in enumerate(metrics))
-    con.execute("CREATE OR REPLACE TEMP TABLE metric_codes AS "
-                f"SELECT col0 AS metric, CAST(col1 AS INTEGER) AS code FROM (VALUES {values})")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE metric_accounts AS
+@dataclass(frozen=True)
+class _Codes:
+    """This build's tables numbering the metrics (``metric``, ``code``) and the spine's
+    accounts (``account_id``, ``idx``)."""
+
+    metrics: str
+    accounts: str
+
+
+def _register_codes(scratch: Scratch, metrics: list[str]) -> _Codes:
+    values = ", ".join(f"({literal(m)}, {i})" for i, m in enumerate(metrics))
+    codes = scratch.table("metric_codes", "SELECT metric, CAST(code AS INTEGER) AS code "
+                          f"FROM (VALUES {values}) AS v(metric, code)")
+    accounts = scratch.table("metric_accounts", f"""
         SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) - 1 AS INTEGER) AS idx
-        FROM (SELECT DISTINCT account_id FROM spine)
+        FROM (SELECT DISTINCT account_id FROM {SPINE})
     """)
+    return _Codes(codes, accounts)
 
 
-def _spine_rows(con: duckdb.DuckDBPyConnection, snapshot_days: np.ndarray) -> np.ndarray:
+def _spine_rows(con: duckdb.DuckDBPyConnection, codes: _Codes,
+                snapshot_days: np.ndarray) -> np.ndarray:
     """(account index, snapshot index) -> row of the matrix (ordered by date, account)."""
-    spine = con.execute("""
+    spine = con.execute(f"""
         SELECT a.idx, CAST(s.snapshot_date - DATE '1970-01-01' AS INTEGER) AS day
-        FROM spine s JOIN metric_accounts a USING (account_id)
+        FROM {SPINE} s JOIN {codes.accounts} a USING (account_id)
         ORDER BY s.snapshot_date, s.account_id
     """).fetchnumpy()
-    (accounts,) = fetch_row(con, "SELECT count(*) FROM metric_accounts")
+    (accounts,) = fetch_row(con, f"SELECT count(*) FROM {codes.accounts}")
     rowmap = np.full((int(accounts), len(snapshot_days)), -1, dtype=np.int64)
     snap = np.searchsorted(snapshot_days, spine["day"])
     rowmap[np.asarray(spine["idx"]), snap] = np.arange(len(snap))
     return rowmap
 
 
-def _chunk_arrays(con: duckdb.DuckDBPyConnection, first: int, stop: int, n_metrics: int,
-                  before: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _chunk_arrays(con: duckdb.DuckDBPyConnection, codes: _Codes, first: int, stop: int,
+                  n_metrics: int, before: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One pass over the family's rows of the accounts with index first..stop-1 (a range of
     account ids), grouped by series (account - first) * n_metrics + metric code."""
     family = FAMILIES[METRICS_FAMILY]
-    low, high = con.execute(f"SELECT min(account_id), max(account_id) FROM metric_accounts "
-                            f"WHERE idx >= {first} AND idx < {stop}").fetchall()[0]
+    low, high = con.execute(f"SELECT min(account_id), max(account_id) FROM {codes.accounts} "
+                            "WHERE idx >= $first AND idx < $stop",
+                            {"first": first, "stop": stop}).fetchall()[0]
+    params = Params()
     reader = con.sql(f"""
-        SELECT (a.idx - {first}) * {n_metrics} + c.code AS series,
+        SELECT (a.idx - {params.bind("first", first)}) * {params.bind("n", n_metrics)}
+               + c.code AS series,
                CAST(m.{family.time_column} - DATE '1970-01-01' AS INTEGER) AS day,
                CAST(m.value AS DOUBLE) AS value
-        FROM (SELECT * FROM ({family.source}) WHERE account_id >= $low AND account_id <= $high
-              AND {family.time_column} < {before}) m
-        JOIN metric_accounts a USING (account_id) JOIN metric_codes c USING (metric)
-    """, params={"low": low, "high": high}).to_arrow_reader(1 << 20)
+        FROM (SELECT * FROM ({family.source}) WHERE account_id >= {params.bind("low", low)}
+              AND account_id <= {params.bind("high", high)}
+              AND {family.time_column} < {params.bind("before", before)}) m
+        JOIN {codes.accounts} a USING (account_id) JOIN {codes.metrics} c USING (metric)
+    """, params=params.values).to_arrow_reader(1 << 20)
     batches = [[b.column(i).to_numpy() for i in range(3)] for b in reader]
     n_series = (stop - first) * n_metrics
     bounds = np.zeros(n_series + 1, dtype=np.int64)
@@ -391,25 +409,24 @@ def metric_features(dataset: Dataset, specs: list[FeatureSpec],
     for col, spec in enumerate(specs):
         colmap[metrics.index(spec.parameter), stats[spec.template]] = col
     snapshot_days = np.sort(_epoch_days(dates))
-    _register_codes(con, metrics)
-    rowmap = _spine_rows(con, snapshot_days)
-    out = np.full((int((rowmap >= 0).sum()), len(specs)), np.nan)
-    stale_cols = colmap[:, _STALE][colmap[:, _STALE] >= 0]
-    out[:, stale_cols] = 1.0
-    (rows,) = fetch_row(con, "SELECT count(*) FROM metrics")  # Parquet: from its metadata
-    chunks = max(1, -(-int(rows) // CHUNK_ROWS))
-    before = f"DATE '{max(dates).isoformat()}'"
-    edges = np.linspace(0, rowmap.shape[0], chunks + 1).astype(np.int64)
-    for chunk in range(chunks):
-        started = time.perf_counter()
-        bounds, days, values = _chunk_arrays(con, int(edges[chunk]), int(edges[chunk + 1]),
-                                             len(metrics), before)
-        fetched = time.perf_counter()
-        _series_features(bounds, days, values, len(metrics), int(edges[chunk]), snapshot_days,
-                         rowmap, colmap, config.stale_after_days, out)
-        log.debug("metrics chunk %d/%d: %d rows fetched in %.1fs, features in %.1fs",
-                  chunk + 1, chunks, len(days), fetched - started,
-                  time.perf_counter() - fetched)
-    con.execute("DROP TABLE IF EXISTS metric_codes")
-    con.execute("DROP TABLE IF EXISTS metric_accounts")
+    with Scratch(con) as scratch:
+        codes = _register_codes(scratch, metrics)
+        rowmap = _spine_rows(con, codes, snapshot_days)
+        out = np.full((int((rowmap >= 0).sum()), len(specs)), np.nan)
+        stale_cols = colmap[:, _STALE][colmap[:, _STALE] >= 0]
+        out[:, stale_cols] = 1.0
+        (rows,) = fetch_row(con, "SELECT count(*) FROM metrics")  # Parquet: from its metadata
+        chunks = max(1, -(-int(rows) // CHUNK_ROWS))
+        before = pd.Timestamp(max(dates)).date()
+        edges = np.linspace(0, rowmap.shape[0], chunks + 1).astype(np.int64)
+        for chunk in range(chunks):
+            started = time.perf_counter()
+            bounds, days, values = _chunk_arrays(con, codes, int(edges[chunk]),
+                                                 int(edges[chunk + 1]), len(metrics), before)
+            fetched = time.perf_counter()
+            _series_features(bounds, days, values, len(metrics), int(edges[chunk]),
+                             snapshot_days, rowmap, colmap, config.stale_after_days, out)
+            log.debug("metrics chunk %d/%d: %d rows fetched in %.1fs, features in %.1fs",
+                      chunk + 1, chunks, len(days), fetched - started,
+                      time.perf_counter() - fetched)
     return pd.DataFrame(out, columns=[s.name for s in specs], copy=False)

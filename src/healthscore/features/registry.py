@@ -1,7 +1,9 @@
 """The feature registry: every feature is declared once, with what later stages need.
 
 A feature is a function whose name is the column it produces and whose body returns one SQL
-aggregate over its *family* (the source table joined to the snapshot spine). The engine, not
+aggregate over its *family* (the source table joined to the snapshot spine). Registering a
+feature stores the function; its SQL is rendered when a matrix is built
+(:meth:`FeatureSpec.render`), never at import. The engine, not
 the feature, applies the point-in-time cut-off: a family only ever sees rows dated strictly
 before the snapshot, with later-known columns masked (see :mod:`healthscore.features.families`).
 
@@ -12,10 +14,15 @@ engine expands them into ``<name>__<value>`` columns from the values found in th
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+
+from healthscore.features.sql import Renderer, duckdb_renderer
+
+RENDERER_PARAMETER = "sql"  # a feature function's parameter that receives the renderer
 
 
 class Dimension(StrEnum):
@@ -86,6 +93,19 @@ class FeatureSpec:
     parameter: str | None = None  # the value it was expanded for
     direction_source: str = "registry"  # "config" when features.directions declared it
     requires: tuple[str, ...] = ()  # tables without which the feature means nothing
+    # the declared function: called by render() (with the parameter for a template's column)
+    build: Callable[..., str] | None = field(default=None, repr=False, compare=False)
+
+    def render(self, renderer: Renderer | None = None) -> str:
+        """The feature's SQL aggregate, rendered now from its declaration (``sql`` when it has
+        no function, e.g. the metric features computed by their kernel). A function with a
+        parameter named ``sql`` is given the engine's renderer (DuckDB by default)."""
+        if self.build is None:
+            return self.sql
+        args = () if self.parameter is None else (self.parameter,)
+        if RENDERER_PARAMETER in inspect.signature(self.build).parameters:
+            return self.build(*args, sql=renderer or duckdb_renderer())
+        return self.build(*args)
 
     def sentence(self, value: object) -> str:
         """The human sentence for this feature's value, used in driver explanations."""
@@ -143,9 +163,9 @@ class FeatureTemplate:
         return replace(
             self.spec,
             name=f"{self.spec.name}__{slug(value)}",
-            sql=self.build(value),
             template=self.spec.name,
             parameter=value,
+            build=self.build,
         )
 
 
@@ -189,7 +209,10 @@ def feature(
     """Register the decorated function as a feature named after it.
 
     The function returns the SQL aggregate (referencing ``t.<column>`` of the family and
-    ``s.snapshot_date``); with ``over`` it takes that column's value and is a template.
+    ``s.snapshot_date``); with ``over`` it takes that column's value and is a template; a
+    keyword parameter ``sql`` receives the engine's renderer, for constructs engines spell
+    differently (:mod:`healthscore.features.sql`). It is called when a matrix is built
+    (:meth:`FeatureSpec.render`), not here.
     ``fill`` replaces NULL (only where the fill value means the same thing, e.g. 0 events);
     ``None`` keeps NULL as "unknown" for the models to handle. ``requires``: tables the
     feature needs beyond its family's (e.g. contract context read from the spine).
@@ -199,8 +222,8 @@ def feature(
         description = _check_declaration(func.__name__, func.__doc__)
         spec = FeatureSpec(
             name=func.__name__, family=family, dimension=dimension, direction=direction,
-            unit=unit, description=description, explain=explain, sql="" if over else func(),
-            kind=kind, fill=fill, requires=requires,
+            unit=unit, description=description, explain=explain, sql="",
+            kind=kind, fill=fill, requires=requires, build=None if over else func,
         )
         if over:
             _TEMPLATES[spec.name] = FeatureTemplate(spec, over, func)

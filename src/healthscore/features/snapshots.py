@@ -25,11 +25,14 @@ import pandas as pd
 from healthscore.data.dataset import Dataset
 from healthscore.data.loaders import fetch_row
 from healthscore.errors import ConfigError, ParameterError
+from healthscore.features.scratch import Scratch
 from healthscore.features.settings import FeatureConfig, SnapshotSchedule
+from healthscore.features.sql import Renderer, duckdb_renderer
+from healthscore.sql import literal, literal_list
 
 log = logging.getLogger(__name__)
 
-FAR_FUTURE = "DATE '9999-12-31'"
+FAR_FUTURE = literal(dt.date(9999, 12, 31))
 SPINE = "spine"
 CONTEXT_COLUMNS = (
     "segment", "lifecycle_stage", "tenure_days", "arr", "seats", "plan", "term_months",
@@ -43,8 +46,8 @@ REVENUE_DAYS = 365  # without subscriptions, ARR is the last year's amounts, ann
 
 
 def date_sql(day: dt.date) -> str:
-    """A DuckDB DATE literal."""
-    return f"DATE '{day.isoformat()}'"
+    """A DATE literal."""
+    return literal(day)
 
 
 def first_of_next_month(day: dt.date) -> dt.date:
@@ -93,13 +96,13 @@ class SpineInfo:
     rows: int
 
 
-def register_snapshot_dates(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> None:
+def register_snapshot_dates(con: duckdb.DuckDBPyConnection, dates: list[dt.date],
+                            render: Renderer | None = None) -> None:
     """(Re)create the temp table ``snapshot_dates``."""
-    values = ", ".join(f"({date_sql(d)})" for d in dates)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE snapshot_dates AS "
-        f"SELECT col0 AS snapshot_date FROM (VALUES {values})"
-    )
+    render = render or duckdb_renderer()
+    values = ", ".join(f"({render.literal(d)})" for d in dates)
+    con.execute(render.create_table(
+        "snapshot_dates", f"SELECT snapshot_date FROM (VALUES {values}) AS v(snapshot_date)"))
 
 
 def subscription_blocks_sql(grace_days: int) -> str:
@@ -122,7 +125,7 @@ def subscription_blocks_sql(grace_days: int) -> str:
             FROM o
         )
         SELECT account_id, block, min(start_date) AS block_start, max(end_d) AS block_end
-        FROM b GROUP BY ALL
+        FROM b GROUP BY account_id, block
     """
 
 
@@ -134,7 +137,7 @@ def arr_covering_sql(day_expr: str) -> str:
         FROM snapshot_dates d JOIN subscriptions sub
           ON sub.start_date <= {day_expr}
          AND (sub.end_date IS NULL OR sub.end_date > {day_expr})
-        GROUP BY ALL
+        GROUP BY d.snapshot_date, sub.account_id
     """
 
 
@@ -179,7 +182,7 @@ def activity_state_sql(has_amounts: bool, revenue_days: int = REVENUE_DAYS) -> s
               ON e.occurred_at < d.snapshot_date
              AND e.occurred_at >= d.snapshot_date - {revenue_days}
             WHERE e.amount IS NOT NULL
-            GROUP BY ALL
+            GROUP BY d.snapshot_date, e.account_id
         )
         SELECT f.account_id, f.snapshot_date AS snapshot_date, f.first_seen,
                CAST({revenue} AS DOUBLE) AS arr
@@ -189,20 +192,26 @@ def activity_state_sql(has_amounts: bool, revenue_days: int = REVENUE_DAYS) -> s
     """
 
 
-def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -> SpineInfo:
+def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date],
+                render: Renderer | None = None) -> SpineInfo:
     """Create the temp table ``spine``: active accounts per snapshot, context and labels.
 
     With subscriptions, tenure and ARR come from the contract; without them from the first
     activity and the annualised ``events.amount`` (:func:`activity_state_sql`)."""
-    con = dataset.con
-    register_snapshot_dates(con, dates)
-    h = config.horizon_days
-    definition = churn_definition(config, dataset)
-    grace = config.churn.grace_days if definition == "contract" else 0
-    end = date_sql(dataset.end_date)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE sub_blocks AS {subscription_blocks_sql(grace)}")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE contract_state AS
+    render = render or duckdb_renderer()
+    with Scratch(dataset.con, render) as scratch:
+        return _build_spine(dataset, config, dates, scratch, render)
+
+
+def contract_state_sql(blocks: str, render: Renderer) -> str:
+    """Per (account, snapshot) with active subscriptions: ARR and seats summed, the plan of
+    the largest and the term of the latest subscription, the customer block, and the next
+    renewal date (the block's start plus whole terms, on or after the snapshot)."""
+    m0 = render.int_div(render.months_between("b.block_start", "p.snapshot_date"),
+                        "p.term_months")
+    renewal = render.add_months("block_start", "m0")
+    after = render.add_months("block_start", "m0 + term_months")
+    return f"""
         WITH active AS (
             SELECT d.snapshot_date, sub.*
             FROM snapshot_dates d JOIN subscriptions sub
@@ -210,32 +219,41 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
              AND (sub.end_date IS NULL OR sub.end_date >= d.snapshot_date)
         ), per AS (
             SELECT account_id, snapshot_date, sum(arr) AS arr, sum(seats) AS seats,
-                   arg_max(plan, arr) AS plan, arg_max(term_months, start_date) AS term_months
-            FROM active GROUP BY ALL
+                   {render.arg_max("plan", "arr")} AS plan,
+                   {render.arg_max("term_months", "start_date")} AS term_months
+            FROM active GROUP BY account_id, snapshot_date
         ), anchored AS (
-            SELECT p.*, b.block_start, b.block_end,
-                   (date_diff('month', b.block_start, p.snapshot_date) // p.term_months)
-                       * p.term_months AS m0
-            FROM per p JOIN sub_blocks b
+            SELECT p.*, b.block_start, b.block_end, {m0} * p.term_months AS m0
+            FROM per p JOIN {blocks} b
               ON b.account_id = p.account_id AND b.block_start < p.snapshot_date
              AND b.block_end >= p.snapshot_date
         )
         SELECT *,
-               CASE WHEN CAST(block_start + to_months(CAST(m0 AS INTEGER)) AS DATE)
-                         >= snapshot_date
-                    THEN CAST(block_start + to_months(CAST(m0 AS INTEGER)) AS DATE)
-                    ELSE CAST(block_start + to_months(CAST(m0 + term_months AS INTEGER)) AS DATE)
+               CASE WHEN {renewal} >= snapshot_date THEN {renewal} ELSE {after}
                END AS renewal_date
         FROM anchored
-    """)
+    """
+
+
+def _build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date],
+                 scratch: Scratch, render: Renderer) -> SpineInfo:
+    con = dataset.con
+    register_snapshot_dates(con, dates, render)
+    h = config.horizon_days
+    definition = churn_definition(config, dataset)
+    grace = config.churn.grace_days if definition == "contract" else 0
+    end = date_sql(dataset.end_date)
+    blocks = scratch.table("sub_blocks", subscription_blocks_sql(grace))
+    contract_state = scratch.table("contract_state", contract_state_sql(blocks, render))
     if dataset.has("subscriptions"):
-        start, arr = "c.block_start", "c.arr"
+        start, arr, activity_join = "c.block_start", "c.arr", ""
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE activity_state AS "
-                    + activity_state_sql(has_amounts(dataset)))
+        activity_state = scratch.table("activity_state", activity_state_sql(has_amounts(dataset)))
         start, arr = "act.first_seen", "act.arr"
+        activity_join = (f"LEFT JOIN {activity_state} act ON act.account_id = p.account_id "
+                         "AND act.snapshot_date = p.snapshot_date")
     if definition == "contract":
-        population = "SELECT account_id, snapshot_date FROM contract_state"
+        population = f"SELECT account_id, snapshot_date FROM {contract_state}"
         churn = f"(c.block_end < {FAR_FUTURE} AND c.block_end < c.snapshot_date + {h})"
         observed = f"(c.snapshot_date + {h + grace - 1} <= {end})"
         observed_days = f"greatest({end} - p.snapshot_date - {grace - 1}, 0)"
@@ -258,11 +276,7 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
         observed = f"(p.snapshot_date + {h - 1} <= {end})"
         # "no qualifying event within h days" is not a time to an event: no survival labels
         observed_days = churn_days = "NULL"
-    activity_join = "" if dataset.has("subscriptions") else (
-        "LEFT JOIN activity_state act ON act.account_id = p.account_id "
-        "AND act.snapshot_date = p.snapshot_date")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE spine AS
+    con.execute(render.create_table(SPINE, f"""
         WITH population AS ({population}),
         later AS ({arr_covering_sql(f"d.snapshot_date + {h - 1}")})
         SELECT p.account_id, p.snapshot_date,
@@ -284,12 +298,12 @@ def build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]) -
                CAST({observed_days} AS INTEGER) AS label_observed_days
         FROM population p
         JOIN accounts a ON a.account_id = p.account_id
-        LEFT JOIN contract_state c
+        LEFT JOIN {contract_state} c
           ON c.account_id = p.account_id AND c.snapshot_date = p.snapshot_date
         LEFT JOIN later l ON l.account_id = p.account_id AND l.snapshot_date = p.snapshot_date
         {activity_join}
         ORDER BY p.snapshot_date, p.account_id
-    """)
+    """))
     (rows,) = fetch_row(con, "SELECT count(*) FROM spine")
     log.info("spine: %d rows over %d snapshots", rows, len(dates))
     return SpineInfo(dates=dates, rows=int(rows))
@@ -304,8 +318,7 @@ def has_amounts(dataset: Dataset) -> bool:
 def _qualifying_events(event_types: list[str]) -> str:
     if not event_types:
         return "TRUE"
-    quoted = ", ".join("'" + t.replace("'", "''") + "'" for t in event_types)
-    return f"e.event_type IN ({quoted})"
+    return f"e.event_type IN {literal_list(event_types)}"
 
 
 def data_start(dataset: Dataset) -> dt.date:

@@ -8,8 +8,10 @@ last 30 days and the 30 days before (see ``families.FAMILIES["users"]``).
 
 from __future__ import annotations
 
+from healthscore.data.schema import EVENT_TYPE
 from healthscore.features.families import type_column
 from healthscore.features.registry import Dimension, Direction, feature
+from healthscore.features.sql import Renderer
 
 H = Direction.HIGHER_IS_HEALTHIER
 R = Direction.HIGHER_IS_RISKIER
@@ -78,10 +80,10 @@ def usage_trend_90d() -> str:
 
 @feature(family="usage", dimension=USAGE, direction=H, unit="weeks", fill=0,
          explain="Active in {value:.0f} of the last 12 weeks")
-def weeks_active_12w() -> str:
+def weeks_active_12w(sql: Renderer) -> str:
     """Weeks with any usage among the 12 weeks before the snapshot."""
-    week = f"CAST(({DAYS_AGO} - 1) // 7 AS INTEGER)"
-    return f"bit_count(bit_or(CAST(1 AS UBIGINT) << {week}) FILTER (WHERE {_in_last(84)}))"
+    week = f"CAST({sql.int_div(f'{DAYS_AGO} - 1', '7')} AS INTEGER)"
+    return f"bit_count(bit_or({sql.bit(week)}) FILTER (WHERE {_in_last(84)}))"
 
 
 @feature(family="usage", dimension=USAGE, direction=H, unit="event types", fill=0,
@@ -92,7 +94,7 @@ def event_types_30d() -> str:
 
 
 @feature(family="usage", dimension=USAGE, direction=LEARNED, unit="events", fill=0,
-         over="event_type",
+         over=EVENT_TYPE,
          explain="{value:,.0f} '{param}' events in the last 30 days")
 def events_30d_by_type(event_type: str) -> str:
     """Usage events of one event type in the 30 days before the snapshot."""
@@ -100,7 +102,7 @@ def events_30d_by_type(event_type: str) -> str:
 
 
 @feature(family="usage", dimension=USAGE, direction=LEARNED, unit="ratio", fill=0,
-         over="event_type",
+         over=EVENT_TYPE,
          explain="'{param}' usage {value:+.0%} vs the prior 30 days")
 def events_change_30d_by_type(event_type: str) -> str:
     """Relative change of one event type's usage, last 30 days vs the 30 days before."""
