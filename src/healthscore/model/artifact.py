@@ -79,6 +79,10 @@ class HealthModel:
     # and the validation report all band health with these. None for models pickled before
     # the field existed: see ``health_bands``.
     bands: tuple[Band, ...] | None = None
+    # The expansion readiness model (training.expansion): the same machinery on
+    # ``label_expansion``, its p the probability of expanding within its horizon. None when
+    # not trained, and for models pickled before the field existed (the class default).
+    expansion: HealthModel | None = None
 
     @property
     def feature_names(self) -> list[str]:

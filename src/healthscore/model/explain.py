@@ -94,7 +94,33 @@ def explain(model: HealthModel, frame: pd.DataFrame, *, top_risks: int = 3,
                       points, frame)
     out = describe(drivers, health, base_health, top_risks=top_risks,
                    top_strengths=top_strengths, playbooks=playbooks)
-    return pd.concat([out, horizon_columns(model, frame)], axis=1)
+    return pd.concat([out, horizon_columns(model, frame), expansion_columns(model, frame)],
+                     axis=1)
+
+
+EXPANSION_SCORE = "expansion_score"
+
+
+def expansion_columns(model: HealthModel, frame: pd.DataFrame, top: int = 2) -> pd.DataFrame:
+    """Per row, for a model carrying an expansion readiness model (``model.expansion``):
+    ``expansion_score`` (100 x the calibrated probability of expanding, one decimal) and its
+    ``top`` drivers, ``expansion_<k>_feature``/``_dimension``/``_value``/``_points``/
+    ``_reason``: the features adding most expansion-score points (the same exact split of the
+    raw score as health's drivers, in expansion points, which add up to the score minus the
+    base score). No columns without an expansion model."""
+    expansion = model.expansion
+    if expansion is None:
+        return pd.DataFrame(index=frame.index)
+    base_health, points, health = health_points(expansion, frame)
+    # expansion score = 100 - the expansion model's "health": its points change sign
+    score_points = -points
+    names = list(expansion.model.feature_names)
+    out = pd.DataFrame(index=frame.index)
+    out[EXPANSION_SCORE] = np.round(100.0 - health, 1)
+    order = np.argsort(-score_points, axis=1, kind="stable")[:, :top]
+    _add_drivers(out, "expansion", order, score_points, frame[names].to_numpy(dtype=object),
+                 names, {m.name: m for m in expansion.features}, negative=False)
+    return out
 
 
 class Drivers:

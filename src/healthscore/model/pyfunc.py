@@ -5,7 +5,9 @@ column, ``account_id`` or a feature table's own, which comes back first in the o
 Output per row, all primitive columns so ``spark_udf`` can return them as a struct:
 churn_probability, health (= 100 (1 - p), one decimal), band, base_health, the top risk
 drivers and strengths (feature, dimension, value, points, reason), points per dimension,
-the dominant actionable risk dimension with its playbook, and points_json.
+the dominant actionable risk dimension with its playbook, and points_json; for a survival
+model every horizon's probability and the expected months; for a model carrying an expansion
+readiness model, expansion_score (0-100) and its top drivers.
 """
 
 from __future__ import annotations

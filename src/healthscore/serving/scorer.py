@@ -22,7 +22,13 @@ from healthscore.model.bands import (
     bands_from_config,
     healthiest_band,
 )
-from healthscore.model.explain import Drivers, describe, health_points, material_playbooks
+from healthscore.model.explain import (
+    Drivers,
+    describe,
+    expansion_columns,
+    health_points,
+    material_playbooks,
+)
 from healthscore.serving.settings import HardStop, ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -232,5 +238,6 @@ def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     scored["playbook"] = material_playbooks(
         scored, out["band"].to_numpy() == healthiest_band(model.health_bands),
         config.playbook_min_points)
-    out = pd.concat([out, scored, horizon_columns(model, frame)], axis=1)
+    out = pd.concat([out, scored, horizon_columns(model, frame),
+                     expansion_columns(model, frame)], axis=1)
     return out.reset_index(drop=True)

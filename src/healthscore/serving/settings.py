@@ -81,7 +81,13 @@ class AlertConfig(Section):
     renewal_health: Annotated[float, Field(ge=0, le=100)] = Field(
         default=70, description="The health below which `renewal_at_risk` fires.")
     expansion_health: Annotated[float, Field(ge=0, le=100)] = Field(
-        default=80, description="Alert `expansion_play` when health rises to at least this.")
+        default=80, description="For a model without an expansion readiness model: alert "
+        "`expansion_play` when health rises to at least this.")
+    expansion_score: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=15, description="For a model with an expansion "
+        "readiness model (`training.expansion`): alert `expansion_play` (and so the "
+        "portfolio's expansion play) for accounts in the healthiest band whose "
+        "`expansion_score` (100 x the probability of expanding) is at least this.")
     stable_points: Annotated[float, Field(ge=0, le=100)] = Field(
         default=5, description="Momentum is `stable` while the 30-day change stays within "
         "this many points; `improving` / `declining` beyond.")

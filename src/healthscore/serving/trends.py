@@ -15,7 +15,9 @@ Alerts (codes, ``;``-separated in ``alerts``):
 - ``entered_<band>`` (e.g. ``entered_at_risk``): moved since the previous run into one of the
   ``risk_bands`` from a healthier band;
 - ``renewal_at_risk``: renewal within ``renewal_days`` with health below ``renewal_health``;
-- ``expansion_play``: health rose to at least ``expansion_health`` since the previous run.
+- ``expansion_play``: with an expansion readiness model (an ``expansion_score`` column), the
+  account is in the healthiest band and its expansion score is at least ``expansion_score``;
+  for a model without one, health rose to at least ``expansion_health`` since the previous run.
 Each alert says why in ``alert_reasons``: the features whose driver points moved most between
 the two dates (for a renewal alert, the top risk driver now); a band entry explained by the
 same drivers as the health drop says "(same drivers)" instead of repeating them.
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.features.registry import slug
+from healthscore.model.explain import EXPANSION_SCORE
 from healthscore.serving.history import as_text_ids
 from healthscore.serving.settings import AlertConfig
 
@@ -164,8 +167,16 @@ def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
     entered = worse & np.isin(band_now, list(config.risk_bands))
     renewing = (renewal >= 0) & (renewal <= config.renewal_days) & (
         health < config.renewal_health)
-    rose = (health >= config.expansion_health) & (out["previous_health"].to_numpy(float)
-                                                 < config.expansion_health)
+    readiness = (pd.to_numeric(scores[EXPANSION_SCORE], errors="coerce").to_numpy(float)
+                 if EXPANSION_SCORE in scores else np.full(len(scores), np.nan))
+    if np.isfinite(readiness).any():  # the expansion readiness model decides
+        rose = (band_now == band_order[-1]) & (readiness >= config.expansion_score) if len(
+            band_order) else np.zeros(len(scores), dtype=bool)
+    else:
+        rose = (health >= config.expansion_health) & (out["previous_health"].to_numpy(float)
+                                                     < config.expansion_health)
+    expansion_reason = (scores["expansion_1_reason"].fillna("").astype(str).to_numpy()
+                        if "expansion_1_reason" in scores else np.full(len(scores), ""))
     alerts = np.full(len(scores), "", dtype=object)
     reasons = np.full(len(scores), "", dtype=object)
     for i in np.flatnonzero(dropped | entered | renewing | rose):
@@ -191,8 +202,13 @@ def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
                        f"{health[i]:.1f}" + (f": {risk_reason[i]}" if risk_reason[i] else ""))
         if rose[i]:
             codes.append("expansion_play")
-            why.append(f"expansion_play: up from {out['previous_health'].iat[i]:.1f}: "
-                       + _why(points_prev[i], points_now[i], +1, config.reasons, labels))
+            if np.isfinite(readiness[i]):
+                why.append(f"expansion_play: expansion readiness {readiness[i]:.1f} at health "
+                           f"{health[i]:.1f}" + (f": {expansion_reason[i]}"
+                                                 if expansion_reason[i] else ""))
+            else:
+                why.append(f"expansion_play: up from {out['previous_health'].iat[i]:.1f}: "
+                           + _why(points_prev[i], points_now[i], +1, config.reasons, labels))
         alerts[i] = ";".join(codes)
         reasons[i] = " | ".join(why)
     out["alerts"] = alerts

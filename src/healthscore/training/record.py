@@ -225,7 +225,8 @@ def record_session(run: TrainingRun, frames: dict[str, pd.DataFrame], config: Tr
                 tracking.log_metrics(result.test.flat_metrics("test")
                                      | {"validation_pr_auc": result.validation_pr_auc,
                                         "fit_seconds": result.seconds}
-                                     | _cost_metrics(result))
+                                     | _cost_metrics(result)
+                                     | expansion_metrics(run.expansion))
                 tracking.log_artifacts(model_artifacts(result, frames[name],
                                                        config.at_risk_threshold))
                 tracking.write_json("config.json", settings)
@@ -317,7 +318,24 @@ def _model_params(result: ModelResult, run: TrainingRun, config: TrainingConfig,
         **{f"positive_rate_{k}": round(v, 5) for k, v in run.positives.items()},
         **{f"param_{k}": v for k, v in result.params.items()},
         **{f"data_{k}": v for k, v in fingerprints.items()},
+        **({"expansion_model": run.expansion.name} if run.expansion is not None else {}),
     }
+
+
+EXPANSION_PREFIX = "expansion_test"
+
+
+def expansion_metrics(expansion: ModelResult | None) -> dict[str, float]:
+    """The expansion readiness model's overall test metrics and their bootstrap intervals
+    (``expansion_test_roc_auc``, ``expansion_test_roc_auc_ci_low``, ...), its test base rate
+    and fit time, logged to every model run that carries it; empty without one."""
+    if expansion is None:
+        return {}
+    flat = expansion.test.flat_metrics(EXPANSION_PREFIX)
+    out = {k: v for k, v in flat.items() if "_seg_" not in k and "_band_" not in k}
+    out[f"{EXPANSION_PREFIX}_base_rate"] = float(expansion.test_rows["y"].mean())
+    out["expansion_fit_seconds"] = float(expansion.seconds)
+    return out
 
 
 def _cost_metrics(result: ModelResult) -> dict[str, float]:

@@ -290,6 +290,36 @@ def horizons_section(run: RunRecord) -> str:
             + f"<p>{html.escape(hz.top_band_sentence(bands))}</p>")
 
 
+def expansion_section(run: RunRecord) -> str:
+    """The expansion readiness model this churn model carries (``training.expansion``): its
+    test ROC-AUC and PR-AUC with 95 % bootstrap intervals against the test base rate; empty
+    for a run without one."""
+    metrics = run.metrics
+    prefix = "expansion_test"
+    if f"{prefix}_roc_auc" not in metrics:
+        return ""
+    rows = []
+    for key, label, template, meaning in HEADLINE[:2]:
+        value = metrics.get(f"{prefix}_{key}")
+        low, high = metrics.get(f"{prefix}_{key}_ci_low"), metrics.get(f"{prefix}_{key}_ci_high")
+        interval = (f" ({format_value(template, low)}–{format_value(template, high)})"
+                    if low is not None and high is not None else "")
+        rows.append([label, f"{format_value(template, value)}{interval}", html.escape(meaning)])
+    low = metrics.get(f"{prefix}_roc_auc_ci_low")
+    verdict = ("above a coin flip beyond its interval" if low is not None and low > 0.5 else
+               "not shown to beat a coin flip: its interval reaches 0.5")
+    base = metrics.get(f"{prefix}_base_rate")
+    base_text = f"{base:.1%}" if base is not None else "–"
+    return ("<h2>Expansion readiness</h2><p>A second model, on the expansion label (ARR up "
+            "by the configured share within the label horizon), scores every account's "
+            "readiness to expand (expansion_score = 100 × its probability) with its own "
+            "drivers; the expansion play goes only to healthy accounts that score high on it. "
+            f"Test period, {html.escape(run.params.get('expansion_model', ''))}; accounts "
+            f"that expanded: {base_text}. Ranking: {verdict}.</p>"
+            + table(["Metric (test period)", "Expansion model (95 % CI)", "What it means"],
+                    rows))
+
+
 def render_report(run: RunRecord, baseline: RunRecord | None,
                   playbooks: dict[str, str] | None = None, threshold: float = 50.0) -> str:
     """The whole HTML page. ``playbooks`` (dimension -> playbook, the scoring config's) and
@@ -339,5 +369,5 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 <h2>Top global drivers</h2>{drivers_table(run)}
 <h2>By segment</h2>{frame_table(_readable(segments[keep]), percents=READABLE_PERCENTS)
                       if keep else "<p>No segments.</p>"}
-{horizons_section(run)}{directions_section(run)}{search_section(run)}
+{horizons_section(run)}{expansion_section(run)}{directions_section(run)}{search_section(run)}
 </body></html>"""

@@ -205,6 +205,20 @@ class SurvivalConfig(Section):
         return sorted(value)
 
 
+class ExpansionConfig(Section):
+    """The expansion readiness model (docs/scoring.md): the same machinery as the churn models
+    (learned directions, search, calibration, refit) on ``label_expansion``, carried inside
+    every churn model of the run; scoring adds ``expansion_score`` = 100 x its probability,
+    with its own drivers, and gates the `expansion_play` alert on it."""
+
+    enabled: bool = Field(
+        default=False, description="Fit the expansion readiness model in `healthscore train` "
+        "(churn label only; rows need `label_expansion`). Off by default: on the demo world "
+        "it adds 18-62 % to the training time (docs/scoring.md).")
+    model: Literal["lightgbm", "logistic"] = Field(
+        default="lightgbm", description="The kind of the expansion readiness model.")
+
+
 class TrainingConfig(Section):
     """Which models to fit and how they are validated."""
 
@@ -254,6 +268,7 @@ class TrainingConfig(Section):
         "every other present value means retained. `--positive-label` overrides it.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     survival: SurvivalConfig = Field(default_factory=SurvivalConfig)
+    expansion: ExpansionConfig = Field(default_factory=ExpansionConfig)
 
     @field_validator("models")
     @classmethod

@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from healthscore.errors import ParameterError
-from healthscore.features.registry import FeatureSpec, Kind
+from healthscore.features.registry import Direction, FeatureSpec, Kind
 from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.model.bands import (
     Band,
@@ -127,6 +127,9 @@ class TrainingRun:
     sizes: dict[str, int]
     positives: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    # The expansion readiness model (training.expansion), also carried inside every result's
+    # models; None when not enabled or not fitted (the notes say why).
+    expansion: ModelResult | None = None
 
     @property
     def best(self) -> ModelResult:
@@ -340,6 +343,13 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
         if survival is not None:
             survival.seconds = time.perf_counter() - started
             results[survival.name] = survival
+    expansion = None
+    if config.expansion.enabled and config.label == "label_churn":
+        expansion, expansion_notes = expansion_result(every_row, metas, config, horizon_days,
+                                                      seed)
+        notes += expansion_notes
+        if expansion is not None:
+            attach_expansion(results.values(), expansion)
     if config.refit:
         notes.append(f"The registered models were refit on all {len(labelled):,} labelled rows "
                      "with the settings chosen on the validation period; the test metrics come "
@@ -349,7 +359,52 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
         results, kind, split,
         {k: len(v) for k, v in parts.items()},
         {k: float(v[config.label].mean()) for k, v in parts.items() if len(v)}, notes,
+        expansion,
     )
+
+
+def expansion_result(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
+                     horizon_days: int, seed: int) -> tuple[ModelResult | None, list[str]]:
+    """The expansion readiness model: ``training.expansion.model`` trained and evaluated on
+    ``label_expansion`` exactly as a churn model is (its own split, learned directions,
+    search, calibration and refit), with its test evaluation.
+
+    Returns (result or None, notes); None with a note saying why when it cannot be fitted."""
+    cfg = config.expansion
+    if "label_expansion" not in frame.columns:
+        return None, ["training.expansion: the feature rows carry no label_expansion, so the "
+                      "expansion readiness model was not fitted."]
+    expansion_config = config.model_copy(update={
+        "label": "label_expansion", "models": [cfg.model],
+        "survival": config.survival.model_copy(update={"enabled": False}),
+        "expansion": cfg.model_copy(update={"enabled": False})})
+    # declared directions say which way is healthy (less churn), not which way expands:
+    # the expansion model learns every direction on its own training rows
+    learned = [replace(m, direction=Direction.LEARNED.value, direction_source="learned")
+               for m in metas]
+    started = time.perf_counter()
+    try:
+        run = train_and_evaluate(frame, learned, expansion_config, horizon_days, seed)
+    except ParameterError as error:  # e.g. no expansion in a period: say so, go on
+        log.warning("expansion readiness model not fitted: %s", error)
+        return None, [f"training.expansion: the expansion readiness model was not fitted: "
+                      f"{error}"]
+    result = run.results[cfg.model]
+    result.seconds = time.perf_counter() - started
+    log.info("expansion readiness (%s): test ROC-AUC %.3f in %.1fs", cfg.model,
+             result.test.overall["roc_auc"], result.seconds)
+    return result, []
+
+
+def attach_expansion(results: Iterable[ModelResult], expansion: ModelResult) -> None:
+    """Carry the expansion readiness model inside every churn model of ``results``: the
+    registered one in the registered models, its evaluation fit in the evaluation fits."""
+    for result in results:
+        evaluated = expansion.evaluated_model or expansion.health_model
+        for model, carried in ((result.evaluated_model, evaluated),
+                               (result.health_model, expansion.health_model)):
+            if model is not None:
+                model.expansion = carried
 
 
 def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],

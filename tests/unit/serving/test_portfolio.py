@@ -185,6 +185,31 @@ def test_crm_export_without_trend_columns(scores):
     assert not export[text].isna().any().any()
 
 
+def test_crm_export_carries_expansion_and_horizon_columns_when_scored(scores):
+    n = len(scores)
+    scored = scores.assign(
+        expansion_score=np.linspace(0, 100, n),
+        expansion_1_reason=["=cmd()"] + ["Seats in use up 30 %"] * (n - 1),
+        expansion_2_reason=["Seats in use up 30 %", "NPS 9"] + [""] * (n - 2),
+        churn_within_365d=0.4444, churn_within_30d=0.11111, churn_within_90d=0.2,
+        expected_months_24=np.full(n, 20.04))
+    export = crm_export(scored)
+    assert tuple(export.columns) == CRM_COLUMNS + (
+        "expansion_score", "top_expansion_reasons", "churn_within_30d", "churn_within_90d",
+        "churn_within_365d", "expected_months_24")
+    assert export["expansion_score"].between(0, 100).all()
+    assert export.loc[n - 1, "expansion_score"] == 100.0
+    assert export.loc[0, "top_expansion_reasons"] == "'=cmd() | Seats in use up 30 %"
+    assert export.loc[1, "top_expansion_reasons"] == "Seats in use up 30 % | NPS 9"
+    assert export.loc[2, "top_expansion_reasons"] == "Seats in use up 30 %"
+    assert export.loc[0, "churn_within_30d"] == 0.111
+    assert export.loc[0, "expected_months_24"] == 20.0
+    # a survival model without an expansion model: the horizon columns alone
+    horizons_only = crm_export(scored.drop(columns=["expansion_score"]))
+    assert tuple(horizons_only.columns) == CRM_COLUMNS + (
+        "churn_within_30d", "churn_within_90d", "churn_within_365d", "expected_months_24")
+
+
 def test_missing_required_column_is_named(scores):
     with pytest.raises(DataValidationError, match=r"scores\.arr: required column missing"):
         band_summary(scores.drop(columns="arr"), BANDS)

@@ -169,3 +169,30 @@ def test_the_trajectory_continues_the_line_of_the_last_90_days(sequence, tmp_pat
     empty = DuckDBHistory(tmp_path / "first-run.duckdb").read()
     first = trends_and_alerts(today, empty, D3, AlertConfig(), BANDS)
     assert first["projected_health_90d"].isna().all()  # a first run has no trend
+
+
+def test_with_an_expansion_score_expansion_play_goes_to_healthy_ready_accounts(sequence):
+    history, today = sequence
+    # riser rose into Healthy (today's rule would alert) but is not ready to expand; steady
+    # and new are ready, only steady is Healthy; decliner is ready but At risk
+    ready = {"decliner": 90.0, "riser": 10.0, "steady": 65.0, "payer": 20.0, "new": 80.0}
+    scored = today.assign(expansion_score=today["account_id"].map(ready),
+                          expansion_1_reason=["", "", "Seats in use up 30 %", "", ""])
+    trend = trends_and_alerts(scored, history.read(), D3, AlertConfig(),
+                              BANDS).set_index("account_id")
+    playing = trend.index[trend["alerts"].str.contains("expansion_play")].tolist()
+    assert playing == ["steady"]
+    assert "expansion_play: expansion readiness 65.0 at health 89.0: Seats in use up 30 %" in (
+        trend.loc["steady", "alert_reasons"])
+    # the threshold comes from the config
+    strict = trends_and_alerts(scored, history.read(), D3, AlertConfig(expansion_score=70),
+                               BANDS)
+    assert not strict["alerts"].str.contains("expansion_play").any()
+
+
+def test_without_an_expansion_score_expansion_play_keeps_the_health_rule(sequence):
+    history, today = sequence
+    for scored in (today, today.assign(expansion_score=np.nan)):  # old model: no score
+        trend = trends_and_alerts(scored, history.read(), D3, AlertConfig(expansion_score=0),
+                                  BANDS).set_index("account_id")
+        assert trend.index[trend["alerts"].str.contains("expansion_play")].tolist() == ["riser"]

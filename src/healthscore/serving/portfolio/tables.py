@@ -44,6 +44,14 @@ ALERT_REASONS = "alert_reasons"
 # derived here
 EXPECTED_LOSS = "expected_arr_loss"
 RISK_REASON = re.compile(r"risk_(\d+)_reason")
+# optional model columns the CRM export carries when the scores have them: the expansion
+# readiness score with its reasons (a model with training.expansion), every horizon's churn
+# probability and the expected months (a survival model; model/artifact.py horizon_columns)
+EXPANSION = "expansion_score"
+EXPANSION_REASONS = "top_expansion_reasons"
+EXPANSION_REASON = re.compile(r"expansion_(\d+)_reason")
+HORIZON_COLUMN = re.compile(r"churn_within_(\d+)d")
+EXPECTED_MONTHS = "expected_months_24"
 CRM_COLUMNS = (ACCOUNT_ID, NAME, OWNER, AS_OF, HEALTH, BAND, PROBABILITY, MOMENTUM, CHANGE_30D,
                "top_risk_reasons", DOMINANT, PLAYBOOK, ALERTS, HARD_STOPS, OVERRIDE,
                MODEL_VERSION)
@@ -147,11 +155,29 @@ def crm_export(scores: pd.DataFrame) -> pd.DataFrame:
     for column in (DOMINANT, PLAYBOOK, ALERTS, HARD_STOPS, OVERRIDE, MODEL_VERSION):
         out[column] = scores[column] if column in scores else ""
     text = [c for c in CRM_COLUMNS if c not in (HEALTH, PROBABILITY, CHANGE_30D)]
+    extra = model_columns(scores)
+    if EXPANSION in extra:
+        out[EXPANSION] = pd.to_numeric(scores[EXPANSION], errors="coerce").round(1)
+        out[EXPANSION_REASONS] = _joined_reasons(scores, EXPANSION_REASON)
+        text.append(EXPANSION_REASONS)
+    for column in extra:
+        if column not in (EXPANSION, EXPANSION_REASONS):
+            out[column] = pd.to_numeric(scores[column], errors="coerce").round(
+                1 if column == EXPECTED_MONTHS else 3)
     for column in text:
         out[column] = neutralise_formulas(
             out[column].astype(object).where(out[column].notna(), "").astype(str)
             .str.replace(r"[\r\n]+", " ", regex=True))
-    return out[list(CRM_COLUMNS)].reset_index(drop=True)
+    return out[list(CRM_COLUMNS) + extra].reset_index(drop=True)
+
+
+def model_columns(scores: pd.DataFrame) -> list[str]:
+    """The optional CRM columns ``scores`` supports, in export order: ``expansion_score`` and
+    ``top_expansion_reasons`` when it has an expansion score, then ``churn_within_<h>d`` by
+    horizon and ``expected_months_24`` when it has them."""
+    out = [EXPANSION, EXPANSION_REASONS] if EXPANSION in scores else []
+    out += [f"churn_within_{h}d" for h in risk_ranks(scores, HORIZON_COLUMN)]
+    return out + ([EXPECTED_MONTHS] if EXPECTED_MONTHS in scores else [])
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -265,14 +291,16 @@ def expected_loss(scores: pd.DataFrame) -> pd.Series:
             * pd.to_numeric(scores[PROBABILITY], errors="coerce"))
 
 
-def risk_ranks(scores: pd.DataFrame) -> list[int]:
-    """The ranks ``k`` of the ``risk_{k}_reason`` columns of ``scores``, in order."""
+def risk_ranks(scores: pd.DataFrame, pattern: re.Pattern[str] = RISK_REASON) -> list[int]:
+    """The ranks ``k`` of the ``risk_{k}_reason`` columns of ``scores`` (or of the columns
+    ``pattern`` matches, its group the rank), in order."""
     return sorted(int(m.group(1)) for c in scores.columns
-                  for m in [RISK_REASON.fullmatch(str(c))] if m)
+                  for m in [pattern.fullmatch(str(c))] if m)
 
 
-def _joined_reasons(scores: pd.DataFrame) -> list[str]:
-    columns = [f"risk_{k}_reason" for k in risk_ranks(scores)]
+def _joined_reasons(scores: pd.DataFrame, pattern: re.Pattern[str] = RISK_REASON
+                    ) -> list[str]:
+    columns = [pattern.pattern.replace(r"(\d+)", str(k)) for k in risk_ranks(scores, pattern)]
     values = scores[columns].astype(object).to_numpy() if columns else np.empty((len(scores), 0))
     return [" | ".join(str(v) for v in row if isinstance(v, str) and v.strip())
             for row in values]
