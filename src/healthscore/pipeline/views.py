@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from healthscore.training.feature_table import ColumnNote, PreparedTable
     from healthscore.training.gate import RetrainOutcome
     from healthscore.training.record import RecordedSession
-    from healthscore.training.train import TrainingRun
+    from healthscore.training.train import ModelResult, TrainingRun
 
 VERDICT_STYLE = {"better": "bold green", "worse": "bold red"}
 CHECK_MARKS = {"pass": "[green]pass[/]", "fail": "[bold red]fail[/]", "skipped": "skipped"}
@@ -130,6 +130,15 @@ def print_typing(prepared: PreparedTable, source: Path) -> None:
     console.print("Inputs per dimension: " + " · ".join(f"{k} {v}" for k, v in dims.items()))
 
 
+def roc_auc_with_interval(result: ModelResult) -> str:
+    """A model's test ROC-AUC, with its bootstrap interval when there is one."""
+    auc = f"{result.test.overall['roc_auc']:.3f}"
+    ci = result.test.intervals.set_index("metric")
+    if "roc_auc" in ci.index and ci.loc["roc_auc", "low"] == ci.loc["roc_auc", "low"]:
+        auc += f" [{ci.loc['roc_auc', 'low']:.3f}-{ci.loc['roc_auc', 'high']:.3f}]"
+    return auc
+
+
 def print_training(run: TrainingRun, session: RecordedSession, reports: dict[str, Path],
                    ) -> None:
     """Test-period metrics per model, the best and its aliases, fitting notes, reports."""
@@ -137,10 +146,7 @@ def print_training(run: TrainingRun, session: RecordedSession, reports: dict[str
     rows = []
     for name, result in run.results.items():
         o = result.test.overall
-        ci = result.test.intervals.set_index("metric")
-        auc = f"{o['roc_auc']:.3f}"
-        if "roc_auc" in ci.index and ci.loc["roc_auc", "low"] == ci.loc["roc_auc", "low"]:
-            auc += f" [{ci.loc['roc_auc', 'low']:.3f}-{ci.loc['roc_auc', 'high']:.3f}]"
+        auc = roc_auc_with_interval(result)
         marker = " *" if name == session.best else ""
         rows.append([name + marker, auc] + [f"{o[k]:.3f}" for k in keys[1:]]
                     + [session.runs[name].run_id[:12]])
@@ -157,6 +163,10 @@ def print_training(run: TrainingRun, session: RecordedSession, reports: dict[str
     if session.champion_set:
         alias += " and @champion (no champion yet)"
     console.print(f"* best by validation PR-AUC: [bold]{session.best}[/bold]; {alias}")
+    if run.expansion is not None:
+        console.print(f"expansion readiness ({run.expansion.name}, label_expansion): test "
+                      f"ROC-AUC {roc_auc_with_interval(run.expansion)}; scored with every "
+                      "churn model")
     print_fitting(run)
     for name, path in reports.items():
         console.print(f"  report {name}: {path}")
