@@ -173,7 +173,7 @@ def train(config: Config, matrix: FeatureMatrix, dataset: Dataset,
     ``@challenger``, and ``@champion`` when there is none and ``claim_champion``."""
     frame, metas = compose.matrix_inputs(matrix)
     run, session, reports = compose.train(config, frame, metas, dataset.fingerprint,
-                                          claim_champion=claim_champion)
+                                          claim_champion=claim_champion, labels=matrix.labels)
     models = {name: ModelRun(name, session.runs[name].run_id, result.validation_pr_auc,
                              reports.get(name))
               for name, result in run.results.items()}

@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from healthscore.data.schema import EVENT_TYPE, TABLES, Table
 from healthscore.data.schema import Kind as ColumnKind
 from healthscore.errors import ConfigError
 from healthscore.features.families import FAMILIES, METRICS_FAMILY, SPINE_FAMILY, Family
+from healthscore.features.labels import LabelSpec, label_specs
 from healthscore.features.metrics import (
     TEMPLATE_NAMES,
     candidate_metric_features,
@@ -44,6 +45,7 @@ from healthscore.features.snapshots import (
     LABEL_COLUMNS,
     SPINE,
     build_spine,
+    churn_definition,
     data_start,
     snapshot_dates,
 )
@@ -79,6 +81,8 @@ class FeatureMatrix:
     leakage: pd.DataFrame
     cache_key: str
     from_cache: bool = False
+    # what each label column means (label_churn, label_expansion), from the config and data
+    labels: dict[str, LabelSpec] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
@@ -435,11 +439,12 @@ def build_feature_matrix(
     specs = with_directions(specs, config.directions,
                             template_values(dataset, EVENT_TYPE, limit=10_000))
     key = cache_key(dataset, config, dates, specs)
+    labels = label_specs(config, churn_definition(config, dataset))
     cache_dir = config.cache_dir or cache_dir
     cached = cache_dir / f"features-{key}.parquet" if cache_dir else None
     if cached is not None and cached.exists() and cached.with_suffix(".json").exists():
         log.info("feature matrix %s loaded from cache %s", key, cached)
-        return _read_cache(cached, specs, dates, key)
+        return replace(_read_cache(cached, specs, dates, key), labels=labels)
     started = time.perf_counter()
     build_spine(dataset, config, dates)
     log.info("spine built in %.1fs", time.perf_counter() - started)
@@ -452,7 +457,7 @@ def build_feature_matrix(
     for name in leakage.loc[leakage["flagged"], "feature"]:
         log.warning("possible leakage: feature %r alone reaches ROC-AUC > %.2f", name,
                     config.leakage_auc_threshold)
-    matrix = FeatureMatrix(frame, specs, dates, leakage, key)
+    matrix = FeatureMatrix(frame, specs, dates, leakage, key, labels=labels)
     if cached is not None:
         write_parquet(frame, cached)
         meta = {"features": matrix.feature_names, "leakage": leakage.to_dict("records")}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from healthscore.features.labels import LabelSpec
 from healthscore.model.bands import DEFAULT_BANDS, Band, assign_band
 
 if TYPE_CHECKING:
@@ -79,6 +80,9 @@ class HealthModel:
     # and the validation report all band health with these. None for models pickled before
     # the field existed: see ``health_bands``.
     bands: tuple[Band, ...] | None = None
+    # What the label means (features/labels.py), fixed when the feature matrix was built; None
+    # for a bring-your-own feature table and for models pickled before the field existed.
+    label_spec: LabelSpec | None = None
     # The expansion readiness model (training.expansion): the same machinery on
     # ``label_expansion``, its p the probability of expanding within its horizon. None when
     # not trained, and for models pickled before the field existed (the class default).

@@ -161,12 +161,11 @@ def train(obj: Context, features: Path | None, id_column: str, label_column: str
     from healthscore.pipeline import compose
 
     config = obj.config(writes=True)
-    frame, metas, fingerprint, table = training_inputs(config, features, id_column,
-                                                       label_column, date_column,
-                                                       positive_label, metadata)
+    frame, metas, fingerprint, table, labels = training_inputs(
+        config, features, id_column, label_column, date_column, positive_label, metadata)
     with progress_bar() as progress:
         run, session, reports = compose.train(config, frame, metas, fingerprint, progress,
-                                              table=table)
+                                              table=table, labels=labels)
     views.print_training(run, session, reports)
 
 
@@ -213,7 +212,7 @@ def backtest(obj: Context, features: Path | None, id_column: str, label_column: 
         raise click.UsageError("backtest --features needs --date-column: a backtest refits "
                                "at past dates and scores the rows after each")
     config = obj.config(writes=True)
-    frame, metas, _, _ = training_inputs(config, features, id_column, label_column,
+    frame, metas, _, _, _ = training_inputs(config, features, id_column, label_column,
                                          date_column, positive_label)
     with progress_bar() as progress:
         folds, plan = compose.backtest(config, frame, metas, progress)
@@ -261,9 +260,9 @@ def retrain(obj: Context, as_json: bool) -> None:
 
     quiet_for_json(as_json)
     config = obj.config(writes=True)
-    frame, metas, fingerprint, _ = training_inputs(config, None, "", "", None)
+    frame, metas, fingerprint, _, labels = training_inputs(config, None, "", "", None)
     with progress_bar(not as_json) as progress:
-        outcome = compose.retrain(config, frame, metas, fingerprint, progress)
+        outcome = compose.retrain(config, frame, metas, fingerprint, progress, labels)
     if as_json:
         _emit_json(retrain_summary(outcome, config.training.tracking.model_name))
         if outcome.promoted_version is None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from healthscore.data.dataset import Dataset
     from healthscore.features.engine import FeatureMatrix
+    from healthscore.features.labels import LabelSpec
     from healthscore.pipeline.compose import FeatureTableInfo
     from healthscore.pipeline.config import Config
 
@@ -152,9 +153,10 @@ def build_and_report(config: Config, dataset: Dataset, out: Path | None) -> Feat
 def training_inputs(config: Config, features: Path | None, id_column: str,
                     label_column: str, date_column: str | None,
                     positive_label: str | None = None, metadata: Path | None = None,
-                    ) -> tuple[pd.DataFrame, list, str, FeatureTableInfo | None]:
-    """(frame, metas, fingerprint, feature table info or None) from a feature table or from
-    the configured data."""
+                    ) -> tuple[pd.DataFrame, list, str, FeatureTableInfo | None,
+                               dict[str, LabelSpec] | None]:
+    """(frame, metas, fingerprint, feature table info or None, what the label columns mean or
+    None) from a feature table or from the configured data."""
     from healthscore.pipeline.compose import check_tracking, matrix_inputs, open_data
 
     check_tracking(config, create=True)  # an unreachable server fails before any work
@@ -168,13 +170,13 @@ def training_inputs(config: Config, features: Path | None, id_column: str,
         if date_column is None:
             console.print("[yellow]No --date-column: rows are split at random (stratified); "
                           "the report says so.[/yellow]")
-        return table.frame, table.metas, fingerprint, info
+        return table.frame, table.metas, fingerprint, info, None
     if metadata is not None or positive_label is not None:
         raise click.UsageError("--feature-metadata and --positive-label go with --features")
     dataset = open_data(config)
     matrix = build_and_report(config, dataset, None)
     frame, metas = matrix_inputs(matrix)
-    return frame, metas, dataset.fingerprint, None
+    return frame, metas, dataset.fingerprint, None, matrix.labels
 
 
 def as_of_option(help_text: str) -> Callable:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from healthscore.errors import ParameterError
-from healthscore.features.registry import Direction, FeatureSpec, Kind
+from healthscore.features.labels import LabelSpec
+from healthscore.features.registry import FeatureSpec, Kind
 from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.model.bands import (
     Band,
@@ -30,6 +32,7 @@ from healthscore.training.directions import (
     directions_table,
     find_directions,
 )
+from healthscore.training.expansion import attach_expansion, expansion_result
 from healthscore.training.metrics import (
     Evaluation,
     evaluate,
@@ -40,9 +43,7 @@ from healthscore.training.splits import (
     TEST,
     TRAIN,
     VALIDATION,
-    BacktestPlan,
     TimeSplit,
-    backtest_plan,
     plan_split,
     random_split,
 )
@@ -264,8 +265,10 @@ def evaluate_predictions(predictions: pd.DataFrame, config: TrainingConfig, seed
                     n_boot=config.bootstrap if n_boot is None else n_boot, seed=seed)
 
 
-def _evaluate(model: HealthModel, rows: pd.DataFrame, config: TrainingConfig, seed: int,
-              n_boot: int | None = None) -> tuple[Evaluation, pd.DataFrame]:
+def evaluate_model(model: HealthModel, rows: pd.DataFrame, config: TrainingConfig, seed: int,
+                   n_boot: int | None = None) -> tuple[Evaluation, pd.DataFrame]:
+    """The model's evaluation on ``rows`` (bootstrap intervals unless ``n_boot`` is 0) and
+    the scored rows it was computed from."""
     keep = [c for c in ("account_id", "snapshot_date", "segment", "arr") if c in rows]
     out = rows[keep].copy()
     out["y"] = rows[config.label].astype(int).to_numpy()
@@ -284,9 +287,12 @@ def informative_features(train: pd.DataFrame, metas: list[FeatureMeta]
 
 
 def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
-                       horizon_days: int, seed: int, progress: Progress | None = None
-                       ) -> TrainingRun:
-    """Split labelled rows, fit each configured model, evaluate on the untouched test period."""
+                       horizon_days: int, seed: int, progress: Progress | None = None,
+                       labels: Mapping[str, LabelSpec] | None = None) -> TrainingRun:
+    """Split labelled rows, fit each configured model, evaluate on the untouched test period.
+
+    ``labels``: what each label column means (the feature matrix's ``labels``); every model
+    of the run carries its own label's definition, for comparisons of runs."""
     if config.label not in frame.columns:
         raise ParameterError("label column", f"present in the feature table ({config.label!r})",
                              "missing")
@@ -309,8 +315,8 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
         started = time.perf_counter()
         model = fit_health_model(name, parts[TRAIN], parts[VALIDATION], metas, config,
                                  horizon_days, seed, findings)
-        test, rows = _evaluate(model, parts[TEST], config, seed)
-        valid, _ = _evaluate(model.__class__(model.model, _Identity(), model.features,
+        test, rows = evaluate_model(model, parts[TEST], config, seed)
+        valid, _ = evaluate_model(model.__class__(model.model, _Identity(), model.features,
                                              bands=model.bands),
                              parts[VALIDATION], config, seed, n_boot=0)
         registered = refit_health_model(model, labelled, metas, config, seed) \
@@ -346,10 +352,12 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
     expansion = None
     if config.expansion.enabled and config.label == "label_churn":
         expansion, expansion_notes = expansion_result(every_row, metas, config, horizon_days,
-                                                      seed)
+                                                      seed, train_and_evaluate)
         notes += expansion_notes
         if expansion is not None:
             attach_expansion(results.values(), expansion)
+    stamp_labels([*results.values(), *([expansion] if expansion else [])], labels or {},
+                 getattr(split, "validation_end", None))
     if config.refit:
         notes.append(f"The registered models were refit on all {len(labelled):,} labelled rows "
                      "with the settings chosen on the validation period; the test metrics come "
@@ -361,50 +369,6 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
         {k: float(v[config.label].mean()) for k, v in parts.items() if len(v)}, notes,
         expansion,
     )
-
-
-def expansion_result(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
-                     horizon_days: int, seed: int) -> tuple[ModelResult | None, list[str]]:
-    """The expansion readiness model: ``training.expansion.model`` trained and evaluated on
-    ``label_expansion`` exactly as a churn model is (its own split, learned directions,
-    search, calibration and refit), with its test evaluation.
-
-    Returns (result or None, notes); None with a note saying why when it cannot be fitted."""
-    cfg = config.expansion
-    if "label_expansion" not in frame.columns:
-        return None, ["training.expansion: the feature rows carry no label_expansion, so the "
-                      "expansion readiness model was not fitted."]
-    expansion_config = config.model_copy(update={
-        "label": "label_expansion", "models": [cfg.model],
-        "survival": config.survival.model_copy(update={"enabled": False}),
-        "expansion": cfg.model_copy(update={"enabled": False})})
-    # declared directions say which way is healthy (less churn), not which way expands:
-    # the expansion model learns every direction on its own training rows
-    learned = [replace(m, direction=Direction.LEARNED.value, direction_source="learned")
-               for m in metas]
-    started = time.perf_counter()
-    try:
-        run = train_and_evaluate(frame, learned, expansion_config, horizon_days, seed)
-    except ParameterError as error:  # e.g. no expansion in a period: say so, go on
-        log.warning("expansion readiness model not fitted: %s", error)
-        return None, [f"training.expansion: the expansion readiness model was not fitted: "
-                      f"{error}"]
-    result = run.results[cfg.model]
-    result.seconds = time.perf_counter() - started
-    log.info("expansion readiness (%s): test ROC-AUC %.3f in %.1fs", cfg.model,
-             result.test.overall["roc_auc"], result.seconds)
-    return result, []
-
-
-def attach_expansion(results: Iterable[ModelResult], expansion: ModelResult) -> None:
-    """Carry the expansion readiness model inside every churn model of ``results``: the
-    registered one in the registered models, its evaluation fit in the evaluation fits."""
-    for result in results:
-        evaluated = expansion.evaluated_model or expansion.health_model
-        for model, carried in ((result.evaluated_model, evaluated),
-                               (result.health_model, expansion.health_model)):
-            if model is not None:
-                model.expansion = carried
 
 
 def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
@@ -444,8 +408,8 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
             "directions": [asdict(f) for f in findings]}
     evaluated = _health_model(fitted, sv.NoCalibration(), metas, findings, train, config,
                               horizon_days, info)
-    test, test_rows = _evaluate(evaluated, parts[TEST], config, seed)
-    valid_eval, _ = _evaluate(evaluated, parts[VALIDATION], config, seed, n_boot=0)
+    test, test_rows = evaluate_model(evaluated, parts[TEST], config, seed)
+    valid_eval, _ = evaluate_model(evaluated, parts[VALIDATION], config, seed, n_boot=0)
     params: dict[str, object] = fitted.params()
     notes: list[str] = []
     test_all = rows[part == TEST]
@@ -494,38 +458,22 @@ def survival_result(every_row: pd.DataFrame, parts: dict[str, pd.DataFrame],
                        horizon_tables=tables), notes
 
 
+def stamp_labels(results: Iterable[ModelResult], labels: Mapping[str, LabelSpec],
+                 fitted_through: dt.date | None) -> None:
+    """Give every model of ``results`` (registered and evaluation fit) its label's
+    definition, and the last snapshot its fit or calibration saw (``info['fitted_through']``,
+    the validation period's end; kept when a nested run already set its own)."""
+    for result in results:
+        for model in (result.health_model, result.evaluated_model):
+            if model is None:
+                continue
+            model.label_spec = labels.get(model.label)
+            if fitted_through is not None:
+                model.info.setdefault("fitted_through", str(fitted_through))
+
+
 class _Identity:
     """No calibration: ranks on validation are judged before the calibrator fitted there."""
 
     def transform(self, p: np.ndarray) -> np.ndarray:
         return p
-
-
-def backtest(frame: pd.DataFrame, metas: list[FeatureMeta], config: TrainingConfig,
-             horizon_days: int, seed: int, progress: Progress | None = None
-             ) -> tuple[pd.DataFrame, BacktestPlan]:
-    """Rolling origin: refit at each origin, evaluate on the following period.
-
-    Returns one row per (fold, model) with the test period and the headline metrics, and the
-    plan saying how many folds fit and why the others did not.
-    """
-    frame = frame[frame["label_observed"].astype(bool)]
-    plan = backtest_plan(frame["snapshot_date"], horizon_days, config.split, config.backtest)
-    if not plan.folds:
-        raise ParameterError("training.backtest", "at least one fold with enough history",
-                             plan.summary())
-    log.info(plan.summary())
-    rows = []
-    total = len(plan.folds) * len(config.models)
-    for number, split in zip(plan.numbers, plan.folds, strict=True):
-        assignment = split.assign(frame["snapshot_date"])
-        train, valid, test = (frame[assignment == s] for s in (TRAIN, VALIDATION, TEST))
-        for name in config.models:
-            model = fit_health_model(name, train, valid, metas, config, horizon_days, seed)
-            evaluation, _ = _evaluate(model, test, config, seed, n_boot=0)
-            rows.append({"fold": number, "model": name, "test_start": split.test_start,
-                         "test_end": split.test_end, "train_rows": len(train),
-                         "test_rows": len(test), **evaluation.overall})
-            if progress:
-                progress("backtest", len(rows), total)
-    return pd.DataFrame(rows), plan

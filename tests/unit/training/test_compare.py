@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from healthscore.errors import ModelError
+from healthscore.features.labels import LabelSpec
 from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.model.bands import DEFAULT_BANDS
 from healthscore.tracking import RunRecord
@@ -261,3 +262,50 @@ def test_rows_that_cannot_be_matched_are_not_called_aligned():
     result = SimpleNamespace(test_rows=pd.DataFrame({"account_id": [2], "y": [1]}))
     test = record.test_frame_for(frame, None, result)  # duplicated ids: the first rows stand in
     assert not record.rows_aligned(test, result.test_rows)
+
+
+# ------------------------------------------------------------- label definitions carried
+
+
+def carrying(c: Contender, spec: LabelSpec | None, through: str | None = None) -> Contender:
+    """``c`` with its model carrying ``spec`` (and ``fitted_through``), as models trained from
+    a feature matrix do; the logged settings and split params are left as they were."""
+    c.model.label_spec = spec
+    if through is not None:
+        c.model.info["fitted_through"] = through
+    return c
+
+
+CONTRACT = LabelSpec("label_churn", 90, "contract", grace_days=30)
+
+
+def test_carried_label_definitions_are_compared_not_the_logged_settings(rows):
+    holdout = carrying(contender("a", {"signal": 1.0}), CONTRACT)
+    # the logged settings say grace 7, but both models carry the same definition: comparable
+    same = carrying(contender("b", {"signal": 1.0}, settings={"features": {"churn": {
+        "definition": "contract", "grace_days": 7}}}), CONTRACT)
+    assert compatibility_problems([same, holdout], holdout, rows) == []
+    inactive = carrying(contender("c", {"signal": 1.0}), LabelSpec(
+        "label_churn", 90, "inactivity", activity_events=("login",)))
+    problems = compatibility_problems([inactive, holdout], holdout, rows)
+    assert len(problems) == 1
+    assert "churn inactivity, activity_events ['login']" in problems[0]
+    assert "churn contract, grace_days 30" in problems[0]
+
+
+def test_a_model_without_a_carried_definition_is_compared_on_the_logged_settings(rows):
+    holdout = carrying(contender("a", {"signal": 1.0}), CONTRACT)
+    older = contender("old", {"signal": 1.0}, settings={"features": {"churn": {
+        "definition": "contract", "grace_days": 7}}})
+    problems = compatibility_problems([older, holdout], holdout, rows)
+    assert len(problems) == 1 and "grace_days 7" in problems[0]
+
+
+def test_the_carried_fitting_cut_off_wins_over_the_logged_split(rows):
+    # the logged split says 2025-06-01; the holdout model carries 2025-02-01, so a run of
+    # another session fitted through 2025-03-01 reaches past the holdout's own cut-off
+    holdout = carrying(contender("new", {"signal": 1.0}, start=2), CONTRACT, "2025-02-01")
+    other = carrying(contender("other", {"signal": 1.0}, session="s0", params={
+        "split_validation": "(2024-12-01, 2025-03-01]"}), CONTRACT)
+    problems = compatibility_problems([other, holdout], holdout, rows)
+    assert len(problems) == 1 and "after the holdout run's cut-off 2025-02-01" in problems[0]

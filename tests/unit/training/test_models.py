@@ -14,6 +14,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from healthscore.errors import ConfigError, ModelError, ParameterError
 from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.pipeline.config import config_from_mapping
+from healthscore.training.backtest import backtest
 from healthscore.training.calibration import Calibrator
 from healthscore.training.models import (
     ChurnModel,
@@ -31,7 +32,7 @@ from healthscore.training.settings import (
     SearchConfig,
     TrainingConfig,
 )
-from healthscore.training.train import backtest, fit_health_model, train_and_evaluate
+from healthscore.training.train import fit_health_model, train_and_evaluate
 
 MODELS = ("scorecard", "logistic", "lightgbm")
 SIGNS = {"higher_is_healthier": 1, "lower_is_healthier": -1}

@@ -97,7 +97,8 @@ def demo(config: Config, hooks: DemoHooks) -> DemoOutcome:
     hooks.stage(4, DEMO_STAGES[3])
     frame, metas = matrix_inputs(built.matrix)
     with hooks.progress() as progress:
-        run, session, reports = train(config, frame, metas, dataset.fingerprint, progress)
+        run, session, reports = train(config, frame, metas, dataset.fingerprint, progress,
+                                      labels=built.matrix.labels)
     hooks.trained(run, session, reports)
     hooks.stage(5, DEMO_STAGES[4])
     model_uri = f"models:/{config.training.tracking.model_name}/{session.registered_version}"

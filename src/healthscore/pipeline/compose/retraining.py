@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from healthscore.features.labels import LabelSpec
 from healthscore.pipeline.compose.promotion_gate import (
     CandidateFigures,
     ChampionFigures,
@@ -27,16 +28,18 @@ if TYPE_CHECKING:
 
 
 def retrain(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: str,
-            progress: Progress | None = None) -> RetrainOutcome:
+            progress: Progress | None = None, labels: Mapping[str, LabelSpec] | None = None,
+            ) -> RetrainOutcome:
     """Train, backtest, compare the best model with @champion on the new test period, and
     promote it only when ``training.promotion`` passes (with no champion: the first model that
-    passes the absolute checks). Returns a :class:`~healthscore.training.gate.RetrainOutcome`.
+    passes the absolute checks). ``labels``: as for :func:`train`. Returns a
+    :class:`~healthscore.training.gate.RetrainOutcome`.
     """
     from healthscore import tracking
     from healthscore.training.gate import RetrainOutcome
 
     run, session, reports = train(config, frame, metas, data_fingerprint, progress,
-                                  claim_champion=False)
+                                  claim_champion=False, labels=labels)
     folds, plan = backtest(config, frame, metas, progress)
     model_name = config.training.tracking.model_name
     candidate = session.runs[session.best].run_id

@@ -3,10 +3,12 @@ runs the training stage and records it through tracking."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from healthscore.features.labels import LabelSpec
 from healthscore.pipeline.compose.inputs import FeatureTableInfo
 from healthscore.pipeline.compose.workspace import artifacts_dir, use_tracking
 from healthscore.pipeline.config import Config
@@ -15,13 +17,15 @@ from healthscore.progress import Progress
 
 def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: str,
           progress: Progress | None = None, claim_champion: bool = True,
-          table: FeatureTableInfo | None = None):
+          table: FeatureTableInfo | None = None, labels: Mapping[str, LabelSpec] | None = None):
     """Fit, evaluate and record every configured model, and write their validation reports.
 
     The best becomes @challenger, and @champion when there is none and ``claim_champion``.
     A feature table's id column travels in the models (the pyfunc returns it) and its column
     typing report is logged to the session and every model run.
-    Returns (TrainingRun, RecordedSession, {model: report path}).
+    ``labels``: what the label columns mean (a feature matrix's ``labels``; None for a
+    feature table), carried by every model. Returns (TrainingRun, RecordedSession,
+    {model: report path}).
     """
     from healthscore import tracking
     from healthscore.redact import redact_config
@@ -36,7 +40,7 @@ def train(config: Config, frame: pd.DataFrame, metas: list, data_fingerprint: st
     # the tracking store is checked (and killed runs swept) before anything is fitted
     use_tracking(config, create=True)
     run = train_and_evaluate(frame, metas, config.training, config.features.horizon_days,
-                             config.seed, progress)
+                             config.seed, progress, labels)
     if table is not None:
         for result in run.results.values():
             for model in (result.health_model, result.health_model.evaluation):
@@ -64,7 +68,7 @@ def backtest(config: Config, frame: pd.DataFrame, metas: list,
     """Rolling-origin backtest; the fold table is also logged to MLflow as its own run, with
     how many folds fit and why the others did not. Returns (fold table, BacktestPlan)."""
     from healthscore import tracking
-    from healthscore.training.train import backtest as run_backtest
+    from healthscore.training.backtest import backtest as run_backtest
 
     use_tracking(config, create=True)
     folds, plan = run_backtest(frame, metas, config.training, config.features.horizon_days,

@@ -129,7 +129,16 @@ def honest_contender(contender: Contender, rows: pd.DataFrame) -> Contender:
 
 
 def label_definition(c: Contender) -> dict[str, object]:
-    """What the run's model predicts: label column, horizon and the label's own settings."""
+    """What the run's model predicts: label column, horizon and the label's own settings,
+    read from the label definition the model carries (features/labels.py), or for a model
+    trained before models carried one, rebuilt from the run's logged settings."""
+    spec = getattr(c.model, "label_spec", None)
+    return spec.definition() if spec is not None else logged_label_definition(c)
+
+
+def logged_label_definition(c: Contender) -> dict[str, object]:
+    """The label definition rebuilt from a run's logged settings (models trained before
+    they carried a :class:`~healthscore.features.labels.LabelSpec`)."""
     features = c.settings.get("features", {}) if isinstance(c.settings, Mapping) else {}
     out: dict[str, object] = {"label": c.model.label, "horizon_days": c.model.horizon_days}
     if c.model.label == "label_churn":
@@ -151,10 +160,27 @@ def describe_definition(definition: Mapping[str, object]) -> str:
     return ", ".join(f"{k} {v}" for k, v in definition.items())
 
 
+def definitions(c: Contender, holdout: Contender) -> tuple[dict[str, object],
+                                                           dict[str, object]]:
+    """The label definitions of ``c`` and ``holdout`` in one vocabulary: the carried ones
+    when both models carry one, else both rebuilt from the logged settings."""
+    if all(getattr(x.model, "label_spec", None) is not None for x in (c, holdout)):
+        return label_definition(c), label_definition(holdout)
+    return logged_label_definition(c), logged_label_definition(holdout)
+
+
+def contender_fitted_through(c: Contender) -> dt.date | None:
+    """Last snapshot the run's model was fitted or calibrated on: carried by the model
+    (``info['fitted_through']``), or for an older model read from the logged split."""
+    carried = c.model.info.get("fitted_through")
+    return dt.date.fromisoformat(carried) if carried else fitted_through(c.params)
+
+
 def fitted_through(params: Mapping[str, str]) -> dt.date | None:
     """Last snapshot a run's models were fitted or calibrated on (its validation period's end).
 
-    Read from the ``split_validation`` param, ``"(start, end]"``; None for a random split.
+    Read from the ``split_validation`` param, ``"(start, end]"``, of runs whose models do not
+    carry it; None for a random split.
     """
     found = re.search(r"(\d{4}-\d{2}-\d{2})\]\s*$", params.get("split_validation", ""))
     return dt.date.fromisoformat(found.group(1)) if found else None
@@ -171,11 +197,10 @@ def compatibility_problems(contenders: Sequence[Contender], holdout: Contender,
       (its training rows may be the holdout rows).
     """
     problems: list[str] = []
-    reference = label_definition(holdout)
     if holdout.model.label not in rows.columns:
         problems.append(f"the holdout rows of run {holdout.run_id} have no label column "
                         f"{holdout.model.label!r}")
-    cut = fitted_through(holdout.params)
+    cut = contender_fitted_through(holdout)
     for c in contenders:
         who = f"run {c.run_id} ({c.name})"
         missing = [f for f in c.model.feature_names if f not in rows.columns]
@@ -184,7 +209,7 @@ def compatibility_problems(contenders: Sequence[Contender], holdout: Contender,
                                               if len(missing) > 5 else "")
             problems.append(f"{who} needs {len(missing)} feature(s) the holdout rows lack: "
                             f"{shown}")
-        definition = label_definition(c)
+        definition, reference = definitions(c, holdout)
         if definition != reference:
             problems.append(f"{who} predicts {describe_definition(definition)}; the holdout "
                             f"run {holdout.run_id} ({holdout.name}) predicts "
@@ -196,7 +221,7 @@ def compatibility_problems(contenders: Sequence[Contender], holdout: Contender,
                             "training sessions and one was split at random, so the holdout rows "
                             "may have been its training rows")
             continue
-        theirs = fitted_through(c.params)
+        theirs = contender_fitted_through(c)
         if theirs is not None and cut is not None and theirs > cut:
             problems.append(
                 f"{who} was fitted on snapshots up to {theirs}, after the holdout run's cut-off "
