@@ -83,15 +83,18 @@ def test_train_returns_each_model_s_run_and_the_best(monkeypatch):
                               session_run_id="s1")
     seen = {}
 
-    def fake_train(config, frame, metas, fingerprint, claim_champion):
-        seen.update(frame=frame, metas=metas, fingerprint=fingerprint, claim=claim_champion)
+    def fake_train(config, frame, metas, fingerprint, claim_champion, labels):
+        seen.update(frame=frame, metas=metas, fingerprint=fingerprint, claim=claim_champion,
+                    labels=labels)
         return SimpleNamespace(results=results), session, {"logistic": Path("a.html")}
 
     monkeypatch.setattr(compose, "train", fake_train)
     monkeypatch.setattr(compose, "matrix_inputs", lambda m: ("frame", ["meta"]))
-    training = api.train(object(), object(), SimpleNamespace(fingerprint="fp"),
+    matrix = SimpleNamespace(labels={"label_churn": "what churn means"})
+    training = api.train(object(), matrix, SimpleNamespace(fingerprint="fp"),
                          claim_champion=False)
-    assert seen == {"frame": "frame", "metas": ["meta"], "fingerprint": "fp", "claim": False}
+    assert seen == {"frame": "frame", "metas": ["meta"], "fingerprint": "fp", "claim": False,
+                    "labels": {"label_churn": "what churn means"}}
     assert training.best == "lightgbm" and training.best_run_id == "r-gbm"
     assert training.registered_version == "2" and not training.champion_set
     table = training.table()
