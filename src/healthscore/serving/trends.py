@@ -115,6 +115,22 @@ def _why(before: str | None, after: str | None, sign: int, n: int,
     return "; ".join(f"{labels.get(k, k)} {v:+.1f} pts" for k, v in moved)
 
 
+def _numbers(scores: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` of the scores as floats (NaN where not a number, or for every row when the
+    scores have no such column)."""
+    if column not in scores:
+        return np.full(len(scores), np.nan)
+    return pd.to_numeric(scores[column], errors="coerce").to_numpy(float)
+
+
+def _texts(scores: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` of the scores as text ("" where missing, or for every row when the scores
+    have no such column)."""
+    if column not in scores:
+        return np.full(len(scores), "", dtype=object)
+    return scores[column].fillna("").astype(str).to_numpy()
+
+
 def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
                       config: AlertConfig, band_order: Sequence[str],
                       labels: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -156,10 +172,8 @@ def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
         np.full(len(scores), None, dtype=object))
     points_prev = _at(past, previous, ids, "points_json")
     points_drop = _at(past, day_drop, ids, "points_json")
-    renewal = (pd.to_numeric(scores["days_to_renewal"], errors="coerce").to_numpy(float)
-               if "days_to_renewal" in scores else np.full(len(scores), np.nan))
-    risk_reason = (scores["risk_1_reason"].fillna("").astype(str).to_numpy()
-                   if "risk_1_reason" in scores else np.full(len(scores), ""))
+    renewal = _numbers(scores, "days_to_renewal")
+    risk_reason = _texts(scores, "risk_1_reason")
 
     dropped = health - drop_before <= -config.drop_points
     worse = np.array([b in rank and a in rank and rank[b] < rank[a]
@@ -167,16 +181,14 @@ def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
     entered = worse & np.isin(band_now, list(config.risk_bands))
     renewing = (renewal >= 0) & (renewal <= config.renewal_days) & (
         health < config.renewal_health)
-    readiness = (pd.to_numeric(scores[EXPANSION_SCORE], errors="coerce").to_numpy(float)
-                 if EXPANSION_SCORE in scores else np.full(len(scores), np.nan))
+    readiness = _numbers(scores, EXPANSION_SCORE)
     if np.isfinite(readiness).any():  # the expansion readiness model decides
-        rose = (band_now == band_order[-1]) & (readiness >= config.expansion_score) if len(
-            band_order) else np.zeros(len(scores), dtype=bool)
+        healthiest = band_order[-1] if len(band_order) else None
+        rose = (band_now == healthiest) & (readiness >= config.expansion_score)
     else:
         rose = (health >= config.expansion_health) & (out["previous_health"].to_numpy(float)
                                                      < config.expansion_health)
-    expansion_reason = (scores["expansion_1_reason"].fillna("").astype(str).to_numpy()
-                        if "expansion_1_reason" in scores else np.full(len(scores), ""))
+    expansion_reason = _texts(scores, "expansion_1_reason")
     alerts = np.full(len(scores), "", dtype=object)
     reasons = np.full(len(scores), "", dtype=object)
     for i in np.flatnonzero(dropped | entered | renewing | rose):
