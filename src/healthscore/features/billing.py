@@ -45,7 +45,8 @@ def failed_payments_90d() -> str:
 def late_payment_share_365d() -> str:
     """Share of invoices due in the year before the snapshot paid after their due date or
     still unpaid; unknown when none fell due."""
-    late = f"CASE WHEN t.paid_at > t.due_at OR ({UNPAID}) THEN 1.0 ELSE 0.0 END"
+    # a DOUBLE, not the DECIMAL 1.0 (Spark averages a DECIMAL to 5 decimal places)
+    late = f"CAST(CASE WHEN t.paid_at > t.due_at OR ({UNPAID}) THEN 1 ELSE 0 END AS DOUBLE)"
     window = "t.due_at < s.snapshot_date AND t.due_at >= s.snapshot_date - 365"
     return f"avg({late}) FILTER (WHERE {window})"
 

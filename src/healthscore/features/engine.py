@@ -52,7 +52,7 @@ from healthscore.features.snapshots import (
 from healthscore.features.sql import Renderer, duckdb_renderer
 from healthscore.io import write_parquet, write_text
 from healthscore.progress import Progress
-from healthscore.sql import Params, identifier
+from healthscore.sql import Dialect, Params, identifier
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +265,9 @@ def select_features(candidates: list[FeatureSpec], selection: FeatureSelection,
     return chosen
 
 
-def _fill(spec: FeatureSpec, expr: str) -> str:
+def _fill(spec: FeatureSpec, expr: str, render: Renderer) -> str:
     if spec.kind is Kind.CATEGORICAL:
-        return f"CAST({expr} AS VARCHAR)"
+        return f"CAST({expr} AS {render.text_type()})"
     value = f"CAST({expr} AS DOUBLE)"
     return value if spec.fill is None else f"coalesce({value}, {spec.fill})"
 
@@ -319,10 +319,10 @@ def compute_features(
                     progress(f"features: {family_name}", i + 1, len(families))
             alias = f"feat_{family_name}"
             joins.append(f"LEFT JOIN {relation} AS {alias} USING (account_id, snapshot_date)")
-            outputs.update({m.name: _fill(m, f"{alias}.{m.name}") for m in members})
-        outputs.update({m.name: _fill(m, m.render(render))
+            outputs.update({m.name: _fill(m, f"{alias}.{m.name}", render) for m in members})
+        outputs.update({m.name: _fill(m, m.render(render), render)
                         for m in by_family.get(SPINE_FAMILY, [])})
-        columns = [f"s.{c}" for c in KEY_COLUMNS]
+        columns = ["s.account_id", f"{render.date_out('s.snapshot_date')} AS snapshot_date"]
         columns += [f"s.{c}" for c in CONTEXT_COLUMNS if c not in outputs]
         columns += [f"s.{c}" for c in LABEL_COLUMNS]
         columns += [f"{outputs[s.name]} AS {s.name}" for s in specs if s.name in outputs]
@@ -341,7 +341,10 @@ def compute_features(
     if METRICS_FAMILY in by_family:
         started = time.perf_counter()
         members = by_family[METRICS_FAMILY]
-        extra = metric_features(dataset, members, metrics or MetricFeatures())
+        kernel = metric_features
+        if render.dialect is Dialect.SPARK:  # the same kernel, run per account group in Spark
+            from healthscore.features.spark import spark_metric_features as kernel
+        extra = kernel(dataset, members, metrics or MetricFeatures())
         frame = pd.concat([frame, extra], axis=1)
         log.info("family %s: %d features in %.1fs", METRICS_FAMILY, len(members),
                  time.perf_counter() - started)
@@ -446,11 +449,17 @@ def build_feature_matrix(
         log.info("feature matrix %s loaded from cache %s", key, cached)
         return replace(_read_cache(cached, specs, dates, key), labels=labels)
     started = time.perf_counter()
-    build_spine(dataset, config, dates)
-    log.info("spine built in %.1fs", time.perf_counter() - started)
-    # -vv: a table per family, timed (the profile); otherwise one composed query
-    frame = compute_features(dataset, specs, progress, config.metrics,
-                             profile=log.isEnabledFor(logging.DEBUG))
+    if config.engine == "spark":  # the same declarations in Spark SQL (pyspark imported there)
+        from healthscore.features.spark import spark_features
+
+        frame = spark_features(dataset, config, dates, specs, progress)
+        log.info("matrix built in Spark in %.1fs", time.perf_counter() - started)
+    else:
+        build_spine(dataset, config, dates)
+        log.info("spine built in %.1fs", time.perf_counter() - started)
+        # -vv: a table per family, timed (the profile); otherwise one composed query
+        frame = compute_features(dataset, specs, progress, config.metrics,
+                                 profile=log.isEnabledFor(logging.DEBUG))
     started = time.perf_counter()
     leakage = leakage_audit(frame, specs, config.leakage_auc_threshold)
     log.info("leakage audit in %.1fs", time.perf_counter() - started)

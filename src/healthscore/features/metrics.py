@@ -380,7 +380,14 @@ def _chunk_arrays(con: duckdb.DuckDBPyConnection, codes: _Codes, first: int, sto
         JOIN {codes.accounts} a USING (account_id) JOIN {codes.metrics} c USING (metric)
     """, params=params.values).to_arrow_reader(1 << 20)
     batches = [[b.column(i).to_numpy() for i in range(3)] for b in reader]
-    n_series = (stop - first) * n_metrics
+    return group_by_series(batches, (stop - first) * n_metrics)
+
+
+def group_by_series(batches: list[list[np.ndarray]], n_series: int,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Measurements given as batches of (series, day, value) arrays, grouped by series with
+    a counting sort: ``bounds`` (series ``i`` is ``bounds[i]:bounds[i + 1]``), days, values.
+    The batches list is emptied as it is read."""
     bounds = np.zeros(n_series + 1, dtype=np.int64)
     for series, _, _ in batches:
         _count_series(series, bounds)
@@ -394,6 +401,42 @@ def _chunk_arrays(con: duckdb.DuckDBPyConnection, codes: _Codes, first: int, sto
     return bounds, days, values
 
 
+def column_map(specs: list[FeatureSpec]) -> tuple[list[str], np.ndarray]:
+    """The metrics of ``specs`` (in order) and the (metric, statistic) -> output column map
+    (-1: not built)."""
+    metrics = list(dict.fromkeys(s.parameter for s in specs if s.parameter is not None))
+    stats = {f"metric_{s.name}": i for i, s in enumerate(STATISTICS)}
+    colmap = np.full((len(metrics), len(STATISTICS)), -1, dtype=np.int64)
+    for col, spec in enumerate(specs):
+        colmap[metrics.index(spec.parameter), stats[spec.template]] = col
+    return metrics, colmap
+
+
+def rows_features(spine_index: np.ndarray, spine_days: np.ndarray, series: np.ndarray,
+                  days: np.ndarray, values: np.ndarray, n_accounts: int,
+                  snapshot_days: np.ndarray, colmap: np.ndarray, stale_after_days: int,
+                  ) -> np.ndarray:
+    """The metric features of a few accounts from their rows in memory (the kernel of
+    :func:`metric_features`, for an engine that hands it one group of accounts at a time).
+
+    ``spine_index``/``spine_days``: each spine row's account index (0..n_accounts-1) and
+    snapshot day number; ``series``: each measurement's account index * metrics + metric
+    code, with its day number (dated before the last snapshot) and value. Returns one row
+    per spine row, one column per feature of ``colmap``."""
+    n_metrics = colmap.shape[0]
+    rowmap = np.full((n_accounts, len(snapshot_days)), -1, dtype=np.int64)
+    rowmap[spine_index, np.searchsorted(snapshot_days, spine_days)] = np.arange(len(spine_days))
+    out = np.full((len(spine_days), int(colmap.max()) + 1), np.nan)
+    stale_cols = colmap[:, _STALE][colmap[:, _STALE] >= 0]
+    out[:, stale_cols] = 1.0
+    bounds, days, values = group_by_series(
+        [[series.astype(np.int64), days.astype(np.int32), values.astype(np.float64)]],
+        n_accounts * n_metrics)
+    _series_features(bounds, days, values, n_metrics, 0, snapshot_days, rowmap, colmap,
+                     stale_after_days, out)
+    return out
+
+
 def metric_features(dataset: Dataset, specs: list[FeatureSpec],
                     config: MetricFeatures) -> pd.DataFrame:
     """The metric feature columns for every row of the spine (built for the dates in
@@ -403,11 +446,7 @@ def metric_features(dataset: Dataset, specs: list[FeatureSpec],
         return pd.DataFrame(index=pd.RangeIndex(0))
     dates = [row[0] for row in con.execute(
         "SELECT snapshot_date FROM snapshot_dates ORDER BY 1").fetchall()]
-    metrics = list(dict.fromkeys(s.parameter for s in specs if s.parameter is not None))
-    stats = {f"metric_{s.name}": i for i, s in enumerate(STATISTICS)}
-    colmap = np.full((len(metrics), len(STATISTICS)), -1, dtype=np.int64)
-    for col, spec in enumerate(specs):
-        colmap[metrics.index(spec.parameter), stats[spec.template]] = col
+    metrics, colmap = column_map(specs)
     snapshot_days = np.sort(_epoch_days(dates))
     with Scratch(con) as scratch:
         codes = _register_codes(scratch, metrics)

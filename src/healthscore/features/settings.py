@@ -126,6 +126,29 @@ class MetricFeatures(Section):
     )
 
 
+class SparkSettings(Section):
+    """The Spark session a ``features.engine: spark`` build uses (``pip install
+    healthscore[spark]``; under spark-submit or on Databricks the running session is reused
+    and ``master`` is ignored)."""
+
+    master: str = Field(
+        default="local[*]",
+        description="Spark master URL for a session started here, e.g. local[2], "
+        "spark://host:7077, yarn.")
+    app_name: str = Field(default="healthscore", min_length=1,
+                          description="The Spark application name.")
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark settings (spark.executor.memory, spark.sql.shuffle.partitions, "
+        "...), applied to the session; healthscore sets spark.sql.ansi.enabled=false (NULL, "
+        "as in DuckDB, for a failed cast) and spark.sql.session.timeZone=UTC unless given.")
+    staging_dir: Path | None = Field(
+        default=None,
+        description="Where the validated tables are staged as Parquet for Spark to read (a "
+        "directory every worker sees: local disk for a local master, a shared mount on a "
+        "cluster); default: a temporary directory, removed after the build.")
+
+
 class FeatureConfig(Section):
     """Snapshots, labels, feature selection and caching."""
 
@@ -152,3 +175,9 @@ class FeatureConfig(Section):
     cache_dir: Path | None = Field(
         default=None, description="Where feature matrices are cached; default <workdir>/cache."
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Where the spine, labels and features are computed: duckdb (in process) "
+        "or spark (the same declarations rendered to Spark SQL; the `spark` section says "
+        "which session; see docs/scale-out.md).")
+    spark: SparkSettings = Field(default_factory=SparkSettings)

@@ -32,7 +32,7 @@ from healthscore.sql import literal, literal_list
 
 log = logging.getLogger(__name__)
 
-FAR_FUTURE = literal(dt.date(9999, 12, 31))
+FAR_FUTURE_DAY = dt.date(9999, 12, 31)  # an open-ended block ends here
 SPINE = "spine"
 CONTEXT_COLUMNS = (
     "segment", "lifecycle_stage", "tenure_days", "arr", "seats", "plan", "term_months",
@@ -105,12 +105,13 @@ def register_snapshot_dates(con: duckdb.DuckDBPyConnection, dates: list[dt.date]
         "snapshot_dates", f"SELECT snapshot_date FROM (VALUES {values}) AS v(snapshot_date)"))
 
 
-def subscription_blocks_sql(grace_days: int) -> str:
+def subscription_blocks_sql(grace_days: int, render: Renderer | None = None) -> str:
     """Continuous customer periods per account: subscriptions merged across gaps of at most
     ``grace_days``. A block's ``block_end`` (exclusive) is a churn date unless open-ended."""
+    far_future = (render or duckdb_renderer()).literal(FAR_FUTURE_DAY)
     return f"""
         WITH s AS (
-            SELECT account_id, start_date, coalesce(end_date, {FAR_FUTURE}) AS end_d
+            SELECT account_id, start_date, coalesce(end_date, {far_future}) AS end_d
             FROM subscriptions
         ), o AS (
             SELECT *, max(end_d) OVER (
@@ -242,8 +243,9 @@ def _build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date],
     h = config.horizon_days
     definition = churn_definition(config, dataset)
     grace = config.churn.grace_days if definition == "contract" else 0
-    end = date_sql(dataset.end_date)
-    blocks = scratch.table("sub_blocks", subscription_blocks_sql(grace))
+    end = render.literal(dataset.end_date)
+    far_future = render.literal(FAR_FUTURE_DAY)
+    blocks = scratch.table("sub_blocks", subscription_blocks_sql(grace, render))
     contract_state = scratch.table("contract_state", contract_state_sql(blocks, render))
     if dataset.has("subscriptions"):
         start, arr, activity_join = "c.block_start", "c.arr", ""
@@ -254,13 +256,13 @@ def _build_spine(dataset: Dataset, config: FeatureConfig, dates: list[dt.date],
                          "AND act.snapshot_date = p.snapshot_date")
     if definition == "contract":
         population = f"SELECT account_id, snapshot_date FROM {contract_state}"
-        churn = f"(c.block_end < {FAR_FUTURE} AND c.block_end < c.snapshot_date + {h})"
+        churn = f"(c.block_end < {far_future} AND c.block_end < c.snapshot_date + {h})"
         observed = f"(c.snapshot_date + {h + grace - 1} <= {end})"
         observed_days = f"greatest({end} - p.snapshot_date - {grace - 1}, 0)"
-        churn_days = (f"CASE WHEN c.block_end < {FAR_FUTURE} AND c.block_end - p.snapshot_date"
+        churn_days = (f"CASE WHEN c.block_end < {far_future} AND c.block_end - p.snapshot_date"
                       f" < {observed_days} THEN c.block_end - p.snapshot_date END")
     else:
-        qualifying = _qualifying_events(config.churn.inactivity_event_types)
+        qualifying = _qualifying_events(config.churn.inactivity_event_types, render)
         population = f"""
             SELECT DISTINCT e.account_id, d.snapshot_date
             FROM snapshot_dates d JOIN events e
@@ -315,10 +317,10 @@ def has_amounts(dataset: Dataset) -> bool:
                                        "WHERE amount IS NOT NULL LIMIT 1)")[0])
 
 
-def _qualifying_events(event_types: list[str]) -> str:
+def _qualifying_events(event_types: list[str], render: Renderer) -> str:
     if not event_types:
         return "TRUE"
-    return f"e.event_type IN {literal_list(event_types)}"
+    return f"e.event_type IN {literal_list(event_types, render.dialect)}"
 
 
 def data_start(dataset: Dataset) -> dt.date:

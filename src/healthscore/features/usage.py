@@ -35,6 +35,12 @@ def relative_change(current: str, prior: str, cap: float = 5.0) -> str:
     )
 
 
+def _users(flag: str) -> str:
+    """Users with ``flag`` set; NULL without any user row (DuckDB's ``count_if``, spelled so
+    that Spark, whose ``count_if`` is 0 there, agrees)."""
+    return f"sum(CAST(t.{flag} AS INTEGER))"
+
+
 def _total(window: str, column: str = "quantity") -> str:
     return f"sum(t.{column}) FILTER (WHERE {window})"
 
@@ -116,18 +122,18 @@ def events_change_30d_by_type(event_type: str) -> str:
          explain="{value:,.0f} active users in the last 30 days")
 def active_users_30d() -> str:
     """Distinct users active in the 30 days before the snapshot."""
-    return "count_if(t.active_30d)"
+    return _users("active_30d")
 
 
 @feature(family="users", dimension=USAGE, direction=H, unit="ratio", fill=0,
          explain="Active users {value:+.0%} vs the prior 30 days")
 def active_users_change_30d() -> str:
     """Relative change of distinct active users, last 30 days vs the 30 days before."""
-    return relative_change("count_if(t.active_30d)", "count_if(t.active_prior_30d)")
+    return relative_change(_users("active_30d"), _users("active_prior_30d"))
 
 
 @feature(family="users", dimension=USAGE, direction=H, unit="ratio",
          explain="{value:.0%} of licensed seats active in the last 30 days")
 def license_utilisation_30d() -> str:
     """Active users in the last 30 days divided by licensed seats (unknown without seats)."""
-    return "count_if(t.active_30d) / nullif(any_value(s.seats), 0)"
+    return f"{_users('active_30d')} / nullif(any_value(s.seats), 0)"

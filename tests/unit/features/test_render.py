@@ -21,7 +21,8 @@ from healthscore.sql import Dialect
 
 # DuckDB spellings a second engine does not read (or reads differently)
 DUCKDB_ONLY = ("UBIGINT", "EXCLUDE", "ASOF", "generate_series", "unnest", "to_months",
-               "arg_max", "GROUP BY ALL", "date_diff", "//", "TEMP TABLE", "col0")
+               "arg_max", "GROUP BY ALL", "date_diff", "//", "TEMP TABLE", "col0", "list(",
+               "count_if", "VARCHAR")
 
 
 class Marker(Renderer):
@@ -57,6 +58,15 @@ class Marker(Renderer):
                         right_time: str) -> str:
         return f"FROM {left} s MARK_LATEST_JOIN {right} x ({key}, {left_time}, {right_time})"
 
+    def nth_latest(self, value: str, time: str, n: int) -> str:
+        return f"MARK_NTH({value}, {time}, {n})"
+
+    def date_out(self, day: str) -> str:
+        return f"MARK_DATE({day})"
+
+    def text_type(self) -> str:
+        return "MARK_TEXT"
+
 
 def family_statements(frames, render: Renderer) -> dict[str, str]:
     """The SQL of every family of a world's candidate features, as the engine composes it."""
@@ -90,7 +100,8 @@ def test_engine_specific_constructs_come_only_from_the_renderer(world):
     text = "\n".join(statements.values())
     # the renderer was asked for what it replaced (not merely bypassed)
     for mark in ("MARK_BIT", "MARK_SERIES", "MARK_EXCEPT", "MARK_LATEST_JOIN", "MARK_ARG_MAX",
-                 "MARK_ADD_MONTHS", "MARK_MONTHS", "MARK_DIV"):
+                 "MARK_ADD_MONTHS", "MARK_MONTHS", "MARK_DIV",
+                 *(["MARK_NTH"] if "surveys" in world() else [])):
         assert mark in text, mark
 
 

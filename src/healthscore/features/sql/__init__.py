@@ -5,7 +5,7 @@ date arithmetic in days, explicit ``GROUP BY`` lists) and call a :class:`Rendere
 constructs that differ between engines: a temp table, a day series, a 64-bit flag, the value at
 the maximum of another column, months added to a date, all columns but some, and the as-of
 join of a running-totals family. :mod:`healthscore.features.sql.duckdb` renders them for
-DuckDB; a Spark renderer (issue 20) is a sibling module implementing the same methods.
+DuckDB, :mod:`healthscore.features.sql.spark` for Spark SQL (where a day is a day number).
 Quoting and literals come from :mod:`healthscore.sql` in the renderer's dialect.
 """
 
@@ -70,9 +70,29 @@ class Renderer(ABC):
         row of ``right`` (alias ``x``) with the same ``key`` and the latest ``right_time``
         strictly before ``s.left_time`` (an as-of join); rows without one drop out."""
 
+    @abstractmethod
+    def nth_latest(self, value: str, time: str, n: int) -> str:
+        """The aggregate: ``value`` (numeric) of the ``n``-th row (1 = the latest) by ``time``
+        descending, ties by ``value`` ascending; NULL when there are fewer rows."""
+
+    @abstractmethod
+    def date_out(self, day: str) -> str:
+        """A day as this engine's build holds it, as a DATE (for the matrix's output)."""
+
+    @abstractmethod
+    def text_type(self) -> str:
+        """The type name of a text column in a CAST."""
+
 
 def duckdb_renderer() -> Renderer:
     """The DuckDB renderer (the default engine)."""
     from healthscore.features.sql.duckdb import DuckDBRenderer
 
     return DuckDBRenderer()
+
+
+def spark_renderer() -> Renderer:
+    """The Spark SQL renderer (``features.engine: spark``)."""
+    from healthscore.features.sql.spark import SparkRenderer
+
+    return SparkRenderer()

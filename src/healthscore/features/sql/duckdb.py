@@ -49,3 +49,15 @@ class DuckDBRenderer(Renderer):
         """``ASOF JOIN`` on the key, strictly before the left row's time."""
         return (f"FROM {left} s ASOF JOIN {right} x ON x.{key} = s.{key} "
                 f"AND s.{left_time} > x.{right_time}")
+
+    def nth_latest(self, value: str, time: str, n: int) -> str:
+        """An ordered ``list`` aggregate, indexed."""
+        return f"(list({value} ORDER BY {time} DESC, {value}))[{int(n)}]"
+
+    def date_out(self, day: str) -> str:
+        """Already a DATE."""
+        return day
+
+    def text_type(self) -> str:
+        """``VARCHAR``."""
+        return "VARCHAR"
