@@ -32,7 +32,7 @@ from healthscore.serving.history import PRIMARY, SHADOW, open_history
 from healthscore.serving.portfolio import crm_export, render_portfolio
 from healthscore.serving.scorer import check_hard_stops, read_overrides, score_accounts
 from healthscore.serving.settings import ScoringConfig
-from healthscore.serving.trends import trends_and_alerts
+from healthscore.serving.trends import history_since, trends_and_alerts
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,8 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
     check_drift(primary.model, primary.features, scoring.drift,
                 health=primary.scores["model_health"].to_numpy(float))
     started = time.perf_counter()
-    past = history.read(until=as_of - dt.timedelta(days=1))
+    since = history_since(history.dates(), as_of, scoring.alerts)
+    past = history.read(since=since or as_of, until=as_of - dt.timedelta(days=1))
     band_order = [b.name for b in primary.model.health_bands]
     labels = reason_labels(primary.model.features)
     trend = trends_and_alerts(primary.scores, past, as_of, scoring.alerts, band_order, labels)
