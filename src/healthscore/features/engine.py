@@ -274,18 +274,15 @@ def _fill(spec: FeatureSpec, expr: str) -> str:
 
 def family_relation(family: Family, members: list[FeatureSpec], render: Renderer,
                     scratch: Scratch | None = None) -> str:
-    """One family's feature columns (one row per spine row) as a relation: a parenthesised
-    query, or, given ``scratch``, a table of this build (the family's prepared source too),
-    so that the source's time can be measured on its own."""
+    """One family's feature columns (one row per spine row) as a relation for the matrix query:
+    a parenthesised query composed into it, or, given ``scratch``, a table of this build (the
+    family's prepared source too), so that its time can be measured on its own."""
     source = None
     if family.prepare is not None:
         values = sorted({m.parameter for m in members if m.parameter})
         source = family.prepare(values, render)
         if scratch is not None:
-            started = time.perf_counter()
             source = f"SELECT * FROM {scratch.table(f'{family.name}_source', source)}"
-            log.debug("family %s: source prepared in %.1fs", family.name,
-                      time.perf_counter() - started)
     sql = family.features_sql({m.name: m.render(render) for m in members}, source, render)
     return f"({sql})" if scratch is None else scratch.table(f"feat_{family.name}", sql)
 
@@ -297,12 +294,10 @@ def compute_features(
 ) -> pd.DataFrame:
     """Compute ``specs`` for every spine row; return context, labels and features.
 
-    Each family's query runs on its own and is fetched in spine order (one row per spine
-    row), timed (``family usage: 25 features in 4.1s``, logged at INFO: ``build-features
-    -v``); no family holds a table while the next one runs, so the engine's memory is one
-    family's at a time. With ``profile`` each family's prepared source and its features are
-    materialised first and the source timed too (DEBUG: ``-vv``). The values are the same
-    either way. ``render``: the engine's SQL renderer (DuckDB by default).
+    Every family's SQL is a relation composed into one matrix query, no table per family (no
+    slower, measured with bench/features.py: see docs/architecture.md); with ``profile`` each
+    family is materialised and timed on its own instead (same values).
+    ``render``: the engine's SQL renderer (DuckDB by default).
     """
     con = dataset.con
     render = render or duckdb_renderer()
@@ -310,34 +305,38 @@ def compute_features(
     for spec in specs:
         by_family.setdefault(spec.family, []).append(spec)
     families = [f for f in by_family if f not in (SPINE_FAMILY, METRICS_FAMILY)]
-    spine_features = by_family.get(SPINE_FAMILY, [])
-    in_spine_order = "ORDER BY snapshot_date, account_id"
-    named = {s.name for s in specs}
-    columns = [*KEY_COLUMNS, *(c for c in CONTEXT_COLUMNS if c not in named), *LABEL_COLUMNS]
-    selected = [*columns, *(f"{_fill(m, m.render(render))} AS {m.name}"
-                            for m in spine_features)]
-    frame = con.sql(f"SELECT {', '.join(selected)} FROM {SPINE} s {in_spine_order}").df()
-    parts = [frame]
     with Scratch(con, render) as scratch:
+        joins, outputs = [], {}
         for i, family_name in enumerate(families):
             members = by_family[family_name]
             started = time.perf_counter()
             relation = family_relation(FAMILIES[family_name], members, render,
                                        scratch if profile else None)
-            fills = ", ".join(f"{_fill(m, f'f.{m.name}')} AS {m.name}" for m in members)
-            part = con.sql(f"SELECT f.account_id, f.snapshot_date, {fills} "
-                           f"FROM {relation} AS f {in_spine_order}").df()
-            if not (part["account_id"].equals(frame["account_id"])
-                    and part["snapshot_date"].equals(frame["snapshot_date"])):
-                raise AssertionError(f"family {family_name} is not one row per spine row")
-            parts.append(part.drop(columns=list(KEY_COLUMNS)))
-            log.info("family %s: %d features in %.1fs", family_name, len(members),
-                     time.perf_counter() - started)
-            if progress:
-                progress(f"features: {family_name}", i + 1, len(families))
-    frame = pd.concat(parts, axis=1)
-    del parts
-    frame = frame[[*columns, *(s.name for s in specs if s.family != METRICS_FAMILY)]]
+            if profile:
+                log.info("family %s: %d features in %.1fs", family_name, len(members),
+                         time.perf_counter() - started)
+                if progress:
+                    progress(f"features: {family_name}", i + 1, len(families))
+            alias = f"feat_{family_name}"
+            joins.append(f"LEFT JOIN {relation} AS {alias} USING (account_id, snapshot_date)")
+            outputs.update({m.name: _fill(m, f"{alias}.{m.name}") for m in members})
+        outputs.update({m.name: _fill(m, m.render(render))
+                        for m in by_family.get(SPINE_FAMILY, [])})
+        columns = [f"s.{c}" for c in KEY_COLUMNS]
+        columns += [f"s.{c}" for c in CONTEXT_COLUMNS if c not in outputs]
+        columns += [f"s.{c}" for c in LABEL_COLUMNS]
+        columns += [f"{outputs[s.name]} AS {s.name}" for s in specs if s.name in outputs]
+        started = time.perf_counter()
+        if progress and not profile:
+            progress("features: " + ", ".join(families), 0, 1)
+        frame = con.sql(
+            f"SELECT {', '.join(columns)} FROM {SPINE} s {' '.join(joins)} "
+            "ORDER BY s.snapshot_date, s.account_id"
+        ).df()
+        if progress and not profile:
+            progress("features: " + ", ".join(families), 1, 1)
+        log.info("matrix of %d families %s in %.1fs", len(families),
+                 "assembled" if profile else "computed", time.perf_counter() - started)
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     if METRICS_FAMILY in by_family:
         started = time.perf_counter()
@@ -449,7 +448,7 @@ def build_feature_matrix(
     started = time.perf_counter()
     build_spine(dataset, config, dates)
     log.info("spine built in %.1fs", time.perf_counter() - started)
-    # -v: seconds per family; -vv: each prepared source timed too
+    # -vv: a table per family, timed (the profile); otherwise one composed query
     frame = compute_features(dataset, specs, progress, config.metrics,
                              profile=log.isEnabledFor(logging.DEBUG))
     started = time.perf_counter()

@@ -1,11 +1,11 @@
 """Intermediate tables one feature build owns: unique names, dropped when the build ends.
 
 A step that has to materialise (the spine's customer blocks and contract state, the metrics
-kernel's codes, each family's features, timed on its own, and with
-``compute_features(profile=True)`` its prepared source) makes its table through a
-:class:`Scratch` and hands the name to the next step, so two builds on one connection (a
-notebook that builds twice, scoring beside a backtest) never read or drop each other's
-tables.
+kernel's codes, a family timed on its own with ``compute_features(profile=True)``) makes its
+table through a :class:`Scratch` and hands the name to the next step, so two builds on one
+connection (a notebook that builds twice, scoring beside a backtest) never read or drop each
+other's tables. Family features are otherwise relations composed into the matrix query
+(:func:`healthscore.features.engine.family_relation`), with no table at all.
 """
 
 from __future__ import annotations

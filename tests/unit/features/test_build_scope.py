@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 import duckdb
 import pytest
@@ -86,18 +85,3 @@ def test_scratch_tables_are_unique_per_build_and_dropped_on_failure():
     assert temp_tables(con) == set()
     with pytest.raises(ValueError, match="role"):
         Scratch(con).name("x; DROP TABLE y")
-
-
-def test_every_family_is_timed_at_info_level(tiny, caplog):
-    """``build-features -v`` shows the seconds of each family (the profile of a build)."""
-    dataset = dataset_from_frames(tiny, END)
-    with caplog.at_level(logging.INFO, logger="healthscore.features.engine"):
-        matrix = build_feature_matrix(dataset, FeatureConfig())
-    timed = {r.args[0]: r.args[1] for r in caplog.records
-             if r.levelno == logging.INFO and r.msg.startswith("family %s:")}
-    built = {}
-    for spec in matrix.features:
-        if spec.family != "spine":
-            built[spec.family] = built.get(spec.family, 0) + 1
-    assert timed == built and "usage" in timed
-    assert not [r for r in caplog.records if "source prepared" in r.getMessage()]
