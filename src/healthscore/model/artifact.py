@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.features.labels import LabelSpec
-from healthscore.model.bands import DEFAULT_BANDS, Band, assign_band
+from healthscore.model.bands import DEFAULT_BANDS, Band, assign_segment_band
 
 if TYPE_CHECKING:
     from healthscore.model.reference import DriftReference
@@ -87,6 +87,10 @@ class HealthModel:
     # ``label_expansion``, its p the probability of expanding within its horizon. None when
     # not trained, and for models pickled before the field existed (the class default).
     expansion: HealthModel | None = None
+    # Per-segment edges of the same bands (training.band_segments with bands: auto): segment
+    # -> bands set from that segment's training population. None when not set, and for models
+    # pickled before the field existed; a segment not listed uses ``bands``.
+    segment_bands: dict[str, tuple[Band, ...]] | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -99,9 +103,10 @@ class HealthModel:
         trained before bands were frozen in, :data:`DEFAULT_BANDS` (what its pyfunc used)."""
         return self.bands if self.bands is not None else DEFAULT_BANDS
 
-    def band(self, health: np.ndarray) -> np.ndarray:
-        """Band name of each health value in this model's :attr:`health_bands`."""
-        return assign_band(health, self.health_bands)
+    def band(self, health: np.ndarray, segments: np.ndarray | None = None) -> np.ndarray:
+        """Band name of each health value in this model's :attr:`health_bands`, or with
+        ``segments`` (one per value) in its segment's own bands where it has them."""
+        return assign_segment_band(health, self.health_bands, segments, self.segment_bands)
 
     @property
     def kind(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -65,6 +65,29 @@ def band_index(health: np.ndarray, bands: Sequence[Band] = DEFAULT_BANDS) -> np.
     return index
 
 
+def segment_band_index(health: np.ndarray, bands: Sequence[Band],
+                       segments: np.ndarray | Sequence[str] | None = None,
+                       segment_bands: Mapping[str, Sequence[Band]] | None = None
+                       ) -> np.ndarray:
+    """Position in ``bands`` of each health value, a row of a segment that ``segment_bands``
+    names banded by that segment's own edges (same band names, in the same order), every
+    other row by ``bands``."""
+    values = np.asarray(health, dtype=float)
+    index = band_index(values, bands)
+    if segments is None or not segment_bands:
+        return index
+    names = [b.name for b in bands]
+    labels = np.asarray(segments).astype(str)
+    for segment, own in segment_bands.items():
+        if [b.name for b in own] != names:
+            raise ParameterError(f"bands of segment {segment!r}", f"the band names {names}",
+                                 [b.name for b in own])
+        rows = labels == segment
+        if rows.any():
+            index[rows] = band_index(values[rows], own)
+    return index
+
+
 def assign_band(health: np.ndarray, bands: Sequence[Band] = DEFAULT_BANDS) -> np.ndarray:
     """Band name of each health value: band ``[low, high)``, the last band also holds ``high``.
 
@@ -72,6 +95,16 @@ def assign_band(health: np.ndarray, bands: Sequence[Band] = DEFAULT_BANDS) -> np
     """
     names = np.array([b.name for b in bands], dtype=object)
     return names[band_index(health, bands)]
+
+
+def assign_segment_band(health: np.ndarray, bands: Sequence[Band],
+                        segments: np.ndarray | Sequence[str] | None = None,
+                        segment_bands: Mapping[str, Sequence[Band]] | None = None
+                        ) -> np.ndarray:
+    """Band name of each health value, by its segment's own bands where ``segment_bands``
+    has them (see :func:`segment_band_index`)."""
+    names = np.array([b.name for b in bands], dtype=object)
+    return names[segment_band_index(health, bands, segments, segment_bands)]
 
 
 def health_range_label(band: Band, is_last: bool) -> str:

@@ -37,7 +37,8 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
         frame = pd.DataFrame(model_input).reset_index(drop=True)
         out = explain(self.health_model, frame, playbooks=dict(DEFAULT_PLAYBOOKS))
         out.insert(1, "health", out["model_health"])
-        out.insert(2, "band", self.health_model.band(out["health"].to_numpy()))
+        segments = frame["segment"].to_numpy() if "segment" in frame else None
+        out.insert(2, "band", self.health_model.band(out["health"].to_numpy(), segments))
         healthiest = healthiest_band(self.health_model.health_bands)
         out["playbook"] = material_playbooks(out, out["band"].to_numpy() == healthiest,
                                              DEFAULT_PLAYBOOK_MIN_POINTS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from healthscore.model.bands import (
     DEFAULT_BANDS,
     Band,
     assign_band,
+    assign_segment_band,
     bands_from_config,
     healthiest_band,
 )
@@ -38,10 +39,13 @@ OVERRIDE_COLUMNS = ("account_id", "reason", "author", "expires_at")
 
 
 def assign_bands(health: np.ndarray, context: pd.DataFrame, config: ScoringConfig,
-                 bands: Sequence[Band] = DEFAULT_BANDS) -> np.ndarray:
+                 bands: Sequence[Band] = DEFAULT_BANDS,
+                 segment_bands: Mapping[str, Sequence[Band]] | None = None) -> np.ndarray:
     """Band per row: the first of ``config.band_overrides`` whose conditions match, else
-    ``bands`` (the model's own, :attr:`HealthModel.health_bands`, in `healthscore score`)."""
-    result = assign_band(health, bands)
+    ``bands`` (the model's own, :attr:`HealthModel.health_bands`, in `healthscore score`), or
+    for a row of a segment in ``segment_bands`` (the model's per-segment edges) its own."""
+    segments = context["segment"].to_numpy() if "segment" in context else None
+    result = assign_segment_band(health, bands, segments, segment_bands)
     decided = np.zeros(len(health), dtype=bool)
     for override in config.band_overrides:
         match = ~decided
@@ -232,7 +236,8 @@ def score_accounts(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     out = frame[context].copy()
     out.insert(1, "as_of", as_of)
     out["health"] = np.round(health, 1)
-    out["band"] = assign_bands(out["health"].to_numpy(), frame, config, model.health_bands)
+    out["band"] = assign_bands(out["health"].to_numpy(), frame, config, model.health_bands,
+                               model.segment_bands)
     out["hard_stops"] = explained.hard_stops
     out["override"] = manual
     scored["playbook"] = material_playbooks(

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore import tracking
+from healthscore.model.bands import Band
 from healthscore.report import figure_png
 from healthscore.training import plots
 from healthscore.training.settings import TrainingConfig
@@ -117,6 +119,15 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+SEGMENT_BANDS = "tables/segment_bands.csv"
+
+
+def segment_band_edges(segment_bands: Mapping[str, Sequence[Band]]) -> pd.DataFrame:
+    """One row per segment with per-segment band edges: where each band begins."""
+    return pd.DataFrame([{"segment": segment, **{b.name: round(b.low, 1) for b in bands}}
+                         for segment, bands in segment_bands.items()])
+
+
 def model_artifacts(result: ModelResult, test_frame: pd.DataFrame,
                     at_risk_threshold: float = 50.0) -> dict[str, bytes | str]:
     """Tables and plots of one model's held-out evaluation."""
@@ -135,6 +146,8 @@ def model_artifacts(result: ModelResult, test_frame: pd.DataFrame,
         "plots/score_distribution.png": figure_png(plots.score_distribution_figure(y, p)),
     }
     model = result.health_model
+    if model.segment_bands:
+        files[SEGMENT_BANDS] = segment_band_edges(model.segment_bands).to_csv(index=False)
     sample = test_frame.sample(n=min(SAMPLE_FOR_DRIVERS, len(test_frame)), random_state=0)
     _, phi = model.model.contributions(sample)
     names = model.model.feature_names

@@ -246,6 +246,17 @@ def action_section(run: RunRecord, playbooks: dict[str, str] | None = None,
             f"asks of the team, from the test period.</p><ol>{body}</ol>")
 
 
+def segment_bands_note(tables: Path) -> str:
+    """The per-segment band edges (``training.band_segments``), when the run has them."""
+    path = tables / "segment_bands.csv"
+    if not path.exists():
+        return ""
+    edges = pd.read_csv(path)
+    return ("<p>Bands per segment (<code>training.band_segments</code>): each segment's "
+            "accounts are banded by edges set from its own training population; a band begins "
+            "at the health shown.</p>" + frame_table(edges, floats="{:.1f}"))
+
+
 def horizons_section(run: RunRecord) -> str:
     """The survival model at every horizon: time-dependent ROC-AUC, calibration, concordance,
     churn per band and horizon with intervals, and what the top band promises."""
@@ -365,6 +376,7 @@ calibration {html.escape(p.get("calibration", ""))}<br>{html.escape(split)}<br>
 <p>Accounts scored on the test period, grouped by health band, with what actually happened.</p>
 {frame_table(_readable(bands), percents=READABLE_PERCENTS) if not bands.empty
    else "<p>No band table stored.</p>"}
+{segment_bands_note(tables)}
 <div class="grid">{plots}</div>
 <h2>Top global drivers</h2>{drivers_table(run)}
 <h2>By segment</h2>{frame_table(_readable(segments[keep]), percents=READABLE_PERCENTS)

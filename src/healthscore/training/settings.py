@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from healthscore.model.bands import BandConfig, check_tiling, default_bands
 from healthscore.settings import Section
@@ -247,6 +247,13 @@ class TrainingConfig(Section):
         default="lift", description="With `bands: auto`: `lift` sets the edges by lift over "
         "the population's churn rate (band_lifts); `share` so that fixed shares of the training "
         "population fall in each band (band_shares).")
+    band_segments: bool = Field(
+        default=False,
+        description="With `bands: auto`: set the edges per segment (accounts.segment) from "
+        "each segment's own training population, so enterprise accounts are banded against "
+        "enterprise risk and SMB against SMB; a segment with fewer than 500 training rows uses "
+        "the whole population's edges. Scoring, the pyfunc and the validation report band each "
+        "account by its segment's edges.")
     band_shares: list[float] = Field(
         default_factory=lambda: [0.05, 0.15, 0.35],
         description="With `bands: auto` and `band_rule: share`: the cumulative shares of the "
@@ -284,6 +291,15 @@ class TrainingConfig(Section):
     def _bands(cls, value: list[BandConfig] | str) -> list[BandConfig] | str:
         if value != "auto":
             check_tiling(value)
+        return value
+
+    @field_validator("band_segments")
+    @classmethod
+    def _band_segments(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("bands") != "auto":
+            raise ValueError("per-segment edges are set from the training population: they "
+                             "need `bands: auto` (fixed per-segment bands: "
+                             "scoring.band_overrides)")
         return value
 
     @field_validator("band_shares")

@@ -92,6 +92,25 @@ def bands_of(config: TrainingConfig, p_population: np.ndarray | None = None) -> 
     return list(bands_from_config(config.bands))
 
 
+MIN_SEGMENT_BAND_ROWS = 500  # training rows a segment needs for edges of its own
+
+
+def segment_bands_of(config: TrainingConfig, p_population: np.ndarray, segments: np.ndarray
+                     ) -> dict[str, tuple[Band, ...]]:
+    """``bands: auto`` per segment (``training.band_segments``): each segment with at least
+    :data:`MIN_SEGMENT_BAND_ROWS` training rows gets the auto edges of its own population (lift
+    over its own churn rate, or its own shares); the others use the whole population's."""
+    out: dict[str, tuple[Band, ...]] = {}
+    for segment in sorted(set(segments)):
+        rows = segments == segment
+        if rows.sum() >= MIN_SEGMENT_BAND_ROWS:
+            out[segment] = tuple(bands_of(config, p_population[rows]))
+        else:
+            log.info("bands: segment %r has %d training rows (< %d): it uses the whole "
+                     "population's edges", segment, int(rows.sum()), MIN_SEGMENT_BAND_ROWS)
+    return out
+
+
 @dataclass
 class ModelResult:
     """One fitted model and its held-out evaluation."""
@@ -200,6 +219,9 @@ def _health_model(model, calibrator, metas, findings, reference_rows, config, ho
     health_model = HealthModel(model, calibrator, kept, config.label, horizon_days, info)
     population = health_model.predict_proba(reference_rows) if config.bands == "auto" else None
     health_model.bands = tuple(bands_of(config, population))
+    if population is not None and config.band_segments and "segment" in reference_rows:
+        health_model.segment_bands = segment_bands_of(
+            config, population, reference_rows["segment"].astype(str).to_numpy())
     health_model.reference = build_reference(health_model, reference_rows, seed=info["seed"])
     return health_model
 
@@ -250,11 +272,13 @@ def refit_health_model(evaluated: HealthModel, rows: pd.DataFrame, metas: list[F
 
 def evaluate_predictions(predictions: pd.DataFrame, config: TrainingConfig, seed: int,
                          n_boot: int | None = None, bands: Sequence[Band] | None = None,
+                         segment_bands: Mapping[str, Sequence[Band]] | None = None,
                          ) -> Evaluation:
     """Evaluate scored rows as training does: ``y`` and ``p`` columns, optionally ``arr`` and
     ``segment`` (a run's logged ``tables/test_predictions.parquet`` has them all), with the
     configured at-risk threshold and bootstrap (``n_boot`` overrides it) and ``bands`` (the
-    model's; default the configured ones, or with ``bands: auto`` lift over these rows)."""
+    model's; default the configured ones, or with ``bands: auto`` lift over these rows), a
+    segment of ``segment_bands`` (the model's) banded by its own edges."""
     arr = predictions["arr"].fillna(0).to_numpy(float) if "arr" in predictions else None
     segment = (predictions["segment"].astype(str).to_numpy() if "segment" in predictions
                else None)
@@ -262,7 +286,8 @@ def evaluate_predictions(predictions: pd.DataFrame, config: TrainingConfig, seed
                     segment=segment, health_threshold=config.at_risk_threshold,
                     bands=bands_of(config, predictions["p"].to_numpy()) if bands is None
                     else bands,
-                    n_boot=config.bootstrap if n_boot is None else n_boot, seed=seed)
+                    n_boot=config.bootstrap if n_boot is None else n_boot, seed=seed,
+                    segment_bands=segment_bands)
 
 
 def evaluate_model(model: HealthModel, rows: pd.DataFrame, config: TrainingConfig, seed: int,
@@ -274,7 +299,8 @@ def evaluate_model(model: HealthModel, rows: pd.DataFrame, config: TrainingConfi
     out["y"] = rows[config.label].astype(int).to_numpy()
     out["p"] = model.predict_proba(rows)
     out = out.reset_index(drop=True)
-    return evaluate_predictions(out, config, seed, n_boot, bands=model.health_bands), out
+    return evaluate_predictions(out, config, seed, n_boot, bands=model.health_bands,
+                                segment_bands=model.segment_bands), out
 
 
 def informative_features(train: pd.DataFrame, metas: list[FeatureMeta]
@@ -317,7 +343,8 @@ def train_and_evaluate(frame: pd.DataFrame, metas: list[FeatureMeta], config: Tr
                                  horizon_days, seed, findings)
         test, rows = evaluate_model(model, parts[TEST], config, seed)
         valid, _ = evaluate_model(model.__class__(model.model, _Identity(), model.features,
-                                             bands=model.bands),
+                                             bands=model.bands,
+                                             segment_bands=model.segment_bands),
                              parts[VALIDATION], config, seed, n_boot=0)
         registered = refit_health_model(model, labelled, metas, config, seed) \
             if config.refit else model

@@ -17,6 +17,7 @@ from healthscore.serving.portfolio import (
     band_summary,
     biggest_decliners,
     crm_export,
+    expansion_candidates,
     owner_summary,
     render_portfolio,
     this_week,
@@ -208,6 +209,51 @@ def test_crm_export_carries_expansion_and_horizon_columns_when_scored(scores):
     horizons_only = crm_export(scored.drop(columns=["expansion_score"]))
     assert tuple(horizons_only.columns) == CRM_COLUMNS + (
         "churn_within_30d", "churn_within_90d", "churn_within_365d", "expected_months_24")
+
+
+def with_expansion(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with an expansion score rising with the row number (a tie at the top broken
+    by ARR) and one expansion driver per account."""
+    n = len(scores)
+    readiness = np.linspace(0.0, 60.0, n)
+    readiness[0] = 60.0  # a Critical account as ready as the best: never a candidate
+    return scores.assign(expansion_score=readiness,
+                         expansion_1_reason=[f"seats up {i}" for i in range(n)],
+                         expansion_1_points=np.linspace(0.0, 6.0, n))
+
+
+def test_expansion_candidates_rank_the_healthiest_band_by_readiness(scores):
+    scored = with_expansion(scores)
+    ready = expansion_candidates(scored, BANDS, n=5)
+    healthy = scored[scored["band"] == "Healthy"].sort_values("expansion_score",
+                                                             ascending=False)
+    assert list(ready["account_id"]) == list(healthy["account_id"].head(5))
+    assert list(ready["rank"]) == [1, 2, 3, 4, 5]
+    assert (ready["band"] == "Healthy").all()
+    assert ready["expansion_score"].is_monotonic_decreasing
+    assert ready.loc[0, "expansion_1_reason"] == healthy["expansion_1_reason"].iloc[0]
+    # ties: the larger ARR first
+    tied = scored.assign(expansion_score=np.where(scored["band"] == "Healthy", 50.0, 0.0),
+                         arr=np.arange(len(scored), dtype=float))
+    top = expansion_candidates(tied, BANDS, n=2)
+    assert list(top["arr"]) == sorted(tied.loc[tied["band"] == "Healthy", "arr"])[::-1][:2]
+
+
+def test_expansion_candidates_empty_without_an_expansion_score(scores):
+    ready = expansion_candidates(scores, BANDS)
+    assert ready.empty and "expansion_score" in ready.columns
+
+
+def test_portfolio_page_shows_expansion_only_with_an_expansion_model(scores):
+    plain = render_portfolio(scores, AS_OF, BANDS, META)
+    assert "Ready to expand" not in plain
+    scored = with_expansion(scores)
+    page = render_portfolio(scored, AS_OF, BANDS, META, top_n=3)
+    section = page.split("<h2>Ready to expand</h2>", 1)[1].split("<h2>", 1)[0]
+    best = expansion_candidates(scored, BANDS, n=3)
+    for account, reason in zip(best["account_id"], best["expansion_1_reason"], strict=True):
+        assert html.escape(account) in section and html.escape(reason) in section
+    assert "crit-00" not in section  # ready but Critical
 
 
 def test_missing_required_column_is_named(scores):

@@ -146,3 +146,82 @@ def test_share_edges_are_quantiles_of_health_kept_apart():
 def test_band_shares_must_be_three_ascending_inside_0_1(shares):
     with pytest.raises(ConfigError, match="training.band_shares"):
         config_from_mapping({"training": {"bands": "auto", "band_shares": shares}})
+
+
+def test_per_segment_auto_bands_band_each_segment_by_its_own_population(world):
+    """``band_segments``: each segment's edges are the auto edges of its own training rows; the
+    pyfunc, the scorer and the validation report band every account by its segment's edges."""
+    from healthscore.model.bands import band_thresholds_by_share
+    from healthscore.training.splits import TRAIN
+    from healthscore.training.train import MIN_SEGMENT_BAND_ROWS
+
+    config = TrainingConfig.model_validate({
+        "models": ["logistic"], "bootstrap": 0, "refit": False, "bands": "auto",
+        "band_rule": "share", "band_shares": [0.1, 0.2, 0.4], "band_segments": True})
+    run = train_and_evaluate(world.frame, world.metas, config, 90, seed=0)
+    result = run.results["logistic"]
+    model = result.health_model
+    labelled = world.labelled
+    assignment, _, _, _ = split_rows(labelled, config, 90, 0)
+    train = labelled[(assignment == TRAIN).to_numpy()]
+    segments = train["segment"].astype(str)
+    sizes = segments.value_counts()
+    assert set(model.segment_bands) == set(sizes[sizes >= MIN_SEGMENT_BAND_ROWS].index)
+    assert len(model.segment_bands) >= 2
+    p = model.predict_proba(train)
+    for segment, bands in model.segment_bands.items():
+        own = band_thresholds_by_share(p[(segments == segment).to_numpy()], (0.1, 0.2, 0.4))
+        assert [b.low for b in bands[1:]] == own
+        # each segment's own riskiest tenth is Critical, whatever its base rate
+        health = np.round(100 * (1 - p[(segments == segment).to_numpy()]), 1)
+        rows = np.full(len(health), segment)
+        assert np.mean(model.band(health, rows) == "Critical") == pytest.approx(0.1, abs=0.03)
+    edges = [[b.low for b in bands] for bands in model.segment_bands.values()]
+    assert any(e != edges[0] for e in edges)  # the segments differ: a shared edge would fail
+
+    # the pyfunc, the scorer and the report band one frame alike, by segment
+    test = labelled[(assignment == TEST).to_numpy()].reset_index(drop=True)
+    by_pyfunc = HealthScorePyfunc(model).predict(None, test)
+    policy_free = ScoringConfig(hard_stops=[], band_overrides=[])
+    by_scorer = score_accounts(model, test, policy_free, dt.date(2026, 1, 1))
+    np.testing.assert_array_equal(by_pyfunc["band"], by_scorer["band"])
+    report = result.test.bands.set_index("band")["accounts"]
+    counted = by_pyfunc["band"].value_counts().reindex(report.index, fill_value=0)
+    pd.testing.assert_series_equal(counted, report, check_names=False, check_dtype=False)
+    assert (result.test.bands["health_range"] == "per segment").all()
+    whole = model.band(by_pyfunc["health"].to_numpy())  # without segments: the overall edges
+    assert (whole != by_pyfunc["band"].to_numpy()).any()
+
+
+def test_per_segment_bands_need_auto_bands():
+    with pytest.raises(ConfigError, match="training.band_segments"):
+        config_from_mapping({"training": {"band_segments": True}})
+
+
+def test_segment_band_index_uses_a_segments_own_edges_and_the_overall_ones_otherwise():
+    from healthscore.errors import ParameterError
+    from healthscore.model.bands import segment_band_index
+
+    overall = (Band("Low", 0, 50), Band("High", 50, 100.0001))
+    own = {"smb": (Band("Low", 0, 80), Band("High", 80, 100.0001))}
+    health = np.array([60.0, 60.0, 90.0, 60.0])
+    segments = np.array(["smb", "enterprise", "smb", None], dtype=object)
+    assert segment_band_index(health, overall, segments, own).tolist() == [0, 1, 1, 1]
+    assert segment_band_index(health, overall).tolist() == [1, 1, 1, 1]
+    renamed = {"smb": (Band("Bad", 0, 80), Band("Good", 80, 100.0001))}
+    with pytest.raises(ParameterError, match="segment 'smb'"):
+        segment_band_index(health, overall, segments, renamed)
+
+
+def test_the_report_lists_each_segments_band_edges(tmp_path):
+    from healthscore.training.record import segment_band_edges
+    from healthscore.training.report import segment_bands_note
+
+    assert segment_bands_note(tmp_path) == ""  # a run without per-segment bands
+    own = {"smb": (Band("Low", 0, 80.04), Band("High", 80.04, 100.0001)),
+           "enterprise": (Band("Low", 0, 93.3), Band("High", 93.3, 100.0001))}
+    segment_band_edges(own).to_csv(tmp_path / "segment_bands.csv", index=False)
+    note = segment_bands_note(tmp_path)
+    assert "training.band_segments" in note
+    for text in ("smb", "enterprise", "80", "93.3"):
+        assert f">{text}<" in note

@@ -23,6 +23,7 @@ from healthscore.serving.portfolio.tables import (
     band_summary,
     biggest_decliners,
     crm_export,
+    expansion_candidates,
     neutralise_formulas,
     owner_summary,
     this_week,
@@ -32,6 +33,6 @@ from healthscore.serving.portfolio.tables import (
 __all__ = [
     "ALERT_ROWS", "BAND_COLORS", "CRM_COLUMNS", "FORMULA_STARTS", "STYLE", "UNKNOWN_BAND_COLOR",
     "account_label", "band_color", "band_summary", "bands_figure", "biggest_decliners",
-    "crm_export", "health_histogram_figure", "neutralise_formulas", "owner_summary",
-    "render_portfolio", "this_week", "top_at_risk",
+    "crm_export", "expansion_candidates", "health_histogram_figure", "neutralise_formulas",
+    "owner_summary", "render_portfolio", "this_week", "top_at_risk",
 ]

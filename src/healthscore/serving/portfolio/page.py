@@ -31,6 +31,8 @@ from healthscore.serving.portfolio.tables import (
     CHANGE_30D,
     CHANGE_90D,
     DOMINANT,
+    EXPANSION,
+    EXPANSION_REASON,
     EXPECTED_LOSS,
     HARD_STOPS,
     HEALTH,
@@ -52,6 +54,7 @@ from healthscore.serving.portfolio.tables import (
     biggest_decliners,
     check_band_order,
     compact_money,
+    expansion_candidates,
     expected_loss,
     fill_text,
     owner_summary,
@@ -123,6 +126,7 @@ most. Drivers are the features that take the most health points away.</p>
 {_at_risk_table(top_at_risk(scores, top_n))}
 <h2>Biggest decliners over 30 days</h2>
 {_decliners_section(scores, top_n)}
+{_expansion_section(scores, order, top_n)}
 {_alerts_section(scores)}
 {_owner_section(scores, order)}
 <h2>How to read this page</h2>
@@ -229,6 +233,31 @@ def _decliners_section(scores: pd.DataFrame, n: int) -> str:
         ("Playbook", "text", lambda r: _playbook(r)),
     ]
     return columns_table(decliners, columns)
+
+
+def _expansion_section(scores: pd.DataFrame, order: list[str], n: int) -> str:
+    """The healthiest band's accounts most ready to expand; nothing without an expansion
+    readiness model."""
+    if EXPANSION not in scores:
+        return ""
+    ready = expansion_candidates(scores, order, n)
+    head = (f"<h2>Ready to expand</h2><p>Accounts in {html.escape(order[-1])} with the highest "
+            "expansion readiness: the calibrated chance, in %, that the account expands, from "
+            "the expansion model. Drivers are the features that add most to it.</p>")
+    if ready.empty:
+        return head + f'<p class="muted">No account in {html.escape(order[-1])} has an ' \
+            "expansion score.</p>"
+    ranks = [int(m.group(1)) for c in ready for m in [EXPANSION_REASON.fullmatch(c)] if m]
+    columns = [
+        ("#", "num", lambda r: str(r["rank"])),
+        ("Account", "text", lambda r: _account_cell(r, with_segment=True)),
+        ("ARR", "num", lambda r: _money(r[ARR]) if ARR in r else "–"),
+        ("Health", "num", lambda r: _number(r[HEALTH], "{:.1f}")),
+        ("Expansion readiness", "num", lambda r: _number(r[EXPANSION], "{:.1f}")),
+        ("Expansion drivers (points)", "wide",
+         lambda r: _reasons(r, ranks, "expansion", "no expansion driver")),
+    ]
+    return head + columns_table(ready, columns)
 
 
 def _alerts_section(scores: pd.DataFrame) -> str:
@@ -340,18 +369,20 @@ def _band_chip(name: object) -> str:
     return chip(text, band_color(text))
 
 
-def _reasons(row: pd.Series, ranks: Sequence[int]) -> str:
+def _reasons(row: pd.Series, ranks: Sequence[int], kind: str = "risk",
+             none: str = "no risk driver") -> str:
+    """The ``{kind}_<k>_reason`` drivers of ``row`` with their points, as a list."""
     items = []
     for k in ranks:
-        reason = row.get(f"risk_{k}_reason", "")
+        reason = row.get(f"{kind}_{k}_reason", "")
         if not isinstance(reason, str) or not reason.strip():
             continue
-        points = row.get(f"risk_{k}_points", np.nan)
+        points = row.get(f"{kind}_{k}_points", np.nan)
         shown = (f'<span class="pts">{float(points):+.1f}</span> '
                  if isinstance(points, int | float) and not pd.isna(points) and points else "")
         items.append(f"<li>{shown}{html.escape(reason)}</li>")
     if not items:
-        return '<span class="muted">no risk driver</span>'
+        return f'<span class="muted">{html.escape(none)}</span>'
     return f'<ul class="reasons">{"".join(items)}</ul>'
 
 

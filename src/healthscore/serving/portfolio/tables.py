@@ -132,6 +132,33 @@ def biggest_decliners(scores: pd.DataFrame, n: int = 20) -> pd.DataFrame:
     return fill_text(out)
 
 
+def expansion_candidates(scores: pd.DataFrame, band_order: Sequence[str], n: int = 20,
+                         ) -> pd.DataFrame:
+    """The ``n`` accounts of the healthiest band (``band_order[-1]``) most ready to expand
+    (``expansion_score`` descending; ties go to the larger ARR, then the account id), with
+    their expansion drivers. Empty, with the same columns, when the scores carry no expansion
+    score (a model without ``training.expansion``)."""
+    check_n(n)
+    order = check_band_order(band_order)
+    require_columns(scores, (ACCOUNT_ID, HEALTH, BAND), "expansion_candidates")
+    drivers = [c for k in risk_ranks(scores, EXPANSION_REASON)
+               for c in (f"expansion_{k}_reason", f"expansion_{k}_points") if c in scores]
+    columns = [ACCOUNT_ID, NAME, OWNER, SEGMENT, ARR, HEALTH, BAND, EXPANSION, *drivers]
+    present = [c for c in columns if c in scores or c == EXPANSION]
+    if EXPANSION not in scores:
+        return pd.DataFrame(columns=["rank", *present])
+    readiness = pd.to_numeric(scores[EXPANSION], errors="coerce")
+    healthy = scores.loc[(scores[BAND].astype(str) == order[-1]) & readiness.notna()]
+    ranked = healthy.assign(**{EXPANSION: readiness[healthy.index],
+                               "_arr": pd.to_numeric(healthy.get(ARR), errors="coerce")
+                               if ARR in healthy else 0.0})
+    ranked = ranked.sort_values([EXPANSION, "_arr", ACCOUNT_ID], ascending=[False, False, True],
+                                kind="stable", na_position="last").head(n)
+    out = ranked[present].reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return fill_text(out)
+
+
 def crm_export(scores: pd.DataFrame) -> pd.DataFrame:
     """Flat columns for a CRM import, one row per account in input order.
 

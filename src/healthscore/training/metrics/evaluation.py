@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,8 +97,10 @@ def segment_table(y: np.ndarray, p: np.ndarray, segment: np.ndarray | None,
 def evaluate(y: np.ndarray, p: np.ndarray, *, arr: np.ndarray | None = None,
              segment: np.ndarray | None = None, health_threshold: float = 50.0,
              bands: Sequence[Band] = DEFAULT_BANDS, n_boot: int = 200,
-             seed: int = 0) -> Evaluation:
-    """Evaluate churn probabilities against outcomes: overall, by segment, by band, intervals.
+             seed: int = 0, segment_bands: Mapping[str, Sequence[Band]] | None = None
+             ) -> Evaluation:
+    """Evaluate churn probabilities against outcomes: overall, by segment, by band (a listed
+    segment's rows by ``segment_bands``), intervals.
 
     Intervals are percentile bootstraps (``n_boot`` resamples, ``seed``) of roc_auc, pr_auc and
     recall at ``health_threshold``; ``n_boot=0`` leaves their low/high NaN.
@@ -111,6 +113,6 @@ def evaluate(y: np.ndarray, p: np.ndarray, *, arr: np.ndarray | None = None,
     return Evaluation(
         overall=scalar_metrics(y_arr, p_arr, arr_values, health_threshold),
         by_segment=segment_table(y_arr, p_arr, segment, arr_values, health_threshold),
-        bands=band_table(y_arr, p_arr, arr_values, bands),
+        bands=band_table(y_arr, p_arr, arr_values, bands, segment, segment_bands),
         intervals=bootstrap_intervals(y_arr, p_arr, interval_metrics, n_boot, seed),
     )

@@ -9,7 +9,7 @@ decimal), so the at-risk flag and the health bands count the accounts a user wou
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from healthscore.errors import ParameterError
 from healthscore.model.artifact import health_from_probability
-from healthscore.model.bands import DEFAULT_BANDS, Band, band_index, health_range_label
+from healthscore.model.bands import (
+    DEFAULT_BANDS,
+    Band,
+    health_range_label,
+    segment_band_index,
+)
 from healthscore.training.metrics.calibration import expected_calibration_error
 from healthscore.training.metrics.checks import check_arr, check_fraction, ratio
 
@@ -128,14 +133,18 @@ def arr_at_risk_capture(y: np.ndarray, p: np.ndarray, arr: np.ndarray,
 
 
 def band_table(y: np.ndarray, p: np.ndarray, arr: np.ndarray | None = None,
-               bands: Sequence[Band] = DEFAULT_BANDS) -> pd.DataFrame:
+               bands: Sequence[Band] = DEFAULT_BANDS, segments: np.ndarray | None = None,
+               segment_bands: Mapping[str, Sequence[Band]] | None = None) -> pd.DataFrame:
     """Accounts, churners and churn rate per health band, lowest health first.
 
     Columns: band, health_range, accounts, churners, churn_rate (NaN for an empty band), arr
     (sum per band; only when ``arr`` is given) and share_of_accounts. Every band has a row.
+    With ``segment_bands``, a row of a listed segment (``segments``, one per row) is banded by
+    its segment's edges and health_range says "per segment".
     """
     y_arr = np.asarray(y, dtype=float)
-    index = band_index(health_from_probability(p), bands)
+    index = segment_band_index(health_from_probability(p), bands, segments, segment_bands)
+    by_segment = segments is not None and bool(segment_bands)
     size = len(bands)
     accounts = np.bincount(index, minlength=size)
     churners = np.bincount(index, weights=y_arr, minlength=size)
@@ -143,7 +152,8 @@ def band_table(y: np.ndarray, p: np.ndarray, arr: np.ndarray | None = None,
         churn_rate = np.where(accounts > 0, churners / np.maximum(accounts, 1), np.nan)
     table = pd.DataFrame({
         "band": [b.name for b in bands],
-        "health_range": [health_range_label(b, i == size - 1) for i, b in enumerate(bands)],
+        "health_range": ["per segment" if by_segment else health_range_label(b, i == size - 1)
+                         for i, b in enumerate(bands)],
         "accounts": accounts.astype(int),
         "churners": churners.astype(int),
         "churn_rate": churn_rate,
