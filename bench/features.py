@@ -2,11 +2,13 @@
 and a straightforward pandas version of three usage features on the same data for the ratio.
 
 Usage: python bench/features.py --accounts 100000 --months 24 [--skip-pandas]
-           [--slope-from 10000]
-Prints wall seconds, peak RSS and seconds per feature family; with ``--slope-from N`` the full
-build also runs on an N-account world first and the ratio of the two times is printed next to
-the ratio of the account counts (linear cost: equal ratios). The worlds are generated once
-under bench/out/.
+           [--slope-from 10000] [--profile]
+Prints wall seconds, peak RSS and the seconds of each feature family the engine times (the
+metric kernel always; every family with ``--profile``, which materialises each family as
+``build-features -vv`` does: more memory, and at 100k accounts DuckDB's 2 GB runs out in the
+tickets family); with ``--slope-from N`` the full build also runs on an N-account world first
+and the ratio of the two times is printed next to the ratio of the account counts (linear
+cost: equal ratios). The worlds are generated once under bench/out/.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class FamilySeconds(logging.Handler):
     """Collects the engine's ``family <name>: <n> features in <s>s`` log records."""
 
     def __init__(self) -> None:
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)
         self.seconds: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -68,12 +70,13 @@ def open_world(world: Path) -> Dataset:
     return open_dataset(DataConfig(dir=world, end_date=end))
 
 
-def timed_build(dataset: Dataset) -> tuple[float, FeatureMatrix, dict[str, float]]:
-    """Build the full matrix: (seconds, matrix, seconds per family)."""
+def timed_build(dataset: Dataset, profile: bool = False,
+                ) -> tuple[float, FeatureMatrix, dict[str, float]]:
+    """Build the full matrix: (seconds, matrix, seconds per family the engine timed)."""
     families = FamilySeconds()
     engine_log = logging.getLogger("healthscore.features.engine")
     engine_log.addHandler(families)
-    engine_log.setLevel(logging.INFO)
+    engine_log.setLevel(logging.DEBUG if profile else logging.INFO)
     try:
         started = time.perf_counter()
         matrix = build_feature_matrix(dataset, FeatureConfig())
@@ -88,13 +91,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="time every family (materialised one by one, as with -vv)")
     parser.add_argument("--slope-from", type=int, metavar="ACCOUNTS",
                         help="also build an ACCOUNTS-account world first; print the time ratio")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     small_s = None
     if args.slope_from:
-        small_s, _, _ = timed_build(open_world(ensure_world(args.slope_from, args.months)))
+        small_s, _, _ = timed_build(open_world(ensure_world(args.slope_from, args.months)),
+                                    args.profile)
         print(f"features_seconds_{args.slope_from}  {small_s:8.1f}")
     world = ensure_world(args.accounts, args.months)
     print(f"world {world} (accounts={args.accounts:,}, months={args.months}, "
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     events = dataset.row_counts()["events"]
     print(f"validate_seconds          {validate_s:8.1f}   ({events:,} event rows)")
 
-    build_s, matrix, families = timed_build(dataset)
+    build_s, matrix, families = timed_build(dataset, args.profile)
     frame = matrix.frame
     print(f"features_seconds          {build_s:8.1f}   ({len(frame):,} rows x "
           f"{len(matrix.features)} features, {len(matrix.dates)} monthly snapshots)")
