@@ -41,3 +41,28 @@ def world_features(accounts: int, months: int, seed: int = 7):
                                     "seed": seed, "data": {"dir": str(world)}})
     frame, metas = matrix_inputs(build_features(config, open_data(config)))
     return config, frame, metas
+
+
+
+def run_cli(args: list[str], config: Path) -> tuple[float, float, str]:
+    """Run ``healthscore -c CONFIG ARGS...`` in a child process; return (wall seconds, that
+    child's own peak RSS in MB, its stdout). A failing command raises with its stderr."""
+    import os
+    import tempfile
+    import time
+
+    command = [str(Path(sys.executable).with_name("healthscore")), "-c", str(config), *args]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # reaped here: its rusage is its own
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode:
+            raise RuntimeError(f"{' '.join(command)} exited {child.returncode}:\n"
+                               f"{err.read()[-3000:]}")
+        peak = usage.ru_maxrss
+        return seconds, peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, \
+            out.read()

@@ -6,6 +6,13 @@ frames of N rows sampled from its feature matrix (the deeper variant at the smal
 Prints model size, predict time, SHAP time (native contributions) and the whole score_accounts
 time, plus the test ROC-AUC of each variant.
 
+``--end-to-end``: instead, the daily scoring job as a scheduler runs it: ``healthscore score
+--as-of DATE`` in a child process on the world ``--accounts`` x ``--months`` (e.g. 100000 x 24),
+with a model that ``healthscore build-features`` and ``healthscore train`` registered there first
+(timed too: the quarterly retrain; ``--retrain`` repeats them on a cold feature cache). Prints
+wall time and peak RSS of each command and the scoring run's seconds per stage; the features of
+the date are built afresh (an empty feature cache) unless ``--warm``.
+
 ``--multi-horizon``: instead, the single-horizon LightGBM (90 days) beside the survival model
 (LightGBM score; P(churn within 30, 90, 180, 365 days), health on 365) on the same periods:
 train time, then score+explain time (every horizon's probability and expected months
@@ -15,11 +22,14 @@ included) at each N, and the ratio multi / single.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import logging
+import shutil
 import time
 
 import numpy as np
-from common import peak_rss_mb, world_features
+from common import ensure_world, peak_rss_mb, run_cli, world_features
 from sklearn.metrics import roc_auc_score
 
 from healthscore.model.artifact import HealthModel
@@ -47,8 +57,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--multi-horizon", action="store_true",
                         help="time the survival model beside the single-horizon LightGBM")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="time `healthscore score --as-of DATE` (and the training before it)")
+    parser.add_argument("--as-of", type=dt.date.fromisoformat,
+                        help="--end-to-end: the scoring date (default: the day after the data)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="--end-to-end: build features and train again, cold cache")
+    parser.add_argument("--warm", action="store_true",
+                        help="--end-to-end: keep the date's cached features (a re-run)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.end_to_end:
+        end_to_end(args.accounts, args.months, args.as_of, args.retrain, args.warm)
+        return
     base, frame, metas = world_features(args.accounts, args.months)
     if args.multi_horizon:
         multi_horizon(base, frame, metas, args.rows)
@@ -82,6 +103,44 @@ def main(argv: list[str] | None = None) -> None:
             print(f"rows {n:>9,}  predict {predict_s:6.1f}s  shap {shap_s:6.1f}s  "
                   f"score+explain total {total_s:6.1f}s  ({len(scores):,} scored; "
                   f"peak RSS {peak_rss_mb():,.0f} MB)")
+
+
+def end_to_end(accounts: int, months: int, as_of: dt.date | None, retrain: bool,
+               warm: bool) -> None:
+    """Train once on the world (or again with ``retrain``), then time one scoring date
+    through the CLI: wall time, peak RSS and the run's seconds per stage."""
+    world = ensure_world(accounts, months)
+    work = world.parent / f"{world.name}-work"
+    work.mkdir(parents=True, exist_ok=True)
+    settings = {"workdir": str(work), "seed": 7, "data": {"dir": str(world)},
+                "training": {"tracking": {"uri": f"sqlite:///{work / 'mlflow.db'}"}}}
+    config = work / "bench-train.json"  # JSON is YAML
+    config.write_text(json.dumps(settings))
+    day = as_of or dt.date.fromisoformat(
+        json.loads((world / "world.json").read_text())["end_date"]) + dt.timedelta(days=1)
+    print(f"world {world.name}, workdir {work}")
+    if retrain or not (work / "mlflow.db").exists():
+        shutil.rmtree(work / "cache", ignore_errors=True)
+        total = 0.0
+        for command in (["build-features"], ["train"]):
+            seconds, peak, _ = run_cli(command, config)
+            total += seconds
+            print(f"{command[0]:<16} {seconds:7.1f}s  peak RSS {peak:7,.0f} MB")
+        print(f"{'retrain total':<16} {total:7.1f}s")
+    scoring = work / "bench-score.json"
+    cache = work / "score-cache"  # the date's features only, so a cold run builds them
+    if not warm:
+        shutil.rmtree(cache, ignore_errors=True)
+    scoring.write_text(json.dumps(settings | {"features": {"cache_dir": str(cache)}}))
+    seconds, peak, out = run_cli(["score", "--as-of", day.isoformat(), "--json"], scoring)
+    summary = json.loads(out)
+    stages = summary["seconds"]
+    print(f"score --as-of {day} ({summary['accounts']:,} accounts): {seconds:.1f}s, peak RSS "
+          f"{peak:,.0f} MB")
+    for stage, value in stages.items():
+        print(f"  {stage:<22} {value:7.2f}s")
+    print(f"  {'start, config, data':<22} {seconds - sum(stages.values()):7.2f}s  (the rest: "
+          "imports, open and validate the data, tracking check)")
 
 
 def multi_horizon(base, frame, metas, sizes: list[int]) -> None:

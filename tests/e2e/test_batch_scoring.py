@@ -217,3 +217,22 @@ def test_an_unknown_owner_exits_2_before_any_scoring(scored) -> None:
     assert "Did you mean" not in nobody.output
     after = {p.name: p.stat().st_mtime_ns for p in out.glob("*")} if out.exists() else {}
     assert after == before  # refused before any scoring work: nothing written
+
+
+def test_scoring_with_a_matrix_that_holds_the_date_equals_building_the_date(scored) -> None:
+    """The demo scores its month starts from the training matrix it built (the schedule holds
+    them): the same scores, drivers and trends as a build of that date alone."""
+    config, dataset = scored["config"], scored["dataset"]
+    matrix = compose.build_features(config, dataset)  # the training schedule, as the demo
+    assert DATES[1] in matrix.dates
+    alone = run(scored, DATES[1])
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the date's features were built again")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch, "build_feature_matrix", no_build)
+        reused = run(scored, DATES[1], matrix=matrix)
+    assert "features" in reused.seconds and len(reused.scores) == len(alone.scores)
+    pd.testing.assert_frame_equal(reused.scores.drop(columns="scored_at"),
+                                  alone.scores.drop(columns="scored_at"))

@@ -48,3 +48,38 @@ def test_the_experiment_opens_as_a_model_development_experiment(monkeypatch, tmp
     tracking.configure(tracking.TrackingConfig(experiment="old"), tmp_path / "mlartifacts")
     assert mlflow.get_experiment_by_name("old").tags[
         "mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_the_logged_dataset_schema_from_a_few_rows_equals_mlflows_from_every_row() -> None:
+    """log_dataset infers the schema from schema_rows (MLflow reads every value in Python):
+    types and required flags are the same as from the whole frame."""
+    import datetime as dt
+
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    from healthscore.tracking.runs import schema_rows
+
+    n = 3000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "account_id": [f"a{i}" for i in range(n)],
+        "snapshot_date": [dt.date(2025, 1, 1) + dt.timedelta(days=i % 90) for i in range(n)],
+        "events_30d": rng.normal(size=n),
+        "seats": rng.integers(1, 50, n),
+        "label_churn": rng.random(n) < 0.1,
+        "plan": pd.Series(rng.choice(["basic", "pro"], n), dtype=object),
+    })
+    frame.loc[2500, "events_30d"] = np.nan  # a missing value far down: not required
+    frame.loc[2700, "plan"] = None
+    sample = schema_rows(frame)
+    assert len(sample) <= 5
+    expected = mlflow.data.from_pandas(frame).schema
+    assert expected is not None and mlflow.data.from_pandas(sample).schema == expected
+    required = {c.name: c.required for c in expected.inputs}
+    assert not required["events_30d"] and not required["plan"] and required["seats"]
+    # a column MLflow cannot type (another type far down): no schema either way
+    frame["mixed"] = pd.Series([1] * (n - 1) + ["x"], dtype=object)
+    assert mlflow.data.from_pandas(frame).schema is None
+    assert mlflow.data.from_pandas(schema_rows(frame)).schema is None

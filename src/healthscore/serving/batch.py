@@ -32,7 +32,7 @@ from healthscore.serving.history import PRIMARY, SHADOW, open_history
 from healthscore.serving.portfolio import crm_export, render_portfolio
 from healthscore.serving.scorer import check_hard_stops, read_overrides, score_accounts
 from healthscore.serving.settings import ScoringConfig
-from healthscore.serving.trends import trends_and_alerts
+from healthscore.serving.trends import history_since, trends_and_alerts
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +199,15 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
                          progress)
     if accounts is not None:
         primary.scores = with_account_labels(primary.scores, accounts)
+    started = time.perf_counter()
     check_drift(primary.model, primary.features, scoring.drift,
                 health=primary.scores["model_health"].to_numpy(float))
+    seconds["drift_check"] = time.perf_counter() - started
     started = time.perf_counter()
-    past = history.read(until=as_of - dt.timedelta(days=1))
+    since = history_since(history.dates(), as_of, scoring.alerts)
+    past = history.read(since=since or as_of, until=as_of - dt.timedelta(days=1))
+    seconds["history_read"] = time.perf_counter() - started
+    started = time.perf_counter()
     band_order = [b.name for b in primary.model.health_bands]
     labels = reason_labels(primary.model.features)
     trend = trends_and_alerts(primary.scores, past, as_of, scoring.alerts, band_order, labels)
@@ -225,12 +230,16 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
         tmp = {name: stack.enter_context(atomic_path(path)) for name, path in paths.items()}
         scores.to_parquet(tmp["scores"], index=False)
         crm_export(scores).to_csv(tmp["crm_csv"], index=False)
+        seconds["write_files"] = time.perf_counter() - started
+        started = time.perf_counter()
         tmp["report"].write_text(render_portfolio(scores, as_of, band_order, primary.meta))
+        seconds["portfolio_page"] = time.perf_counter() - started
+        started = time.perf_counter()
         if shadow is not None:
             shadow.to_parquet(tmp["shadow"], index=False)
         history.replace(as_of, {PRIMARY: scores} | ({SHADOW: shadow} if shadow is not None
                                                      else {}))
-    seconds["write"] = time.perf_counter() - started
+    seconds["history_write"] = time.perf_counter() - started
     _step(progress, "write")
     log.info("scored %d accounts as of %s with %s v%s", len(scores), as_of,
              primary.meta["name"], primary.meta["version"])

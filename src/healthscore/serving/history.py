@@ -137,6 +137,20 @@ class DuckDBHistory(ScoreHistory):
         if self.path.exists():
             self._connect(read_only=True).close()
 
+    def dates(self, role: str = PRIMARY) -> list[dt.date]:
+        """Scoring dates held for ``role``, oldest first (without reading their rows)."""
+        if not self.path.exists():
+            return []
+        con = self._connect(read_only=True)
+        try:
+            exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                                 "WHERE table_name = ?", [TABLE]).fetchone()[0]
+            rows = con.execute(f"SELECT DISTINCT as_of FROM {TABLE} WHERE role = ? ORDER BY 1",
+                               [role]).fetchall() if exists else []
+        finally:
+            con.close()
+        return [_as_date(r[0]) for r in rows]
+
     def read(self, until: dt.date | None = None, role: str = PRIMARY,
              since: dt.date | None = None) -> pd.DataFrame:
         """Rows of ``role`` dated ``since`` .. ``until`` (inclusive)."""
@@ -255,6 +269,18 @@ class SQLHistory(ScoreHistory):
                 connection, params=params)
         return _typed(frame)
 
+    def dates(self, role: str = PRIMARY) -> list[dt.date]:
+        """Scoring dates held for ``role``, oldest first (without reading their rows)."""
+        import sqlalchemy
+
+        with self._unavailable_is_retryable(), self.engine.connect() as connection:
+            if not sqlalchemy.inspect(connection).has_table(TABLE):
+                return []
+            rows = connection.execute(sqlalchemy.text(
+                f"SELECT DISTINCT as_of FROM {TABLE} WHERE role = :role ORDER BY as_of"),
+                {"role": role}).fetchall()
+        return [_as_date(r[0]) for r in rows]
+
     def replace(self, as_of: dt.date, rows: Mapping[str, pd.DataFrame]) -> None:
         """Delete and insert the date's rows per role, all in one transaction."""
         import sqlalchemy
@@ -280,6 +306,11 @@ def _connect_args(url: str) -> dict:
     if url.startswith("postgresql"):
         return {"connect_args": {"connect_timeout": 10}}
     return {}
+
+
+def _as_date(value: object) -> dt.date:
+    """A stored scoring date as a date (SQLite hands back text, others dates or datetimes)."""
+    return pd.Timestamp(value).date()
 
 
 def _empty() -> pd.DataFrame:

@@ -55,6 +55,19 @@ def reference_date(dates: Sequence[dt.date], as_of: dt.date, days: int) -> dt.da
     return min(close, key=lambda d: (abs((d - target).days), d))
 
 
+def history_since(dates: Sequence[dt.date], as_of: dt.date, config: AlertConfig
+                  ) -> dt.date | None:
+    """The oldest scoring date :func:`trends_and_alerts` can read from a history holding
+    ``dates``: the previous date and the reference and trajectory windows (so a daily job reads
+    a quarter of history, not all of it). None when no date is before ``as_of``."""
+    before = [d for d in dates if d < as_of]
+    if not before:
+        return None
+    reach = max(TRAJECTORY_DAYS, *(days + max(1, days // 4)
+                                   for days in (30, 90, config.drop_days)))
+    return min(max(before), as_of - dt.timedelta(days=reach))
+
+
 def momentum(change_30d: pd.Series, stable_points: float) -> pd.Series:
     """``improving`` / ``stable`` (within ±stable_points) / ``declining``; empty without a
     30-day reference."""

@@ -74,6 +74,8 @@ def test_roles_are_kept_apart(store) -> None:
     store.replace(D1, {PRIMARY: scores([91.0, 51.0, 21.0])})  # leaves the shadow rows alone
     assert store.read(role=SHADOW)["health"].tolist() == [70.0, 60.0, 5.0]
     assert store.read(role=PRIMARY)["health"].tolist() == [91.0, 51.0, 21.0]
+    store.replace(D2, {SHADOW: scores([70.0, 60.0, 5.0])})
+    assert store.dates(SHADOW) == [D1, D2] and store.dates() == [D1]
 
 
 def test_read_filters_by_date_range(store) -> None:

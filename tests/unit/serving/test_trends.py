@@ -11,7 +11,13 @@ import pytest
 
 from healthscore.serving.history import PRIMARY, DuckDBHistory
 from healthscore.serving.settings import AlertConfig
-from healthscore.serving.trends import momentum, point_changes, reference_date, trends_and_alerts
+from healthscore.serving.trends import (
+    history_since,
+    momentum,
+    point_changes,
+    reference_date,
+    trends_and_alerts,
+)
 
 BANDS = ["Critical", "At risk", "Moderate", "Healthy"]
 D1, D2, D3 = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)  # 31 and 28 days
@@ -196,3 +202,39 @@ def test_without_an_expansion_score_expansion_play_keeps_the_health_rule(sequenc
         trend = trends_and_alerts(scored, history.read(), D3, AlertConfig(expansion_score=0),
                                   BANDS).set_index("account_id")
         assert trend.index[trend["alerts"].str.contains("expansion_play")].tolist() == ["riser"]
+
+
+@pytest.mark.parametrize("cadence, gap", [(1, 0), (7, 0), (30, 0), (1, 150)])
+def test_trends_read_from_the_window_equal_trends_read_from_all_history(
+        tmp_path, cadence: int, gap: int) -> None:
+    """Scoring reads the history from :func:`history_since` on, not all of it: the trends
+    and alerts are the same as from every row (daily, weekly and monthly cadences, and a
+    last run long before today)."""
+    history = DuckDBHistory(tmp_path / "history.duckdb")
+    rng = np.random.default_rng(3)
+    as_of = dt.date(2025, 12, 1)
+    ids = ["a", "b", "c", "d"]
+    last = as_of - dt.timedelta(days=gap + 1)
+    for k in range(0, 400, cadence):
+        when = last - dt.timedelta(days=k)
+        health = dict(zip(ids, rng.uniform(0, 100, len(ids)).round(1), strict=True))
+        history.replace(when, {PRIMARY: day(health, {a: {"events_30d": float(rng.normal())}
+                                                     for a in ids})})
+    today = day({"a": 20.0, "b": 55.0, "c": 96.0, "e": 40.0}, {"a": {"events_30d": -9.0}})
+    config = AlertConfig()
+    since = history_since(history.dates(), as_of, config)
+    window = history.read(since=since, until=as_of - dt.timedelta(days=1))
+    every = history.read(until=as_of - dt.timedelta(days=1))
+    assert len(window) < len(every)  # the point: fewer rows read
+    expected = trends_and_alerts(today, every, as_of, config, BANDS)
+    pd.testing.assert_frame_equal(trends_and_alerts(today, window, as_of, config, BANDS),
+                                  expected)
+    assert expected["previous_health"].notna().any()
+
+
+def test_history_since_is_none_without_an_earlier_date() -> None:
+    assert history_since([], D1, AlertConfig()) is None
+    assert history_since([D2, D3], D1, AlertConfig()) is None
+    assert history_since([D1], D3, AlertConfig()) == D3 - dt.timedelta(days=112)
+    far = D3 + dt.timedelta(days=400)
+    assert history_since([D1, D3], far, AlertConfig()) == D3  # the previous run, however old

@@ -105,7 +105,8 @@ def demo(config: Config, hooks: DemoHooks) -> DemoOutcome:
     days = month_starts_before(dataset.end_date + dt.timedelta(days=1), SCORED_MONTHS)
     for day in days:
         with hooks.progress() as progress:
-            result = score(config, dataset, day, model_uri, progress=progress)
+            result = score(config, dataset, day, model_uri, progress=progress,
+                           matrix=built.matrix)  # its snapshots include the month starts
         hooks.scored(result, day == days[-1])
     hooks.stage(6, DEMO_STAGES[5])
     day = dataset.end_date + dt.timedelta(days=1)

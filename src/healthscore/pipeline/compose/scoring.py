@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from healthscore.data.dataset import Dataset
+from healthscore.features.engine import FeatureMatrix
 from healthscore.pipeline.compose.inputs import feature_table_rows
 from healthscore.pipeline.compose.workspace import use_tracking
 from healthscore.pipeline.config import Config
@@ -16,13 +17,36 @@ from healthscore.progress import Progress
 
 
 def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | None = None,
-          shadow_uri: str | None = None, progress: Progress | None = None):
-    """Batch-score every active account as of ``as_of`` (see serving.batch)."""
-    from healthscore.serving.batch import run_batch
+          shadow_uri: str | None = None, progress: Progress | None = None,
+          matrix: FeatureMatrix | None = None):
+    """Batch-score every active account as of ``as_of`` (see serving.batch).
+
+    ``matrix``: a feature matrix built from ``dataset`` with ``config`` (the training matrix
+    the demo just built); when its snapshots include ``as_of``, its rows of that date are the
+    date's features: the values a build of that date alone computes (features are as of their
+    snapshot), without scanning the events again.
+    """
+    from healthscore.serving.batch import (
+        account_labels,
+        check_as_of,
+        config_hash,
+        run_batch,
+        score_rows,
+    )
 
     use_tracking(config)
-    return run_batch(dataset, config.features, config.scoring, config.workdir, as_of,
-                     model_uri, shadow_uri, progress)
+    rows = None
+    if matrix is not None and as_of in matrix.dates and all(
+            stop.feature in matrix.frame for stop in config.scoring.hard_stops):
+        frame = matrix.frame
+        rows = frame[(frame["snapshot_date"] == as_of).to_numpy()].reset_index(drop=True)
+    if rows is None or rows.empty:  # built for the date alone (an empty date: its error)
+        return run_batch(dataset, config.features, config.scoring, config.workdir, as_of,
+                         model_uri, shadow_uri, progress)
+    check_as_of(as_of, dataset)
+    return score_rows(lambda: rows, config_hash(config.features, config.scoring),
+                      config.scoring, config.workdir, as_of, model_uri, shadow_uri, progress,
+                      account_labels(dataset))
 
 
 def score_feature_table(config: Config, path: Path, id_column: str, date_column: str | None,
