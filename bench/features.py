@@ -2,7 +2,13 @@
 and a straightforward pandas version of three usage features on the same data for the ratio.
 
 Usage: python bench/features.py --accounts 100000 --months 24 [--skip-pandas]
-Prints wall seconds and peak RSS; the world is generated once under bench/out/.
+           [--slope-from 10000] [--profile]
+Prints wall seconds, peak RSS and the seconds of each feature family the engine times (the
+metric kernel always; every family with ``--profile``, which materialises each family as
+``build-features -vv`` does: more memory, and at 100k accounts DuckDB's 2 GB runs out in the
+tickets family); with ``--slope-from N`` the full build also runs on an N-account world first
+and the ratio of the two times is printed next to the ratio of the account counts (linear
+cost: equal ratios). The worlds are generated once under bench/out/.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ import json
 import logging
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from common import ensure_world, peak_rss_mb
 
-from healthscore.data.dataset import open_dataset
+from healthscore.data.dataset import Dataset, open_dataset
 from healthscore.data.settings import DataConfig
-from healthscore.features.engine import build_feature_matrix
+from healthscore.features.engine import FeatureMatrix, build_feature_matrix
 from healthscore.features.settings import FeatureConfig, FeatureSelection
 
 
@@ -43,33 +50,78 @@ def pandas_usage_features(events_dir, dates: list[dt.date]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+class FamilySeconds(logging.Handler):
+    """Collects the engine's ``family <name>: <n> features in <s>s`` log records."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seconds: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the seconds of a family record."""
+        if record.msg.startswith("family %s:") and len(record.args) == 3:
+            name, _, seconds = record.args
+            self.seconds[name] = float(seconds)
+
+
+def open_world(world: Path) -> Dataset:
+    """The synthetic world's tables, validated."""
+    end = dt.date.fromisoformat(json.loads((world / "world.json").read_text())["end_date"])
+    return open_dataset(DataConfig(dir=world, end_date=end))
+
+
+def timed_build(dataset: Dataset, profile: bool = False,
+                ) -> tuple[float, FeatureMatrix, dict[str, float]]:
+    """Build the full matrix: (seconds, matrix, seconds per family the engine timed)."""
+    families = FamilySeconds()
+    engine_log = logging.getLogger("healthscore.features.engine")
+    engine_log.addHandler(families)
+    engine_log.setLevel(logging.DEBUG if profile else logging.INFO)
+    try:
+        started = time.perf_counter()
+        matrix = build_feature_matrix(dataset, FeatureConfig())
+        return time.perf_counter() - started, matrix, families.seconds
+    finally:
+        engine_log.removeHandler(families)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="time every family (materialised one by one, as with -vv)")
+    parser.add_argument("--slope-from", type=int, metavar="ACCOUNTS",
+                        help="also build an ACCOUNTS-account world first; print the time ratio")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    small_s = None
+    if args.slope_from:
+        small_s, _, _ = timed_build(open_world(ensure_world(args.slope_from, args.months)),
+                                    args.profile)
+        print(f"features_seconds_{args.slope_from}  {small_s:8.1f}")
     world = ensure_world(args.accounts, args.months)
-    end = dt.date.fromisoformat(json.loads((world / "world.json").read_text())["end_date"])
     print(f"world {world} (accounts={args.accounts:,}, months={args.months}, "
           f"cores={os.cpu_count()})")
 
     started = time.perf_counter()
-    dataset = open_dataset(DataConfig(dir=world, end_date=end))
+    dataset = open_world(world)
     validate_s = time.perf_counter() - started
     events = dataset.row_counts()["events"]
     print(f"validate_seconds          {validate_s:8.1f}   ({events:,} event rows)")
 
-    config = FeatureConfig()
-    started = time.perf_counter()
-    matrix = build_feature_matrix(dataset, config)
-    build_s = time.perf_counter() - started
+    build_s, matrix, families = timed_build(dataset, args.profile)
     frame = matrix.frame
     print(f"features_seconds          {build_s:8.1f}   ({len(frame):,} rows x "
           f"{len(matrix.features)} features, {len(matrix.dates)} monthly snapshots)")
     print(f"peak_rss_after_duckdb_mb  {peak_rss_mb():8.0f}")
+    for name, seconds in sorted(families.items(), key=lambda item: -item[1]):
+        print(f"  family {name:<17} {seconds:8.1f}")
+    if small_s is not None:
+        print(f"slope {args.accounts:,}/{args.slope_from:,} accounts: time x"
+              f"{build_s / small_s:.2f} for accounts x{args.accounts / args.slope_from:.2f}")
 
     if args.skip_pandas:
         return
