@@ -14,12 +14,16 @@ import datetime as dt
 import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from healthscore.errors import ConfigError, DataSourceError, LockHeldError, RetryableError
 from healthscore.redact import redact_url, register_url, scrub, url_problem
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -137,36 +141,37 @@ class DuckDBHistory(ScoreHistory):
         if self.path.exists():
             self._connect(read_only=True).close()
 
-    def dates(self, role: str = PRIMARY) -> list[dt.date]:
-        """Scoring dates held for ``role``, oldest first (without reading their rows)."""
+    @contextlib.contextmanager
+    def _table(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """A read-only connection to the file while its table exists, else None."""
         if not self.path.exists():
-            return []
+            yield None
+            return
         con = self._connect(read_only=True)
         try:
             exists = con.execute("SELECT count(*) FROM information_schema.tables "
                                  "WHERE table_name = ?", [TABLE]).fetchone()[0]
-            rows = con.execute(f"SELECT DISTINCT as_of FROM {TABLE} WHERE role = ? ORDER BY 1",
-                               [role]).fetchall() if exists else []
+            yield con if exists else None
         finally:
             con.close()
+
+    def dates(self, role: str = PRIMARY) -> list[dt.date]:
+        """Scoring dates held for ``role``, oldest first (without reading their rows)."""
+        with self._table() as con:
+            rows = [] if con is None else con.execute(
+                f"SELECT DISTINCT as_of FROM {TABLE} WHERE role = ? ORDER BY 1", [role]
+            ).fetchall()
         return [_as_date(r[0]) for r in rows]
 
     def read(self, until: dt.date | None = None, role: str = PRIMARY,
              since: dt.date | None = None) -> pd.DataFrame:
         """Rows of ``role`` dated ``since`` .. ``until`` (inclusive)."""
-        if not self.path.exists():
-            return _empty()
-        con = self._connect(read_only=True)
-        try:
-            exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                                 "WHERE table_name = ?", [TABLE]).fetchone()[0]
-            if not exists:
+        with self._table() as con:
+            if con is None:
                 return _empty()
             where, params = _where(until, since, role, "$")
             frame = con.execute(f"SELECT * FROM {TABLE} WHERE {where} ORDER BY as_of, account_id",
                                 params).df()
-        finally:
-            con.close()
         return _typed(frame)
 
     def replace(self, as_of: dt.date, rows: Mapping[str, pd.DataFrame]) -> None:

@@ -44,12 +44,16 @@ TRAJECTORY_DAYS = 90  # the trend is fitted on this many days of history and pro
 MIN_TRAJECTORY_SPAN = 28  # days of history (oldest score to today) a trend needs
 
 
+def tolerance(days: int) -> int:
+    """How far (days) a scoring date may sit from ``as_of - days`` and still be its reference."""
+    return max(1, days // 4)
+
+
 def reference_date(dates: Sequence[dt.date], as_of: dt.date, days: int) -> dt.date | None:
     """The scoring date closest to ``as_of - days`` within ``days // 4`` (at least 1) days,
     the earlier one on a tie; None when no date is that close."""
     target = as_of - dt.timedelta(days=days)
-    tolerance = max(1, days // 4)
-    close = [d for d in dates if d < as_of and abs((d - target).days) <= tolerance]
+    close = [d for d in dates if d < as_of and abs((d - target).days) <= tolerance(days)]
     if not close:
         return None
     return min(close, key=lambda d: (abs((d - target).days), d))
@@ -63,7 +67,7 @@ def history_since(dates: Sequence[dt.date], as_of: dt.date, config: AlertConfig
     before = [d for d in dates if d < as_of]
     if not before:
         return None
-    reach = max(TRAJECTORY_DAYS, *(days + max(1, days // 4)
+    reach = max(TRAJECTORY_DAYS, *(days + tolerance(days)
                                    for days in (30, 90, config.drop_days)))
     return min(max(before), as_of - dt.timedelta(days=reach))
 

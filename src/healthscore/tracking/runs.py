@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from healthscore.errors import ModelError
@@ -148,8 +149,6 @@ def schema_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The few rows of ``frame`` MLflow infers the same column schema from as from all of
     them: the first row, each column's first missing value (a column with one is not
     required) and, in a column of Python objects, the first value of each type."""
-    import numpy as np
-
     picks = {0} if len(frame) else set()
     for k in range(frame.shape[1]):
         column = frame.iloc[:, k]
