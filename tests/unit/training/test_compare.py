@@ -14,7 +14,7 @@ import pytest
 from healthscore.errors import ModelError
 from healthscore.features.labels import LabelSpec
 from healthscore.model.artifact import FeatureMeta, HealthModel
-from healthscore.model.bands import DEFAULT_BANDS
+from healthscore.model.bands import DEFAULT_BANDS, Band, segment_band_index
 from healthscore.tracking import RunRecord
 from healthscore.training import record  # test_frame_for would be collected as a test
 from healthscore.training.compare import (
@@ -136,6 +136,26 @@ def test_side_by_side_has_every_headline_metric_and_band_churn(rows):
     assert roc["signal"] > roc["noise"]
     recall = formatted_differences(result).set_index("metric").loc["Recall at health < 50"]
     assert recall["difference"].endswith(" pp")  # shares differ in percentage points
+
+
+def test_every_run_is_banded_by_the_holdout_models_per_segment_edges(rows):
+    """A model with per-segment bands bands the rows of a listed segment by that segment's
+    edges; the comparison's band tables must count them so, for every run."""
+    rows = rows.assign(segment=np.where(rows["account_id"] % 2 == 0, "enterprise", "smb"))
+    strict = (Band("Critical", 0, 60), Band("At risk", 60, 80), Band("Moderate", 80, 90),
+              Band("Healthy", 90, 100))
+    contenders = [contender("noise", {"noise": 1.0}), contender("signal", {"signal": 2.5})]
+    result = compare_runs(contenders, rows, health_threshold=50.0, bands=DEFAULT_BANDS,
+                          n_boot=0, seed=0, segment_bands={"enterprise": strict})
+    plain = compare(contenders, rows, n_boot=0)
+    for name, p in result.probabilities.items():
+        health = 100 * (1 - p)
+        expected = np.bincount(segment_band_index(health, DEFAULT_BANDS, rows["segment"],
+                                                  {"enterprise": strict}), minlength=4)
+        table = result.evaluations[name].bands
+        assert table["accounts"].tolist() == expected.tolist()
+        assert set(table["health_range"]) == {"per segment"}
+        assert table["accounts"].tolist() != plain.evaluations[name].bands["accounts"].tolist()
 
 
 def test_disagreements_one_row_per_account_largest_spread_first_with_both_drivers(rows):

@@ -118,7 +118,7 @@ def compare(config: Config, run_refs: list[str], out: Path | None = None,
     comparison = cmp.compare_runs(
         contenders, rows, health_threshold=config.training.at_risk_threshold,
         bands=holdout.model.health_bands, n_boot=config.training.bootstrap, seed=config.seed,
-        progress=progress)
+        progress=progress, segment_bands=getattr(holdout.model, "segment_bands", None))
     page = cmp.render_comparison(comparison)
     out = out or config.workdir / "reports" / f"compare-{'-'.join(r[:8] for r in run_ids)}.html"
     write_text(page, out)

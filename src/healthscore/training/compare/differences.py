@@ -122,11 +122,15 @@ def paired_differences(y: np.ndarray, probabilities: Mapping[str, np.ndarray], r
 
 def compare_runs(contenders: Sequence[Contender], rows: pd.DataFrame, *,
                  health_threshold: float, bands: Sequence[Band], n_boot: int, seed: int,
-                 progress: Progress | None = None) -> Comparison:
+                 progress: Progress | None = None,
+                 segment_bands: Mapping[str, Sequence[Band]] | None = None) -> Comparison:
     """Score every contender on the holdout rows of the newest one and compare them.
 
-    The first contender is the reference. Raises :class:`IncompatibleRunsError` when the runs
-    cannot be compared fairly (see :func:`compatibility_problems`).
+    The first contender is the reference. Every run is banded alike, by ``bands`` and, for a
+    row of a segment that ``segment_bands`` lists (by its ``segment`` column), by that
+    segment's edges, as the model that owns them bands it. Raises
+    :class:`IncompatibleRunsError` when the runs cannot be compared fairly (see
+    :func:`compatibility_problems`).
     A contender whose registered model was refit on rows overlapping the holdout (the newest
     run always is, when refit) is scored by its evaluation fit (:func:`honest_contender`).
     """
@@ -140,8 +144,11 @@ def compare_runs(contenders: Sequence[Contender], rows: pd.DataFrame, *,
     contenders = [honest_contender(c, rows) for c in contenders]
     holdout = newest(contenders)
     probabilities = {c.name: c.model.predict_proba(rows) for c in contenders}
+    segments = (rows["segment"].astype(str).to_numpy()
+                if segment_bands and "segment" in rows else None)
     evaluations = {name: evaluate(y, p, arr=arr, health_threshold=health_threshold,
-                                  bands=bands, n_boot=0, seed=seed)
+                                  bands=bands, n_boot=0, seed=seed, segment=segments,
+                                  segment_bands=segment_bands if segments is not None else None)
                    for name, p in probabilities.items()}
     differences = paired_differences(y, probabilities, contenders[0].name, health_threshold,
                                      n_boot, seed, progress)
