@@ -348,14 +348,20 @@ def recent_rows(rows: pd.DataFrame, n_dates: int) -> pd.DataFrame:
 
 
 def recall_floor(thresholds: Thresholds, promise: Promise | None) -> tuple[float | None, str]:
-    """The recall below which live recall fails, and where it comes from."""
+    """The recall below which live recall fails, and where it comes from; None and why not
+    when there is no floor (none configured and no validation recall, or a validation recall
+    within the tolerance of zero: a floor at or below 0 % could never fail)."""
     if thresholds.min_recall is not None:
         return thresholds.min_recall, "monitoring.min_recall"
     if promise is not None and np.isfinite(promise.figure("recall")[0]):
-        value = promise.figure("recall")[0]
-        return value - thresholds.recall_tolerance, (
-            f"validation recall {value:.1%} − recall_tolerance {thresholds.recall_tolerance:.0%}")
-    return None, ""
+        value, tolerance = promise.figure("recall")[0], thresholds.recall_tolerance
+        if value - tolerance <= 0:
+            return None, (f"the validation recall {value:.1%} is within recall_tolerance "
+                          f"{tolerance:.0%} of zero, so live recall could never fall below "
+                          "it; set monitoring.min_recall for a floor")
+        return value - tolerance, (
+            f"validation recall {value:.1%} − recall_tolerance {tolerance:.0%}")
+    return None, "no monitoring.min_recall and no validation recall to compare with"
 
 
 def run_checks(recent: pd.DataFrame, thresholds: Thresholds, promise: Promise | None,
@@ -369,8 +375,7 @@ def run_checks(recent: pd.DataFrame, thresholds: Thresholds, promise: Promise | 
     floor, source = recall_floor(thresholds, promise)
     value, low, high = fig.loc["recall", ["value", "low", "high"]]
     if floor is None:
-        checks.append(Check("live recall", "skipped",
-                            "no monitoring.min_recall and no validation recall to compare with"))
+        checks.append(Check("live recall", "skipped", source))
     elif not np.isfinite(value):
         checks.append(Check("live recall", "skipped", f"no churner in the {window}"))
     else:

@@ -137,6 +137,20 @@ def test_recall_check_fails_only_when_the_whole_interval_is_below_the_floor():
     assert next(c for c in good.checks if c.name == "live recall").status == "pass"
 
 
+def test_a_validation_recall_within_the_tolerance_of_zero_sets_no_floor():
+    """Validation recall 10 % and tolerance 15 %: a floor of -5 % could never fail, so the
+    check is skipped and says why instead of passing against a negative floor."""
+    promise = mon.Promise("run", "3", {"test_recall": 0.1}, pd.DataFrame(
+        columns=["band", "accounts", "churners", "churn_rate", "low", "high"]))
+    live = mon.evaluate_live(known_world(), D3, 50.0, DEFAULT_BANDS, mon.Thresholds(), promise,
+                             n_boot=50)
+    recall = next(c for c in live.checks if c.name == "live recall")
+    assert recall.status == "skipped", recall
+    assert "within recall_tolerance 15% of zero" in recall.detail
+    assert mon.recall_floor(mon.Thresholds(recall_tolerance=0.05), promise)[0] == \
+        pytest.approx(0.05)
+
+
 def test_calibration_check_fails_when_far_more_churn_than_predicted():
     rows = []
     for day in (D1, D2, D3):  # predicted 5 % churn, observed 30 %
