@@ -385,11 +385,13 @@ def print_monitor(outcome: MonitorOutcome, day: dt.date) -> None:
                                                 "validation report", "overlap"], bands))
     console.print(table("Checks (monitoring)", ["check", "result", "numbers"],
                         [[c.name, CHECK_MARKS[c.status], c.detail] for c in live.checks]))
-    top = [[r.account_id, r.as_of, f"{r.health:.1f}", r.band, r.drivers or "-"]
+    top = [[r.account_id, r.as_of, f"{r.model_health:.1f}", r.model_band,
+            r.as_scored or "same", r.drivers or "-"]
            for r in live.misses.head(5).itertuples()]
     console.print(table(f"Misses: {len(live.misses):,} churned while not at risk (top 5); "
                         f"false alarms: {len(live.false_alarms):,}",
-                        ["account", "scored", "health", "band", "drivers then"], top))
+                        ["account", "scored", "model health", "model band", "as scored",
+                         "drivers then"], top))
     if live.waiting:
         console.print(f"{len(live.waiting)} later scoring date(s) wait for their outcome "
                       f"({live.waiting[0]} .. {live.waiting[-1]})")

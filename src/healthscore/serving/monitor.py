@@ -311,9 +311,14 @@ def risk_drivers(points_json: str, top: int = 3) -> str:
 
 
 def listed_accounts(rows: pd.DataFrame, threshold: float, which: str,
-                    reasons: pd.DataFrame | None = None) -> pd.DataFrame:
+                    reasons: pd.DataFrame | None = None,
+                    bands: Sequence[Band] | None = None) -> pd.DataFrame:
     """Misses (churned though not flagged at risk: most surprising first) or false alarms
     (flagged, stayed: most ARR first), with the drivers they had when scored.
+
+    Misses and false alarms are the model's (``model_health``); ``model_band`` is its band
+    by ``bands`` (when given) and ``as_scored`` says where the scoring run said otherwise: a
+    hard stop that lowered health (a miss the run still caught) or a band override.
 
     ``reasons`` (optional: as_of, account_id, drivers, and name and owner when the score
     files have them) holds the driver sentences of the score files; without them the drivers
@@ -327,6 +332,9 @@ def listed_accounts(rows: pd.DataFrame, threshold: float, which: str,
                                                               ascending=[False, True])
     out = picked[["as_of", "account_id", "segment", "arr", "health", "model_health", "band",
                   "churn_probability", "model_version"]].copy()
+    out["model_band"] = (np.array([b.name for b in bands], dtype=object)[
+        band_index(picked["model_health"].to_numpy(float), bands)] if bands else out["band"])
+    out["as_scored"] = as_scored(out)
     out["drivers"] = [risk_drivers(j) for j in picked["points_json"]]
     if reasons is not None and not reasons.empty:
         merged = out[["as_of", "account_id"]].merge(reasons, on=["as_of", "account_id"],
@@ -336,6 +344,22 @@ def listed_accounts(rows: pd.DataFrame, threshold: float, which: str,
         for offset, column in enumerate(c for c in ("name", "owner") if c in merged):
             out.insert(2 + offset, column, merged[column].fillna("").astype(str).to_numpy())
     return out.reset_index(drop=True)
+
+
+def as_scored(listed: pd.DataFrame) -> list[str]:
+    """Per listed row, what the scoring run said where it differs from the model alone: its
+    health and band after a hard stop, or its band after an override; empty when the same."""
+    out = []
+    for health, model_health, band, model_band in zip(
+            listed["health"], listed["model_health"], listed["band"], listed["model_band"],
+            strict=True):
+        if np.isfinite(health) and abs(health - model_health) > 1e-9:
+            out.append(f"{health:.1f} {band} (hard stop)")
+        elif band != model_band:
+            out.append(f"{band} (band override)")
+        else:
+            out.append("")
+    return out
 
 
 # --------------------------------------------------------------------------- checks
@@ -421,8 +445,8 @@ def evaluate_live(rows: pd.DataFrame, as_of: dt.date, threshold: float, bands: S
         per_date=per_date_table(rows, threshold, n_boot, seed), cumulative=cumulative,
         recent=recent, bands=band_table(rows, bands, promise, n_boot, seed),
         calibration=calibration_table(rows),
-        misses=listed_accounts(rows, threshold, "misses", reasons),
-        false_alarms=listed_accounts(rows, threshold, "false_alarms", reasons),
+        misses=listed_accounts(rows, threshold, "misses", reasons, bands),
+        false_alarms=listed_accounts(rows, threshold, "false_alarms", reasons, bands),
         checks=run_checks(recent, thresholds, promise, window), promise=promise,
         waiting=list(waiting), window=list(window))
 

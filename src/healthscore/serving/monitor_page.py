@@ -109,13 +109,15 @@ def _account_label(row: object) -> str:
     return label + (f" · {owner}" if owner else "")
 
 
-ACCOUNT_HEADER = ("account", "scored", "segment", "ARR", "health", "band", "p", "drivers then")
+ACCOUNT_HEADER = ("account", "scored", "segment", "ARR", "model health", "model band",
+                  "as scored", "p", "drivers then")
 
 
 def _account_rows(frame: pd.DataFrame, limit: int) -> list[list[object]]:
     return [[_account_label(r), r.as_of, r.segment,
-             f"{r.arr:,.0f}" if np.isfinite(r.arr) else "–", f"{r.health:.1f}", r.band,
-             f"{r.churn_probability:.1%}", r.drivers or "–"]
+             f"{r.arr:,.0f}" if np.isfinite(r.arr) else "–", f"{r.model_health:.1f}",
+             r.model_band, r.as_scored or "same", f"{r.churn_probability:.1%}",
+             r.drivers or "–"]
             for r in frame.head(limit).itertuples()]
 
 
@@ -173,9 +175,9 @@ the promised one is reproduced.</p>
 <h2>Misses: healthy-looking accounts that churned ({len(live.misses):,})</h2>
 <p>The most dangerous errors: nobody was told. Highest health first, with the drivers that
 took health points from them when they were scored.</p>
-{_table(ACCOUNT_HEADER, _account_rows(live.misses, limit), text_columns=(0, 7))}
+{_table(ACCOUNT_HEADER, _account_rows(live.misses, limit), text_columns=(0, 6, 8))}
 <h2>False alarms: flagged at risk, stayed ({len(live.false_alarms):,})</h2>
-{_table(ACCOUNT_HEADER, _account_rows(live.false_alarms, limit), text_columns=(0, 7))}
+{_table(ACCOUNT_HEADER, _account_rows(live.false_alarms, limit), text_columns=(0, 6, 8))}
 """
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>healthscore monitor "
             f"{live.as_of}</title><meta name=viewport content='width=device-width'>"

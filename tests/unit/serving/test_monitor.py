@@ -100,6 +100,25 @@ def test_score_file_sentences_replace_the_points_when_present():
     assert by_date[D2].startswith("days_past_due −12.5 pts")
 
 
+def test_a_miss_a_hard_stop_caught_says_so_and_shows_the_models_band():
+    """The model missed A7 (health 90) but a hard stop scored it 20, Critical: the list is
+    the model's (its health, its band), and says what the scoring run did instead."""
+    world = known_world()
+    stopped = (world["account_id"] == "A7") & (world["as_of"] == D1)
+    world.loc[stopped, ["health", "band"]] = [20.0, "Critical"]
+    overridden = (world["account_id"] == "A7") & (world["as_of"] == D2)
+    world.loc[overridden, "band"] = "At risk"
+    misses = mon.listed_accounts(world, 50.0, "misses", bands=DEFAULT_BANDS).set_index("as_of")
+    assert misses.loc[D1, "model_band"] == "Healthy"
+    assert misses.loc[D1, "as_scored"] == "20.0 Critical (hard stop)"
+    assert misses.loc[D2, "as_scored"] == "At risk (band override)"
+    unchanged = mon.listed_accounts(known_world(), 50.0, "misses", bands=DEFAULT_BANDS)
+    assert set(unchanged["as_scored"]) == {""}
+    page = render_monitor(mon.evaluate_live(world, D3, 50.0, DEFAULT_BANDS, mon.Thresholds(),
+                                            None, n_boot=20), {"name": "h", "version": "3"}, 90)
+    assert "20.0 Critical (hard stop)" in page and "<th>model band</th>" in page
+
+
 def test_misses_carry_the_name_and_owner_the_score_file_had():
     reasons = pd.DataFrame({"as_of": [D1, D2], "account_id": ["A7", "A7"],
                             "drivers": ["2 'seat_removed' events (−12.5 pts)", ""],
