@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from healthscore.errors import ConfigError
 from healthscore.model.artifact import HealthModel
 from healthscore.serving.scorer import explain_with_hard_stops, score_accounts
 from healthscore.serving.settings import ScoringConfig
@@ -122,6 +123,7 @@ def score_on_spark(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     """
     from healthscore.features.spark import spark_session
 
+    _require_pyspark()
     spark = spark or spark_session(settings)
     if frame.empty:
         return score_partition(model, frame, config, as_of, overrides, points)
@@ -150,6 +152,17 @@ def score_on_spark(model: HealthModel, frame: pd.DataFrame, config: ScoringConfi
     scored = scored.sort_values(ROW, ignore_index=True)
     log.info("spark: scored %d accounts in %d partitions into %s", len(scored), count, target)
     return _like(scored.drop(columns=ROW), sample.drop(columns=ROW))
+
+
+def _require_pyspark() -> None:
+    """A missing pyspark is one ConfigError naming ``scoring.engine``."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("scoring.engine", [
+            f"scoring.engine: spark needs pyspark, which is not installed ({exc}); install it "
+            "with `pip install healthscore[spark]` (and a Java 17+ runtime) or set "
+            "`scoring.engine: local`"]) from None
 
 
 def _like(scored: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:

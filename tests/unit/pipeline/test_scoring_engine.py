@@ -48,3 +48,19 @@ def test_where_scoring_runs_leaves_the_config_hash_of_the_scores_alone():
 
     assert config_hash(ScoringConfig(engine="spark")) == config_hash(ScoringConfig())
     assert config_hash(ScoringConfig(top_risks=2)) != config_hash(ScoringConfig())
+
+
+def test_scoring_on_spark_without_pyspark_says_how_to_install_it(monkeypatch, tmp_path):
+    import datetime as dt
+
+    import pandas as pd
+
+    from healthscore.errors import ConfigError
+    from healthscore.serving.settings import ScoringConfig
+    from healthscore.serving.spark import score_on_spark
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # an import of it now fails
+    with pytest.raises(ConfigError, match=r"scoring.engine: spark needs pyspark.*"
+                                          r"pip install healthscore\[spark\]"):
+        score_on_spark(None, pd.DataFrame({"account_id": [1]}), ScoringConfig(),
+                       dt.date(2026, 1, 1), tmp_path / "scores")
