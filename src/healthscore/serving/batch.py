@@ -12,6 +12,9 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +26,8 @@ from healthscore import tracking
 from healthscore.data.dataset import Dataset
 from healthscore.errors import ParameterError
 from healthscore.features.engine import build_feature_matrix
-from healthscore.features.settings import FeatureConfig
-from healthscore.io import atomic_path, sweep_stale_temps, writable_dir
+from healthscore.features.settings import FeatureConfig, SparkSettings
+from healthscore.io import TEMP_MARK, atomic_path, sweep_stale_temps, writable_dir
 from healthscore.model.artifact import FeatureMeta, HealthModel
 from healthscore.progress import Progress
 from healthscore.serving.drift import check_drift
@@ -52,10 +55,12 @@ class ScoringResult:
 
 
 def config_hash(*sections) -> str:
-    """Short hash of the config sections that shape the scores."""
+    """Short hash of the config sections that shape the scores (where scoring runs,
+    ``scoring.engine``, does not: the scores are equal)."""
     digest = hashlib.blake2b(digest_size=8)
     for section in sections:
-        digest.update(section.model_dump_json().encode())
+        exclude = {"engine"} if isinstance(section, ScoringConfig) else None
+        digest.update(section.model_dump_json(exclude=exclude).encode())
     return digest.hexdigest()
 
 
@@ -134,11 +139,23 @@ def _suffix(role: str) -> str:
 def score_with(model: HealthModel, meta: dict[str, str], frame: pd.DataFrame,
                scoring: ScoringConfig, as_of: dt.date, overrides: pd.DataFrame | None,
                hash_: str, seconds: dict[str, float], progress: Progress | None = None,
-               role: str = PRIMARY) -> _Scored:
-    """Score the feature rows of ``as_of`` with one model (timings added to ``seconds``)."""
+               role: str = PRIMARY, spark: SparkSettings | None = None,
+               target: Path | None = None) -> _Scored:
+    """Score the feature rows of ``as_of`` with one model (timings added to ``seconds``).
+
+    ``spark``: score on Spark (the session these settings describe, or the active one), the
+    executors writing the scores as Parquet to the directory ``target``."""
     suffix = _suffix(role)
     started = time.perf_counter()
-    scores = score_accounts(model, frame, scoring, as_of, overrides)
+    if spark is not None:
+        from healthscore.serving.spark import score_on_spark
+
+        if target is None:
+            raise ValueError("scoring on Spark needs the directory its executors write to")
+        scores = score_on_spark(model, frame, scoring, as_of, target, overrides,
+                                settings=spark)
+    else:
+        scores = score_accounts(model, frame, scoring, as_of, overrides)
     seconds["score_and_explain" + suffix] = time.perf_counter() - started
     _step(progress, "score and explain" + suffix)
     scores["model_name"] = meta["name"]
@@ -159,27 +176,49 @@ def _step(progress: Progress | None, name: str) -> None:
 
 def run_batch(dataset: Dataset, features: FeatureConfig, scoring: ScoringConfig, workdir: Path,
               as_of: dt.date, model_uri: str | None = None, shadow_uri: str | None = None,
-              progress: Progress | None = None) -> ScoringResult:
+              progress: Progress | None = None, spark: SparkSettings | None = None,
+              ) -> ScoringResult:
     """Score as of ``as_of``, add trends and alerts, write files and history atomically.
 
     Files: ``<out>/DATE.parquet`` (every column), ``DATE.csv`` (CRM import), ``DATE.html``
-    (portfolio report) and with a shadow model ``DATE.shadow.parquet``. They are staged beside
-    their targets, the history transaction commits, then they are renamed into place: a failure
-    at any step leaves the previous outputs and history as they were.
+    (portfolio report) and with a shadow model ``DATE.shadow.parquet``; scored on Spark
+    (``spark`` given) also ``DATE.spark``, the executors' Parquet directory. They are staged
+    beside their targets, the history transaction commits, then they are renamed into place:
+    a failure at any step leaves the previous outputs and history as they were.
     """
     check_as_of(as_of, dataset)
     return score_rows(lambda: features_as_of(dataset, features, as_of, workdir / "cache"),
                       config_hash(features, scoring), scoring, workdir, as_of, model_uri,
-                      shadow_uri, progress, account_labels(dataset))
+                      shadow_uri, progress, account_labels(dataset), spark)
 
 
 def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: ScoringConfig,
                workdir: Path, as_of: dt.date, model_uri: str | None = None,
                shadow_uri: str | None = None, progress: Progress | None = None,
-               accounts: pd.DataFrame | None = None) -> ScoringResult:
+               accounts: pd.DataFrame | None = None, spark: SparkSettings | None = None,
+               ) -> ScoringResult:
     """Score the feature rows ``rows_of()`` returns (one per account, as of ``as_of``): the
     scoring run of :func:`run_batch` for rows from anywhere (a feature table too). ``accounts``
-    (account_id, name, owner) adds the accounts' names and owners."""
+    (account_id, name, owner) adds the accounts' names and owners; ``spark`` scores on Spark
+    (see :mod:`healthscore.serving.spark`)."""
+    with contextlib.ExitStack() as staging:
+        return _score_rows(rows_of, hash_, scoring, workdir, as_of, model_uri, shadow_uri,
+                           progress, accounts, spark, staging)
+
+
+def _spark_staging(out: Path, day: str, stack: contextlib.ExitStack) -> Path:
+    """A folder beside the outputs for the executors' Parquet (removed when the run ends;
+    one a killed run left is swept by the next)."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{day}.spark.{TEMP_MARK}{os.getpid()}.", dir=out))
+    stack.callback(shutil.rmtree, folder, True)
+    return folder
+
+
+def _score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: ScoringConfig,
+                workdir: Path, as_of: dt.date, model_uri: str | None,
+                shadow_uri: str | None, progress: Progress | None,
+                accounts: pd.DataFrame | None, spark: SparkSettings | None,
+                staging: contextlib.ExitStack) -> ScoringResult:
     out = scoring.output_dir or workdir / "scores"
     writable_dir(workdir, "workdir")
     writable_dir(out, "scoring.output_dir" if scoring.output_dir else "workdir")
@@ -195,8 +234,11 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
     frame = rows_of()
     seconds["features"] = time.perf_counter() - started
     _step(progress, "features")
+    day = as_of.isoformat()
+    written = _spark_staging(out, day, staging) if spark is not None else None
     primary = score_with(model, meta, frame, scoring, as_of, overrides, hash_, seconds,
-                         progress)
+                         progress, spark=spark,
+                         target=written / PRIMARY if written is not None else None)
     if accounts is not None:
         primary.scores = with_account_labels(primary.scores, accounts)
     started = time.perf_counter()
@@ -219,15 +261,19 @@ def score_rows(rows_of: Callable[[], pd.DataFrame], hash_: str, scoring: Scoring
         # the same feature rows: both models see the accounts exactly alike
         shadow_model, shadow_meta = load_model(shadow_uri, seconds, SHADOW)
         shadow = score_with(shadow_model, shadow_meta, frame, scoring, as_of, overrides, hash_,
-                            seconds, role=SHADOW).scores
-    day = as_of.isoformat()
+                            seconds, role=SHADOW, spark=spark,
+                            target=written / SHADOW if written is not None else None).scores
     paths = {"scores": out / f"{day}.parquet", "crm_csv": out / f"{day}.csv",
              "report": out / f"{day}.html"}
     if shadow is not None:
         paths["shadow"] = out / f"{day}.shadow.parquet"
+    if written is not None:
+        paths["spark_scores"] = out / f"{day}.spark"
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         tmp = {name: stack.enter_context(atomic_path(path)) for name, path in paths.items()}
+        if written is not None:  # the executors' Parquet directory, renamed with the files
+            os.replace(written / PRIMARY, tmp["spark_scores"])
         scores.to_parquet(tmp["scores"], index=False)
         crm_export(scores).to_csv(tmp["crm_csv"], index=False)
         seconds["write_files"] = time.perf_counter() - started

@@ -144,6 +144,12 @@ class ScoringConfig(Section):
         "postgresql+psycopg2://user@host/db) or a DuckDB file path; default the DuckDB file "
         "<workdir>/history.duckdb.")
     output_dir: Path | None = Field(default=None, description="Default <workdir>/scores.")
+    engine: Literal["auto", "local", "spark"] = Field(
+        default="auto", description="Where the rows are scored: `local` (in this process), "
+        "`spark` (the same scorer per partition in `mapInPandas` on the `features.spark` "
+        "session; the executors also write the scores and drivers as the Parquet directory "
+        "<output_dir>/DATE.spark; docs/scale-out.md) or `auto`: spark when `features.engine` "
+        "is spark.")
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
 

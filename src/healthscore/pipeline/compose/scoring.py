@@ -10,10 +10,20 @@ import pandas as pd
 
 from healthscore.data.dataset import Dataset
 from healthscore.features.engine import FeatureMatrix
+from healthscore.features.settings import SparkSettings
 from healthscore.pipeline.compose.inputs import feature_table_rows
 from healthscore.pipeline.compose.workspace import use_tracking
 from healthscore.pipeline.config import Config
 from healthscore.progress import Progress
+
+
+def scoring_spark(config: Config) -> SparkSettings | None:
+    """The Spark session settings to score with (``scoring.engine: spark``, or ``auto`` with
+    ``features.engine: spark``), None to score in this process."""
+    engine = config.scoring.engine
+    if engine == "auto":
+        engine = "spark" if config.features.engine == "spark" else "local"
+    return config.features.spark if engine == "spark" else None
 
 
 def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | None = None,
@@ -42,11 +52,11 @@ def score(config: Config, dataset: Dataset, as_of: dt.date, model_uri: str | Non
         rows = frame[(frame["snapshot_date"] == as_of).to_numpy()].reset_index(drop=True)
     if rows is None or rows.empty:  # built for the date alone (an empty date: its error)
         return run_batch(dataset, config.features, config.scoring, config.workdir, as_of,
-                         model_uri, shadow_uri, progress)
+                         model_uri, shadow_uri, progress, scoring_spark(config))
     check_as_of(as_of, dataset)
     return score_rows(lambda: rows, config_hash(config.features, config.scoring),
                       config.scoring, config.workdir, as_of, model_uri, shadow_uri, progress,
-                      account_labels(dataset))
+                      account_labels(dataset), scoring_spark(config))
 
 
 def score_feature_table(config: Config, path: Path, id_column: str, date_column: str | None,
@@ -59,7 +69,8 @@ def score_feature_table(config: Config, path: Path, id_column: str, date_column:
     use_tracking(config)
     rows, day = feature_table_rows(path, id_column, date_column, as_of)
     return score_rows(lambda: rows, config_hash(config.scoring), config.scoring,
-                      config.workdir, day, model_uri, shadow_uri, progress)
+                      config.workdir, day, model_uri, shadow_uri, progress,
+                      spark=scoring_spark(config))
 
 
 def check_owner(dataset: Dataset, owner: str) -> None:
