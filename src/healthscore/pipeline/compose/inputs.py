@@ -46,7 +46,15 @@ def synthesize_world(config: Config, out_dir: Path | None = None,
 
 
 def open_data(config: Config) -> Dataset:
-    """Load and validate the configured input tables."""
+    """Load and validate the configured input tables (the contract checked by Spark with
+    ``features.engine: spark``)."""
+    if config.features.engine == "spark":
+        from functools import partial
+
+        from healthscore.features.spark_data import spark_violations
+
+        return open_dataset(resolved_data_config(config),
+                            check=partial(spark_violations, settings=config.features.spark))
     return open_dataset(resolved_data_config(config))
 
 
