@@ -46,16 +46,23 @@ def synthesize_world(config: Config, out_dir: Path | None = None,
 
 
 def open_data(config: Config) -> Dataset:
-    """Load and validate the configured input tables (the contract checked by Spark with
-    ``features.engine: spark``)."""
-    if config.features.engine == "spark":
+    """Load and validate the configured input tables. With ``features.engine: spark`` Spark
+    reads the Delta and catalog tables and checks the contract."""
+    data = resolved_data_config(config)
+    if any(s.read_by_spark for s in data.tables.values()) or config.features.engine == "spark":
         from functools import partial
 
-        from healthscore.features.spark_data import spark_violations
+        from healthscore.features.spark_data import (
+            check_spark_sources,
+            spark_violations,
+            stage_spark_sources,
+        )
 
-        return open_dataset(resolved_data_config(config),
-                            check=partial(spark_violations, settings=config.features.spark))
-    return open_dataset(resolved_data_config(config))
+        check_spark_sources(data, config.features.engine)
+        settings = config.features.spark
+        return open_dataset(stage_spark_sources(data, settings),
+                            check=partial(spark_violations, settings=settings))
+    return open_dataset(data)
 
 
 def build_features(config: Config, dataset: Dataset, progress: Progress | None = None,
