@@ -102,6 +102,22 @@ def write_parquet(frame: pd.DataFrame, target: str | Path) -> Path:
     return Path(target)
 
 
+def write_partitioned_parquet(frame: pd.DataFrame, target: str | Path, column: str) -> Path:
+    """Write ``frame`` atomically as a folder of Parquet files, one ``column=value/`` folder
+    per value of ``column`` (the Hive layout Spark, DuckDB and pyarrow read as a table; the
+    column lives in the folder names, not in the files). Dates are named in ISO form."""
+    if frame[column].isna().any():
+        raise ValueError(f"cannot partition by {column!r}: it has missing values")
+    with atomic_path(target) as tmp:
+        tmp.mkdir()
+        for value, part in frame.groupby(column, sort=True):
+            text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+            folder = tmp / f"{column}={text}"
+            folder.mkdir()
+            part.drop(columns=column).to_parquet(folder / "part-0.parquet", index=False)
+    return Path(target)
+
+
 def write_csv(frame: pd.DataFrame, target: str | Path) -> Path:
     """Write ``frame`` to CSV atomically and return the path."""
     with atomic_path(target) as tmp:

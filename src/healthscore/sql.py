@@ -80,6 +80,29 @@ def literal(value: object, dialect: Dialect = DUCKDB) -> str:
     raise TypeError(f"no SQL literal for a {type(value).__name__}: {value!r}")
 
 
+def type_name(duckdb_type: str, dialect: Dialect = DUCKDB) -> str:
+    """A DuckDB type name as ``dialect`` spells it (Spark: ``STRING`` for ``VARCHAR``)."""
+    if dialect is Dialect.SPARK and duckdb_type.upper() == "VARCHAR":
+        return "STRING"
+    return duckdb_type
+
+
+def try_cast(expr: str, duckdb_type: str, dialect: Dialect = DUCKDB) -> str:
+    """``expr`` cast to a type, NULL where it cannot be (DuckDB ``TRY_CAST``, Spark
+    ``try_cast``)."""
+    name = type_name(duckdb_type, dialect)
+    return f"try_cast({expr} AS {name})" if dialect is Dialect.SPARK else (
+        f"TRY_CAST({expr} AS {name})")
+
+
+def is_finite(expr: str, dialect: Dialect = DUCKDB) -> str:
+    """TRUE for a finite number, FALSE for NaN or an infinity, NULL for NULL (DuckDB's
+    ``isfinite``; Spark has none: ``isnan`` is FALSE for NULL, the comparison NULL)."""
+    if dialect is Dialect.SPARK:
+        return f"(NOT isnan({expr}) AND abs({expr}) < CAST('Infinity' AS DOUBLE))"
+    return f"isfinite({expr})"
+
+
 def literal_list(values: Iterable[object], dialect: Dialect = DUCKDB) -> str:
     """``(v1, v2, ...)`` for an ``IN`` list; a non-empty iterable."""
     items = [literal(v, dialect) for v in values]

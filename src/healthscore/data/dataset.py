@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -22,7 +22,7 @@ from healthscore.data.loaders import (
 from healthscore.data.schema import TABLES
 from healthscore.data.settings import DataConfig, EngineConfig
 from healthscore.data.validate import create_typed_views, validate_raw
-from healthscore.errors import DataSourceError, DataValidationError
+from healthscore.errors import DataSourceError, DataValidationError, Violation
 from healthscore.sql import identifier, literal
 
 log = logging.getLogger(__name__)
@@ -79,13 +79,18 @@ def default_end_date() -> dt.date:
     return dt.date.today() - dt.timedelta(days=1)
 
 
+# checks the raw tables (views raw_<table> of the connection): every contract violation
+Checker = Callable[[duckdb.DuckDBPyConnection, Mapping[str, RawTable], dt.date], list[Violation]]
+
+
 def _finish(
-    con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTable], end_date: dt.date, fp: str
+    con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTable], end_date: dt.date, fp: str,
+    check: Checker = validate_raw,
 ) -> Dataset:
     missing = [n for n, spec in TABLES.items() if spec.required and n not in raws]
     if missing:
         raise DataSourceError(f"required table(s) {missing} were not given")
-    violations = validate_raw(con, raws, end_date)
+    violations = check(con, raws, end_date)
     if violations:
         raise DataValidationError(violations)
     create_typed_views(con, raws)
@@ -94,13 +99,17 @@ def _finish(
     return Dataset(con=con, tables=present, end_date=end_date, fingerprint=fp)
 
 
-def open_dataset(data: DataConfig, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
-    """Find, load and validate every table in ``data``; raise one error listing all problems."""
+def open_dataset(data: DataConfig, con: duckdb.DuckDBPyConnection | None = None,
+                 check: Checker = validate_raw) -> Dataset:
+    """Find, load and validate every table in ``data``; raise one error listing all problems.
+
+    ``check``: what lists the contract's violations (default: DuckDB; the Spark engine passes
+    its own, see ``healthscore.features.spark_data``)."""
     con = con or connect(data.engine)
     sources = resolve_sources(data)
     raws = register_sources(con, sources)
     end_date = data.end_date or default_end_date()
-    return _finish(con, raws, end_date, fingerprint_sources(sources))
+    return _finish(con, raws, end_date, fingerprint_sources(sources), check)
 
 
 def dataset_from_frames(

@@ -19,10 +19,14 @@ ContractColumn = Literal[tuple(sorted({c for t in TABLES.values() for c in t.col
 
 
 class TableSource(Section):
-    """Where one table comes from. Give exactly one of ``path``, ``duckdb`` or ``url``.
+    """Where one table comes from. Give exactly one of ``path``, ``duckdb`` or ``url``, or
+    ``table`` alone.
 
-    ``path``: a Parquet or CSV file, a folder of them, or a glob. ``duckdb`` + ``table``: a
-    table in a DuckDB database file. ``url`` + ``query``: a SQL query run through SQLAlchemy.
+    ``path``: a Parquet or CSV file, a folder of them, or a glob; with ``format: delta`` a
+    Delta Lake table's folder. ``duckdb`` + ``table``: a table in a DuckDB database file.
+    ``url`` + ``query``: a SQL query run through SQLAlchemy. ``table`` alone: a table of the
+    Spark session's catalog (metastore, Unity Catalog: ``db.name``). Delta and catalog
+    tables need ``features.engine: spark``: Spark reads them (see docs/scale-out.md).
     ``columns`` maps contract column -> your column name (only the ones that differ).
     ``mrr``: the subscriptions' ``arr`` column holds monthly revenue; it is multiplied by 12.
     ``wide`` (metrics only): the export has one column per metric, listed in
@@ -35,7 +39,7 @@ class TableSource(Section):
     """
 
     path: Path | None = None
-    format: Literal["auto", "parquet", "csv"] = "auto"
+    format: Literal["auto", "parquet", "csv", "delta"] = "auto"
     duckdb: Path | None = None
     table: str | None = None
     url: str | None = None
@@ -61,8 +65,13 @@ class TableSource(Section):
     @model_validator(mode="after")
     def _exactly_one_source(self) -> TableSource:
         given = [k for k in ("path", "duckdb", "url") if getattr(self, k) is not None]
+        if not given and self.table:  # a table of the Spark session's catalog
+            given = ["table"]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of path, duckdb or url; got {given or 'none'}")
+            raise ValueError("give exactly one of path, duckdb or url (or table alone: a "
+                             f"table of the Spark catalog); got {given or 'none'}")
+        if self.format == "delta" and self.path is None:
+            raise ValueError("format: delta reads a Delta table's folder: give its `path`")
         if self.duckdb is not None and not self.table:
             raise ValueError("a duckdb source needs `table`")
         if self.url is not None and not self.query:
@@ -72,7 +81,7 @@ class TableSource(Section):
         csv_options = [k for k in ("delimiter", "whitespace") if getattr(self, k)]
         if not self.header:
             csv_options.append("header")
-        if csv_options and (self.path is None or self.format == "parquet"):
+        if csv_options and (self.path is None or self.format in ("parquet", "delta")):
             raise ValueError(f"{', '.join(csv_options)}: CSV options need a CSV `path` source")
         if self.wide and not self.value_columns:
             raise ValueError("a wide source needs `value_columns`: the columns holding the "
@@ -83,6 +92,20 @@ class TableSource(Section):
         if repeated:
             raise ValueError(f"value_columns lists {repeated} more than once")
         return self
+
+    @property
+    def read_by_spark(self) -> bool:
+        """Whether only Spark can read this source (a Delta table or a catalog table)."""
+        return self.format == "delta" or (self.table is not None and self.path is None
+                                          and self.duckdb is None and self.url is None)
+
+    def describe(self) -> str:
+        """Where the table comes from, for messages."""
+        if self.format == "delta":
+            return f"Delta table {self.path}"
+        if self.read_by_spark:
+            return f"Spark catalog table {self.table}"
+        return str(self.path or self.duckdb or "query")
 
 
 class EngineConfig(Section):

@@ -405,7 +405,7 @@ def cache_key(dataset: Dataset, config: FeatureConfig, dates: list[dt.date],
         "version": __version__,
         "data": dataset.fingerprint,
         "end_date": dataset.end_date.isoformat(),
-        "config": config.model_dump(mode="json", exclude={"cache_dir"}),
+        "config": config.model_dump(mode="json", exclude={"cache_dir", "matrix_layout"}),
         "dates": [d.isoformat() for d in dates],
         "features": [(s.name, s.render(), s.fill, s.kind.value) for s in specs],
     }

@@ -181,3 +181,15 @@ class FeatureConfig(Section):
         "or spark (the same declarations rendered to Spark SQL; the `spark` section says "
         "which session; see docs/scale-out.md).")
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    matrix_layout: Literal["file", "partitioned"] | None = Field(
+        default=None,
+        description="How build-features writes the matrix: `file` (one Parquet file, "
+        "default `<workdir>/features.parquet`) or `partitioned` (a folder with one "
+        "`snapshot_date=YYYY-MM-DD/` sub-folder per snapshot, default `<workdir>/features/`, "
+        "read as one table by Spark, DuckDB and `train --features`). Default: `partitioned` "
+        "with `engine: spark`, else `file`.")
+
+    def partitioned_matrix(self) -> bool:
+        """Whether build-features writes the matrix partitioned by snapshot date."""
+        return (self.matrix_layout or ("partitioned" if self.engine == "spark" else "file")
+                ) == "partitioned"

@@ -10,8 +10,9 @@ small: which families and template columns exist, the snapshot schedule.
 
 Contract tables reach Spark as temp views named after them, DATE columns as day numbers
 (``unix_date``; see :mod:`healthscore.features.sql.spark`), from the validated DuckDB views
-staged as Parquet (the data layer reads and validates every source as for DuckDB; reading
-Parquet, Delta or metastore tables in Spark directly is not built yet). pyspark is imported
+staged as Parquet (the data layer reads every source as for DuckDB, Delta and catalog tables
+once Spark has staged them; the contract is checked in Spark: see
+:mod:`healthscore.features.spark_data`). pyspark is imported
 here only, when a Spark build starts (``pip install healthscore[spark]``).
 """
 

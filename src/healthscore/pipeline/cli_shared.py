@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from healthscore.pipeline.config import Config
 
 
+# the strata of a row cap on the built matrix (training.max_rows)
+MATRIX_STRATA = ("snapshot_date", "label_observed", "label_churn")
+
+
 @dataclass
 class Context:
     """Options shared by every subcommand."""
@@ -158,6 +162,7 @@ def training_inputs(config: Config, features: Path | None, id_column: str,
     """(frame, metas, fingerprint, feature table info or None, what the label columns mean or
     None) from a feature table or from the configured data."""
     from healthscore.pipeline.compose import check_tracking, matrix_inputs, open_data
+    from healthscore.training.sample import cap_rows
 
     check_tracking(config, create=True)  # an unreachable server fails before any work
     if features is not None:
@@ -167,6 +172,8 @@ def training_inputs(config: Config, features: Path | None, id_column: str,
                                                       label_column, date_column,
                                                       positive_label, metadata)
         views.print_typing(table, features)
+        if info.sample is not None:
+            console.print(f"[yellow]Rows: {info.sample.describe()}.[/yellow]")
         if date_column is None:
             console.print("[yellow]No --date-column: rows are split at random (stratified); "
                           "the report says so.[/yellow]")
@@ -176,6 +183,9 @@ def training_inputs(config: Config, features: Path | None, id_column: str,
     dataset = open_data(config)
     matrix = build_and_report(config, dataset, None)
     frame, metas = matrix_inputs(matrix)
+    frame, sample = cap_rows(frame, config.training.max_rows, config.seed, MATRIX_STRATA)
+    if sample is not None:
+        console.print(f"[yellow]Training rows: {sample.describe()}.[/yellow]")
     return frame, metas, dataset.fingerprint, None, matrix.labels
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from healthscore.errors import ConfigError, DataSourceError, HealthscoreError
 from healthscore.features.engine import declared_directions, load_feature_modules
 from healthscore.features.registry import Direction, get_spec
+from healthscore.features.snapshots import LABEL_COLUMNS
 from healthscore.model.artifact import FeatureMeta
 from healthscore.training.train import feature_meta
 
@@ -87,10 +88,15 @@ class PreparedTable:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a Parquet or CSV file (errors name the file; exit code 2)."""
+    """Read a Parquet or CSV file, or a folder of Parquet files (partitioned as
+    ``column=value/`` folders, like the matrix ``build-features`` writes with
+    ``features.matrix_layout: partitioned``); errors name the file, exit code 2."""
     if not path.exists():
         raise DataSourceError(f"feature table {path} does not exist")
     try:
+        if path.is_dir():
+            dataset, partitions = open_parquet(path)
+            return arrow_frame([dataset.to_table()], dataset.schema, partitions)
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path, low_memory=False)
         return pd.read_parquet(path)
@@ -99,6 +105,42 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataSourceError(f"feature table {path}: cannot read it as "
                               f"{'CSV' if path.suffix.lower() == '.csv' else 'Parquet'}: "
                               f"{first}") from None
+
+
+def open_parquet(path: Path):
+    """A pyarrow dataset over a Parquet file or a folder of them (files in path order; hidden
+    and ``_``-prefixed files such as Spark's ``_SUCCESS`` skipped), and the names of the
+    partition columns read from ``column=value`` folder names."""
+    import pyarrow.dataset as pads
+
+    if not path.is_dir():
+        return pads.dataset(str(path), format="parquet"), []
+    files = sorted(p for p in path.rglob("*.parquet") if not any(
+        part.startswith((".", "_")) for part in p.relative_to(path).parts))
+    if not files:
+        raise DataSourceError(f"feature table {path}: the folder holds no Parquet file")
+    partitions = list(dict.fromkeys(part.split("=", 1)[0] for f in files
+                                    for part in f.relative_to(path).parts[:-1] if "=" in part))
+    hive = pads.HivePartitioning.discover(infer_dictionary=False)
+    return pads.dataset([str(f) for f in files], format="parquet", partitioning=hive,
+                        partition_base_dir=str(path)), partitions
+
+
+def arrow_frame(parts: list, schema, partitions: list[str]) -> pd.DataFrame:
+    """Arrow tables or batches read from :func:`open_parquet` as one pandas frame: partition
+    columns first, their ISO dates as dates (as in a matrix file)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_batches([b for p in parts for b in (
+        p.to_batches() if isinstance(p, pa.Table) else [p])], schema=schema)
+    frame = table.to_pandas()
+    for column in partitions:
+        values = frame[column]
+        text = values.astype("string")
+        if text.dropna().str.fullmatch(r"\d{4}-\d{2}-\d{2}").all():
+            frame[column] = pd.to_datetime(text).dt.date.astype(object).where(values.notna(),
+                                                                                None)
+    return frame[[*partitions, *(c for c in frame.columns if c not in partitions)]]
 
 
 def missing_columns_message(frame: pd.DataFrame, missing: list[str]) -> str:
@@ -296,11 +338,24 @@ def prepare_feature_table(frame: pd.DataFrame, id_column: str, label_column: str
     if date_column:
         renames[date_column] = "snapshot_date"
     clash = [c for c in KEYS if c in frame.columns and c not in renames]
-    out = frame.drop(columns=clash).rename(columns=renames)
+    # the matrix build-features writes: its other label columns are outcomes, not inputs
+    outcomes = [c for c in LABEL_COLUMNS if c in frame.columns and c not in renames
+                and c not in clash]
+    out = frame.drop(columns=clash + outcomes).rename(columns=renames)
     notes = [ColumnNote(c, "dropped", "a name the pipeline uses for its own columns")
-             for c in clash]
+             for c in clash if c != "label_observed"]
+    notes += [ColumnNote(c, "dropped", "a label column of the feature matrix (an outcome, "
+                         "not known at the snapshot)") for c in outcomes]
     if label_column:
         labels = parse_labels(frame[label_column], positive_label, source, label_column, ids)
+        if "label_observed" in clash and pd.api.types.is_bool_dtype(frame["label_observed"]):
+            # the matrix marks rows whose horizon is not over yet: not labelled
+            labels = labels.where(frame["label_observed"].to_numpy(), pd.NA)
+            notes.append(ColumnNote("label_observed", "label", "rows it marks False have no "
+                                    "label yet (their horizon is not over)"))
+        elif "label_observed" in clash:
+            notes.append(ColumnNote("label_observed", "dropped",
+                                    "a name the pipeline uses for its own columns"))
         out["label_observed"] = labels.notna().to_numpy()
         out["label_churn"] = labels.fillna(False).astype(bool).to_numpy()
         unlabelled = int((~out["label_observed"]).sum())

@@ -273,6 +273,12 @@ class TrainingConfig(Section):
         default=None, description="Feature tables (`train --features`): the label value that "
         "means churn, for labels other than 0/1, booleans and yes/no/true/false (any case); "
         "every other present value means retained. `--positive-label` overrides it.")
+    max_rows: Annotated[int, Field(ge=1000)] | None = Field(
+        default=None, description="Train on at most this many rows of the feature matrix or "
+        "feature table: above it `train` keeps a sample drawn by `seed`, stratified by "
+        "snapshot date and label so each keeps its share of rows (the positive rate stays), "
+        "and says so. A Parquet table is then read in two passes (the stratum columns, then "
+        "only the chosen rows), never whole. Default: every row.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     survival: SurvivalConfig = Field(default_factory=SurvivalConfig)
     expansion: ExpansionConfig = Field(default_factory=ExpansionConfig)

@@ -66,8 +66,8 @@ def test_bad_file_lists_every_bad_key_path_in_one_error(tmp_path):
     assert "did you mean 'tables'?" in problem_for(error, "data.tabels")
     assert "did you mean 'columns'" in problem_for(error, "data.tables.events.colums")
     assert "unknown name 'cadence'" in problem_for(error, "features.snapshots.cadence")
-    assert "give exactly one of path, duckdb or url; got none" in problem_for(
-        error, "data.tables.accounts")
+    assert ("give exactly one of path, duckdb or url (or table alone: a table of the Spark "
+            "catalog); got none") in problem_for(error, "data.tables.accounts")
     assert problem_for(error, "synth.accounts").endswith(
         "greater than or equal to 10; got 3")
     assert "'parquet' or 'csv'; got 'xlsx'" in problem_for(error, "synth.format")
@@ -87,7 +87,8 @@ def test_bad_file_lists_every_bad_key_path_in_one_error(tmp_path):
         ({"duckdb": "w.duckdb"}, "a duckdb source needs `table`"),
         ({"url": "sqlite:///x.db"}, "a url source needs `query`"),
         ({"path": "a.csv", "url": "sqlite:///x.db", "query": "select 1"},
-         "give exactly one of path, duckdb or url; got ['path', 'url']"),
+         "give exactly one of path, duckdb or url (or table alone: a table of the Spark "
+         "catalog); got ['path', 'url']"),
     ],
     ids=["duckdb-without-table", "url-without-query", "two-sources"],
 )

@@ -19,6 +19,7 @@ from healthscore.features.snapshots import data_start, snapshot_dates
 from healthscore.pipeline.compose.workspace import data_dir
 from healthscore.pipeline.config import Config
 from healthscore.progress import Progress
+from healthscore.training.sample import RowSample
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,23 @@ def synthesize_world(config: Config, out_dir: Path | None = None,
 
 
 def open_data(config: Config) -> Dataset:
-    """Load and validate the configured input tables."""
-    return open_dataset(resolved_data_config(config))
+    """Load and validate the configured input tables. With ``features.engine: spark`` Spark
+    reads the Delta and catalog tables and checks the contract."""
+    data = resolved_data_config(config)
+    if any(s.read_by_spark for s in data.tables.values()) or config.features.engine == "spark":
+        from functools import partial
+
+        from healthscore.features.spark_data import (
+            check_spark_sources,
+            spark_violations,
+            stage_spark_sources,
+        )
+
+        check_spark_sources(data, config.features.engine)
+        settings = config.features.spark
+        return open_dataset(stage_spark_sources(data, settings),
+                            check=partial(spark_violations, settings=settings))
+    return open_dataset(data)
 
 
 def build_features(config: Config, dataset: Dataset, progress: Progress | None = None,
@@ -89,14 +105,20 @@ class BuiltMatrix:
 
 def write_features(config: Config, dataset: Dataset, out: Path | None = None,
                    progress: Progress | None = None) -> BuiltMatrix:
-    """Build the training-schedule matrix and write it (default ``<workdir>/features.parquet``)."""
-    from healthscore.io import write_parquet
+    """Build the training-schedule matrix and write it: one Parquet file (default
+    ``<workdir>/features.parquet``) or, with ``features.matrix_layout: partitioned``, a folder
+    partitioned by snapshot date (default ``<workdir>/features/``)."""
+    from healthscore.io import write_parquet, write_partitioned_parquet
 
     started = time.perf_counter()
     matrix = build_features(config, dataset, progress)
     seconds = time.perf_counter() - started
-    out = out or config.workdir / "features.parquet"
-    write_parquet(matrix.frame, out)
+    if config.features.partitioned_matrix():
+        out = out or config.workdir / "features"
+        write_partitioned_parquet(matrix.frame, out, "snapshot_date")
+    else:
+        out = out or config.workdir / "features.parquet"
+        write_parquet(matrix.frame, out)
     return BuiltMatrix(matrix, seconds, out)
 
 
@@ -110,6 +132,7 @@ class FeatureTableInfo:
 
     id_column: str
     report: pd.DataFrame
+    sample: RowSample | None = None  # the rows kept under training.max_rows, if it applied
 
 
 def read_feature_table(config: Config, path: Path, id_column: str, label_column: str,
@@ -121,21 +144,20 @@ def read_feature_table(config: Config, path: Path, id_column: str, label_column:
     """
     from healthscore.data.loaders import fingerprint_sources
     from healthscore.data.settings import TableSource
-    from healthscore.training.feature_table import (
-        prepare_feature_table,
-        read_feature_metadata,
-        read_table,
-    )
+    from healthscore.training.feature_table import prepare_feature_table, read_feature_metadata
+    from healthscore.training.sample import read_capped
 
     metadata = read_feature_metadata(metadata_path) if metadata_path else None
+    frame, sample = read_capped(path, config.training.max_rows, config.seed,
+                                [c for c in (date_column, "label_observed", label_column) if c])
     table = prepare_feature_table(
-        read_table(path), id_column, label_column, date_column, str(path),
+        frame, id_column, label_column, date_column, str(path),
         config.features.directions, positive_label=positive_label or
         config.training.positive_label, metadata=metadata)
     for note in table.warnings:
         log.info("%s: column %s %s: %s", path, note.column, note.action, note.reason)
     return (table, fingerprint_sources({"features": TableSource(path=path)}),
-            FeatureTableInfo(id_column, table.report()))
+            FeatureTableInfo(id_column, table.report(), sample))
 
 
 def feature_table_rows(path: Path, id_column: str, date_column: str | None,
