@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import duckdb
 import pytest
@@ -57,20 +58,41 @@ def test_a_build_leaves_only_its_spine_and_dates_behind(tiny):
     assert first.equals(again)
 
 
-def test_the_profile_materialises_each_family_with_the_same_values(tiny):
-    from healthscore.features.engine import candidate_features, compute_features
+def test_the_profile_and_the_materialised_build_give_the_same_values(tiny, caplog,
+                                                                     monkeypatch):
+    """-v times each family's own query, Spark materialises each family: both give the
+    composed query's frame, column for column; a family that runs out of memory on its own
+    falls back to the composed query."""
+    from healthscore.features import engine
     from healthscore.features.snapshots import build_spine
 
     dataset = dataset_from_frames(tiny, END)
     config = FeatureConfig()
     build_spine(dataset, config, [dt.date(2023, 11, 1), dt.date(2024, 3, 1), dt.date(2024, 7, 1)])
-    specs = candidate_features(dataset)
-    composed = compute_features(dataset, specs)
-    profiled = compute_features(dataset, specs, profile=True)
+    specs = engine.candidate_features(dataset)
+    composed = engine.compute_features(dataset, specs)
+    with caplog.at_level(logging.INFO, logger="healthscore.features.engine"):
+        profiled = engine.compute_features(dataset, specs, profile=True)
+    timed = {r.args[0] for r in caplog.records if r.msg.startswith("family %s:")}
+    assert timed == {s.family for s in specs} - {"spine"}
+    materialised = engine.compute_features(dataset, specs, materialise=True)
     (rows,) = dataset.con.execute("SELECT count(*) FROM spine").fetchone()
     assert len(composed) == rows > 0 and composed.shape[1] > 60
-    assert composed.equals(profiled)
+    assert composed.equals(profiled) and composed.equals(materialised)
     assert temp_tables(dataset.con) == {"spine", "snapshot_dates"}
+
+    real = engine.family_columns
+
+    def out_of_memory(con, specs, by_family, family_name, render):
+        if family_name == "tickets":
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate")
+        return real(con, specs, by_family, family_name, render)
+
+    monkeypatch.setattr(engine, "family_columns", out_of_memory)
+    caplog.clear()
+    assert engine.compute_features(dataset, specs, profile=True).equals(composed)
+    assert any("family tickets ran out of DuckDB's memory" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_scratch_tables_are_unique_per_build_and_dropped_on_failure():
