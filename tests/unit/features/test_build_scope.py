@@ -58,7 +58,35 @@ def test_a_build_leaves_only_its_spine_and_dates_behind(tiny):
     assert first.equals(again)
 
 
-def test_the_profile_and_the_materialised_build_give_the_same_values(tiny, caplog,
+class Records(logging.Handler):
+    """Keeps the records of the logger it is attached to (whatever the root logger does)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def engine_records():
+    """The feature engine's INFO records while the test runs."""
+    engine_log = logging.getLogger("healthscore.features.engine")
+    handler, level, disabled = Records(), engine_log.level, engine_log.disabled
+    switched_off = logging.root.manager.disable  # what an earlier test's logging setup left
+    logging.disable(logging.NOTSET)
+    engine_log.disabled = False  # (a fileConfig with disable_existing_loggers switches it off)
+    engine_log.addHandler(handler)
+    engine_log.setLevel(logging.INFO)
+    yield handler.records
+    engine_log.removeHandler(handler)
+    engine_log.setLevel(level)
+    engine_log.disabled = disabled
+    logging.disable(switched_off)
+
+
+def test_the_profile_and_the_materialised_build_give_the_same_values(tiny, engine_records,
                                                                      monkeypatch):
     """-v times each family's own query, Spark materialises each family: both give the
     composed query's frame, column for column; a family that runs out of memory on its own
@@ -71,9 +99,9 @@ def test_the_profile_and_the_materialised_build_give_the_same_values(tiny, caplo
     build_spine(dataset, config, [dt.date(2023, 11, 1), dt.date(2024, 3, 1), dt.date(2024, 7, 1)])
     specs = engine.candidate_features(dataset)
     composed = engine.compute_features(dataset, specs)
-    with caplog.at_level(logging.INFO, logger="healthscore.features.engine"):
-        profiled = engine.compute_features(dataset, specs, profile=True)
-    timed = {r.args[0] for r in caplog.records if r.msg.startswith("family %s:")}
+    engine_records.clear()
+    profiled = engine.compute_features(dataset, specs, profile=True)
+    timed = {r.args[0] for r in engine_records if r.msg.startswith("family %s:")}
     assert timed == {s.family for s in specs} - {"spine"}
     materialised = engine.compute_features(dataset, specs, materialise=True)
     (rows,) = dataset.con.execute("SELECT count(*) FROM spine").fetchone()
@@ -89,10 +117,10 @@ def test_the_profile_and_the_materialised_build_give_the_same_values(tiny, caplo
         return real(con, specs, by_family, family_name, render)
 
     monkeypatch.setattr(engine, "family_columns", out_of_memory)
-    caplog.clear()
+    engine_records.clear()
     assert engine.compute_features(dataset, specs, profile=True).equals(composed)
     assert any("family tickets ran out of DuckDB's memory" in r.getMessage()
-               for r in caplog.records)
+               for r in engine_records)
 
 
 def test_scratch_tables_are_unique_per_build_and_dropped_on_failure():
