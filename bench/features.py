@@ -3,10 +3,10 @@ and a straightforward pandas version of three usage features on the same data fo
 
 Usage: python bench/features.py --accounts 100000 --months 24 [--skip-pandas]
            [--slope-from 10000] [--profile]
-Prints wall seconds, peak RSS and the seconds of each feature family the engine times (the
-metric kernel always; every family with ``--profile``, which materialises each family as
-``build-features -vv`` does: more memory, and at 100k accounts DuckDB's 2 GB runs out in the
-tickets family); with ``--slope-from N`` the full build also runs on an N-account world first
+Prints wall seconds, peak RSS and, with ``--profile``, the seconds of each feature family (each
+family's query run on its own, as ``build-features -v`` does, falling back to the one composed
+query when a family alone runs out of DuckDB's memory; the metric kernel too); with
+``--slope-from N`` the full build also runs on an N-account world first
 and the ratio of the two times is printed next to the ratio of the account counts (linear
 cost: equal ratios). The worlds are generated once under bench/out/.
 """
@@ -76,7 +76,7 @@ def timed_build(dataset: Dataset, profile: bool = False,
     families = FamilySeconds()
     engine_log = logging.getLogger("healthscore.features.engine")
     engine_log.addHandler(families)
-    engine_log.setLevel(logging.DEBUG if profile else logging.INFO)
+    engine_log.setLevel(logging.INFO if profile else logging.WARNING)
     try:
         started = time.perf_counter()
         matrix = build_feature_matrix(dataset, FeatureConfig())
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--skip-pandas", action="store_true")
     parser.add_argument("--profile", action="store_true",
-                        help="time every family (materialised one by one, as with -vv)")
+                        help="time every family (its query on its own, as with -v)")
     parser.add_argument("--slope-from", type=int, metavar="ACCOUNTS",
                         help="also build an ACCOUNTS-account world first; print the time ratio")
     args = parser.parse_args(argv)

@@ -5,9 +5,9 @@
 
 A stage imports only stages to its left; training and serving never import each other, nor do
 synth (the synthetic world, which writes contract data) and features;
-``report`` (the HTML kit) and the shared base modules (errors, io, progress, redact, settings,
-sql, stats, tracking) import no stage; no circles between packages. Every import counts: module
-level, inside a function (lazy) and under ``TYPE_CHECKING``.
+``report`` (the HTML kit) and the shared base modules (errors, interrupt, io, progress, redact,
+settings, sql, stats, tracking) import no stage; no circles between packages. Every import
+counts: module level, inside a function (lazy) and under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ STAGES = {"data": 1, "features": 2, "synth": 2, "model": 3, "training": 4, "serv
           "pipeline": 5, "api": 6}
 REPORT = "report"  # used by every stage, imports none
 # shared helpers, import no stage
-BASE = {"errors", "io", "progress", "redact", "settings", "sql", "stats", "tracking"}
+BASE = {"errors", "interrupt", "io", "progress", "redact", "settings", "sql", "stats",
+        "tracking"}
 
 
 @dataclass(frozen=True)

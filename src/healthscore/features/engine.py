@@ -290,14 +290,18 @@ def family_relation(family: Family, members: list[FeatureSpec], render: Renderer
 def compute_features(
     dataset: Dataset, specs: list[FeatureSpec], progress: Progress | None = None,
     metrics: MetricFeatures | None = None, render: Renderer | None = None,
-    profile: bool = False,
+    profile: bool = False, materialise: bool = False,
 ) -> pd.DataFrame:
     """Compute ``specs`` for every spine row; return context, labels and features.
 
     Every family's SQL is a relation composed into one matrix query, no table per family (no
-    slower, measured with bench/features.py: see docs/architecture.md); with ``profile`` each
-    family is materialised and timed on its own instead (same values).
-    ``render``: the engine's SQL renderer (DuckDB by default).
+    slower, measured with bench/features.py: see docs/architecture.md). With ``profile`` each
+    family's columns are a query of their own instead, run and timed one after another (the
+    seconds logged at INFO: ``build-features -v``) and added to the matrix as they arrive: the
+    same SQL per column and the same row order, so the same values, and nothing is kept in the
+    engine after a family's query. With ``materialise`` (Spark) each family is a table of this
+    build, timed, and the matrix query joins the tables. ``render``: the engine's SQL renderer
+    (DuckDB by default).
     """
     con = dataset.con
     render = render or duckdb_renderer()
@@ -306,37 +310,12 @@ def compute_features(
         by_family.setdefault(spec.family, []).append(spec)
     families = [f for f in by_family if f not in (SPINE_FAMILY, METRICS_FAMILY)]
     with Scratch(con, render) as scratch:
-        joins, outputs = [], {}
-        for i, family_name in enumerate(families):
-            members = by_family[family_name]
-            started = time.perf_counter()
-            relation = family_relation(FAMILIES[family_name], members, render,
-                                       scratch if profile else None)
-            if profile:
-                log.info("family %s: %d features in %.1fs", family_name, len(members),
-                         time.perf_counter() - started)
-                if progress:
-                    progress(f"features: {family_name}", i + 1, len(families))
-            alias = f"feat_{family_name}"
-            joins.append(f"LEFT JOIN {relation} AS {alias} USING (account_id, snapshot_date)")
-            outputs.update({m.name: _fill(m, f"{alias}.{m.name}", render) for m in members})
-        outputs.update({m.name: _fill(m, m.render(render), render)
-                        for m in by_family.get(SPINE_FAMILY, [])})
-        columns = ["s.account_id", f"{render.date_out('s.snapshot_date')} AS snapshot_date"]
-        columns += [f"s.{c}" for c in CONTEXT_COLUMNS if c not in outputs]
-        columns += [f"s.{c}" for c in LABEL_COLUMNS]
-        columns += [f"{outputs[s.name]} AS {s.name}" for s in specs if s.name in outputs]
-        started = time.perf_counter()
-        if progress and not profile:
-            progress("features: " + ", ".join(families), 0, 1)
-        frame = con.sql(
-            f"SELECT {', '.join(columns)} FROM {SPINE} s {' '.join(joins)} "
-            "ORDER BY s.snapshot_date, s.account_id"
-        ).df()
-        if progress and not profile:
-            progress("features: " + ", ".join(families), 1, 1)
-        log.info("matrix of %d families %s in %.1fs", len(families),
-                 "assembled" if profile else "computed", time.perf_counter() - started)
+        frame = None
+        if profile and not materialise:
+            frame = _family_by_family(con, specs, by_family, families, render, progress)
+        if frame is None:
+            frame = _composed(con, specs, by_family, families, render, progress,
+                              scratch if materialise else None)
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     if METRICS_FAMILY in by_family:
         started = time.perf_counter()
@@ -349,6 +328,100 @@ def compute_features(
         log.info("family %s: %d features in %.1fs", METRICS_FAMILY, len(members),
                  time.perf_counter() - started)
     return frame
+
+
+def _matrix_query(specs: list[FeatureSpec], by_family: dict[str, list[FeatureSpec]],
+                  relations: dict[str, str], render: Renderer, base_columns: bool = True,
+                  ) -> str:
+    """The matrix query over the spine joined with each family's relation in ``relations``
+    (family -> relation): every spine row, in the matrix's row order; with ``base_columns`` the
+    keys, context (unless a feature has its name), labels and spine features first, then the
+    families' feature columns."""
+    joins, outputs = [], {}
+    for family_name, relation in relations.items():
+        alias = f"feat_{family_name}"
+        joins.append(f"LEFT JOIN {relation} AS {alias} USING (account_id, snapshot_date)")
+        outputs.update({m.name: _fill(m, f"{alias}.{m.name}", render)
+                        for m in by_family[family_name]})
+    columns = []
+    if base_columns:
+        outputs.update({m.name: _fill(m, m.render(render), render)
+                        for m in by_family.get(SPINE_FAMILY, [])})
+        named = {s.name for s in specs if s.family != METRICS_FAMILY}
+        columns = ["s.account_id", f"{render.date_out('s.snapshot_date')} AS snapshot_date"]
+        columns += [f"s.{c}" for c in CONTEXT_COLUMNS if c not in named]
+        columns += [f"s.{c}" for c in LABEL_COLUMNS]
+    columns += [f"{outputs[s.name]} AS {s.name}" for s in specs if s.name in outputs]
+    return (f"SELECT {', '.join(columns)} FROM {SPINE} s {' '.join(joins)} "
+            "ORDER BY s.snapshot_date, s.account_id")
+
+
+def _composed(con, specs: list[FeatureSpec], by_family: dict[str, list[FeatureSpec]],
+              families: list[str], render: Renderer, progress: Progress | None,
+              scratch: Scratch | None) -> pd.DataFrame:
+    """The matrix in one query (each family a composed relation, or with ``scratch`` a table
+    of this build, timed)."""
+    relations = {}
+    for i, family_name in enumerate(families):
+        members = by_family[family_name]
+        started = time.perf_counter()
+        relations[family_name] = family_relation(FAMILIES[family_name], members, render,
+                                                 scratch)
+        if scratch is not None:
+            log.info("family %s: %d features in %.1fs", family_name, len(members),
+                     time.perf_counter() - started)
+            if progress:
+                progress(f"features: {family_name}", i + 1, len(families))
+    started = time.perf_counter()
+    if progress and scratch is None:
+        progress("features: " + ", ".join(families), 0, 1)
+    frame = con.sql(_matrix_query(specs, by_family, relations, render)).df()
+    if progress and scratch is None:
+        progress("features: " + ", ".join(families), 1, 1)
+    log.info("matrix of %d families %s in %.1fs", len(families),
+             "assembled" if scratch is not None else "computed", time.perf_counter() - started)
+    return frame
+
+
+def family_columns(con, specs: list[FeatureSpec], by_family: dict[str, list[FeatureSpec]],
+                   family_name: str, render: Renderer) -> pd.DataFrame:
+    """One family's matrix columns (filled as in the matrix), one row per spine row in the
+    matrix's row order."""
+    relation = family_relation(FAMILIES[family_name], by_family[family_name], render)
+    return con.sql(_matrix_query(specs, by_family, {family_name: relation}, render,
+                                 base_columns=False)).df()
+
+
+def _family_by_family(con, specs: list[FeatureSpec], by_family: dict[str, list[FeatureSpec]],
+                      families: list[str], render: Renderer, progress: Progress | None,
+                      ) -> pd.DataFrame | None:
+    """The matrix as the spine's columns plus one query per family, each timed and logged;
+    None when a family's query alone runs out of DuckDB's memory (the caller then builds the
+    matrix in one query, which can spill where a family's fetched result cannot)."""
+    import duckdb
+
+    started = time.perf_counter()
+    parts = [con.sql(_matrix_query(specs, by_family, {}, render)).df()]
+    for i, family_name in enumerate(families):
+        begun = time.perf_counter()
+        try:
+            parts.append(family_columns(con, specs, by_family, family_name, render))
+        except duckdb.OutOfMemoryException as exc:
+            log.warning("family %s ran out of DuckDB's memory on its own (%s): no timing of "
+                        "the remaining families; the matrix is built in one query instead",
+                        family_name, str(exc).splitlines()[0])
+            return None
+        log.info("family %s: %d features in %.1fs", family_name, len(by_family[family_name]),
+                 time.perf_counter() - begun)
+        if progress:
+            progress(f"features: {family_name}", i + 1, len(families))
+    frame = pd.concat(parts, axis=1)
+    log.info("matrix of %d families computed family by family in %.1fs", len(families),
+             time.perf_counter() - started)
+    names = {s.name for s in specs}
+    # the composed query's column order: keys, context and labels, then features as specified
+    return frame[[c for c in parts[0].columns if c not in names]
+                 + [s.name for s in specs if s.name in frame.columns]]
 
 
 def rank_auc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -457,9 +530,9 @@ def build_feature_matrix(
     else:
         build_spine(dataset, config, dates)
         log.info("spine built in %.1fs", time.perf_counter() - started)
-        # -vv: a table per family, timed (the profile); otherwise one composed query
+        # -v: each family's query on its own, timed (the profile); otherwise one composed query
         frame = compute_features(dataset, specs, progress, config.metrics,
-                                 profile=log.isEnabledFor(logging.DEBUG))
+                                 profile=log.isEnabledFor(logging.INFO))
     started = time.perf_counter()
     leakage = leakage_audit(frame, specs, config.leakage_auc_threshold)
     log.info("leakage audit in %.1fs", time.perf_counter() - started)

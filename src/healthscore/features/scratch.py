@@ -1,7 +1,7 @@
 """Intermediate tables one feature build owns: unique names, dropped when the build ends.
 
 A step that has to materialise (the spine's customer blocks and contract state, the metrics
-kernel's codes, a family timed on its own with ``compute_features(profile=True)``) makes its
+kernel's codes, a family of a Spark build with ``compute_features(materialise=True)``) makes its
 table through a :class:`Scratch` and hands the name to the next step, so two builds on one
 connection (a notebook that builds twice, scoring beside a backtest) never read or drop each
 other's tables. Family features are otherwise relations composed into the matrix query

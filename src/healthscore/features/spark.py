@@ -212,7 +212,7 @@ def spark_features(dataset: Dataset, config: FeatureConfig, dates: list[dt.date]
             build_spine(on_spark, config, dates, render)
             # a table per family (materialised, timed): the matrix query then joins tables
             return compute_features(on_spark, specs, progress, config.metrics, render=render,
-                                    profile=True)
+                                    materialise=True)
         finally:
             on_spark.con.close()  # the spine and the other materialised tables
 

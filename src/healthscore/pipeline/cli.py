@@ -5,6 +5,7 @@ Only the command line prints."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -442,17 +443,13 @@ for _command in cli.commands.values():
     subcommand_config_option(_command)
 
 
-def _terminate(signum: int, _frame) -> None:
-    """SIGTERM (a scheduler's timeout) unwinds like an error, so MLflow runs end FAILED and
-    temporary files are removed."""
-    raise SystemExit(128 + signum)
-
-
 def main() -> None:
-    """Console-script entry point."""
-    import signal
+    """Console-script entry point. SIGTERM (a scheduler's timeout) unwinds like an error, so
+    MLflow runs end FAILED, temporary files are removed and the exit code is 143 (a call into
+    the tracking store finishes first: see healthscore.interrupt)."""
+    from healthscore.interrupt import terminate_on
 
-    signal.signal(signal.SIGTERM, _terminate)
+    terminate_on(signal.SIGTERM)
     cli(prog_name="healthscore")
 
 

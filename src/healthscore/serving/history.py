@@ -2,9 +2,13 @@
 any SQLAlchemy database (e.g. ``postgresql+psycopg2://…``, ``sqlite:///history.db``).
 
 Trends and alerts are derived from it, so it keeps what they need (health, band, probability,
-renewal facts, every feature's points) plus the model name, version, run id and config hash of
-each row. Writing a date replaces that date's rows of the role (``primary`` or ``shadow``) in one
-transaction: re-running a date is safe, and a failed write leaves the history as it was.
+renewal facts, every feature's points, the expansion score) plus the model name, version, run id
+and config hash of each row. Writing a date replaces that date's rows of the role (``primary`` or
+``shadow``) in one transaction: re-running a date is safe, and a failed write leaves the history
+as it was.
+
+A store written before a column existed is migrated on the next write (the column is added,
+empty for the old rows: see :data:`ADDED_COLUMNS`); until then it reads with that column empty.
 """
 
 from __future__ import annotations
@@ -50,7 +54,11 @@ COLUMNS: dict[str, str] = {
     "run_id": "VARCHAR(64)",
     "config_hash": "VARCHAR(32)",
     "scored_at": "TIMESTAMP",
+    "expansion_score": "DOUBLE PRECISION",
 }
+# columns added after the first release of the table, oldest first: a store without one gets it
+# (empty for its old rows) on its next write
+ADDED_COLUMNS = ("expansion_score",)
 TEXT_COLUMNS = [c for c, t in COLUMNS.items() if t.startswith(("VARCHAR", "TEXT"))]
 FLOAT_COLUMNS = [c for c, t in COLUMNS.items() if t == "DOUBLE PRECISION"]
 
@@ -96,7 +104,12 @@ class ScoreHistory:
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows with every column of :data:`COLUMNS` (a column an old store lacks is empty),
+    dates as dates and numbers as floats."""
     frame = frame.copy()
+    for column in COLUMNS:
+        if column not in frame:
+            frame[column] = np.nan if column in FLOAT_COLUMNS else None
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     for column in FLOAT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
@@ -180,8 +193,10 @@ class DuckDBHistory(ScoreHistory):
         con = self._connect(read_only=False)
         try:
             con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                        + ", ".join(f"{c} {t.replace('DOUBLE PRECISION', 'DOUBLE')}"
-                                    for c, t in COLUMNS.items()) + ")")
+                        + ", ".join(f"{c} {_duckdb_type(t)}" for c, t in COLUMNS.items()) + ")")
+            for column in ADDED_COLUMNS:  # a store written before the column existed
+                con.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} "
+                            f"{_duckdb_type(COLUMNS[column])}")
             con.execute("BEGIN TRANSACTION")
             try:
                 for role, frame in rows.items():
@@ -189,8 +204,8 @@ class DuckDBHistory(ScoreHistory):
                     con.execute(f"DELETE FROM {TABLE} WHERE as_of = ? AND role = ?",
                                 [as_of, role])
                     con.register("staged_history", staged)
-                    con.execute(f"INSERT INTO {TABLE} SELECT {', '.join(COLUMNS)} "
-                                "FROM staged_history")
+                    con.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT "
+                                f"{', '.join(COLUMNS)} FROM staged_history")
                     con.unregister("staged_history")
                 con.execute("COMMIT")
             except BaseException:
@@ -198,6 +213,10 @@ class DuckDBHistory(ScoreHistory):
                 raise
         finally:
             con.close()
+
+
+def _duckdb_type(sql_type: str) -> str:
+    return sql_type.replace("DOUBLE PRECISION", "DOUBLE")
 
 
 class SQLHistory(ScoreHistory):
@@ -249,6 +268,7 @@ class SQLHistory(ScoreHistory):
 
         with self.engine.connect() as connection:
             if sqlalchemy.inspect(connection).has_table(TABLE):
+                self._add_missing_columns()
                 return
         try:
             with self.engine.begin() as connection:
@@ -259,6 +279,29 @@ class SQLHistory(ScoreHistory):
             with self.engine.connect() as connection:
                 if not sqlalchemy.inspect(connection).has_table(TABLE):
                     raise
+
+    def _add_missing_columns(self) -> None:
+        """Migrate a table written before a column of :data:`ADDED_COLUMNS` existed, one
+        column per transaction; a run that loses the race to add one finds it added."""
+        import sqlalchemy
+
+        for column in ADDED_COLUMNS:
+            with self.engine.connect() as connection:
+                present = {c["name"] for c in sqlalchemy.inspect(connection).get_columns(TABLE)}
+            if column in present:
+                continue
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(sqlalchemy.text(
+                        f"ALTER TABLE {TABLE} ADD COLUMN {column} {COLUMNS[column]}"))
+            except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.ProgrammingError):
+                with self.engine.connect() as connection:
+                    if column not in {c["name"] for c in
+                                      sqlalchemy.inspect(connection).get_columns(TABLE)}:
+                        raise
+            else:
+                log.info("score history %s: column %s added (empty for earlier rows)",
+                         self.location, column)
 
     def read(self, until: dt.date | None = None, role: str = PRIMARY,
              since: dt.date | None = None) -> pd.DataFrame:

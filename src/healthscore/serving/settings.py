@@ -86,8 +86,9 @@ class AlertConfig(Section):
     expansion_score: Annotated[float, Field(ge=0, le=100)] = Field(
         default=15, description="For a model with an expansion "
         "readiness model (`training.expansion`): alert `expansion_play` (and so the "
-        "portfolio's expansion play) for accounts in the healthiest band whose "
-        "`expansion_score` (100 x the probability of expanding) is at least this.")
+        "portfolio's expansion play) when an account enters the healthiest band with an "
+        "`expansion_score` (100 x the probability of expanding) of at least this: once per "
+        "entry, not on every run while it qualifies.")
     stable_points: Annotated[float, Field(ge=0, le=100)] = Field(
         default=5, description="Momentum is `stable` while the 30-day change stays within "
         "this many points; `improving` / `declining` beyond.")

@@ -16,8 +16,11 @@ Alerts (codes, ``;``-separated in ``alerts``):
   ``risk_bands`` from a healthier band;
 - ``renewal_at_risk``: renewal within ``renewal_days`` with health below ``renewal_health``;
 - ``expansion_play``: with an expansion readiness model (an ``expansion_score`` column), the
-  account is in the healthiest band and its expansion score is at least ``expansion_score``;
-  for a model without one, health rose to at least ``expansion_health`` since the previous run.
+  account entered the qualifying state since the previous run: it is in the healthiest band with
+  an expansion score of at least ``expansion_score`` now, and was not at the previous run (not
+  scored then, in another band, below the threshold, or without a stored expansion score); so
+  it fires once per entry, not on every run while the account qualifies. For a model without
+  one, health rose to at least ``expansion_health`` since the previous run.
 Each alert says why in ``alert_reasons``: the features whose driver points moved most between
 the two dates (for a renewal alert, the top risk driver now); a band entry explained by the
 same drivers as the health drop says "(same drivers)" instead of repeating them.
@@ -107,8 +110,9 @@ def projected_health(health: np.ndarray, ids: np.ndarray, past: pd.DataFrame, as
 
 
 def _at(past: pd.DataFrame, day: dt.date | None, ids: np.ndarray, column: str) -> np.ndarray:
-    """``column`` of each account in ``ids`` on scoring date ``day`` (NaN/None when absent)."""
-    if day is None:
+    """``column`` of each account in ``ids`` on scoring date ``day`` (NaN/None when absent,
+    and for every account when the history has no such column)."""
+    if day is None or column not in past:
         return np.full(len(ids), np.nan if column != "points_json" else None, dtype=object)
     rows = past[past["as_of"] == day].drop_duplicates("account_id", keep="last")
     return rows.set_index("account_id")[column].reindex(ids).to_numpy(dtype=object)
@@ -199,9 +203,11 @@ def trends_and_alerts(scores: pd.DataFrame, past: pd.DataFrame, as_of: dt.date,
     renewing = (renewal >= 0) & (renewal <= config.renewal_days) & (
         health < config.renewal_health)
     readiness = _numbers(scores, EXPANSION_SCORE)
-    if np.isfinite(readiness).any():  # the expansion readiness model decides
+    if np.isfinite(readiness).any():  # the expansion readiness model decides, on entry
         healthiest = band_order[-1] if len(band_order) else None
-        rose = (band_now == healthiest) & (readiness >= config.expansion_score)
+        ready_then = _at(past, previous, ids, EXPANSION_SCORE).astype(float)
+        qualified = (band_then == healthiest) & (ready_then >= config.expansion_score)
+        rose = (band_now == healthiest) & (readiness >= config.expansion_score) & ~qualified
     else:
         rose = (health >= config.expansion_health) & (out["previous_health"].to_numpy(float)
                                                      < config.expansion_health)

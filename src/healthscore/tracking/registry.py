@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from healthscore.errors import ModelError
+from healthscore.interrupt import uninterrupted
 from healthscore.redact import redact_url, scrub
 from healthscore.tracking.runs import get_run, os_uri
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 CHALLENGER, CHAMPION = "challenger", "champion"
 
 
+@uninterrupted
 def set_alias(model_name: str, alias: str, version: str) -> None:
     """Point ``alias`` of the registered model at ``version``."""
     from mlflow import MlflowClient
@@ -22,6 +24,7 @@ def set_alias(model_name: str, alias: str, version: str) -> None:
     MlflowClient().set_registered_model_alias(model_name, alias, version)
 
 
+@uninterrupted
 def version_of_run(model_name: str, run_id: str) -> str:
     """The registered version created from ``run_id`` (registering it when needed)."""
     import mlflow
@@ -46,6 +49,7 @@ def promote(model_name: str, run_id: str, alias: str = CHAMPION) -> str:
     return version
 
 
+@uninterrupted
 def alias_version(model_name: str, alias: str) -> tuple[str, str] | None:
     """(version, run_id) behind an alias, or None when it is not set."""
     from mlflow import MlflowClient
@@ -68,6 +72,7 @@ def resolve_run_id(ref: str, model_name: str) -> str:
     return ref
 
 
+@uninterrupted
 def describe_version(model_name: str, version: str, description: str) -> None:
     """Set the description of a registered model version (shown in the registry UI)."""
     from mlflow import MlflowClient
@@ -75,6 +80,7 @@ def describe_version(model_name: str, version: str, description: str) -> None:
     MlflowClient().update_model_version(model_name, version, description=description)
 
 
+@uninterrupted
 def version_description(model_name: str, version: str) -> str:
     """The description of a registered model version ('' when none)."""
     from mlflow import MlflowClient
@@ -82,6 +88,7 @@ def version_description(model_name: str, version: str) -> str:
     return MlflowClient().get_model_version(model_name, version).description or ""
 
 
+@uninterrupted
 def tag_version(model_name: str, version: str, tags: dict[str, str]) -> None:
     """Set tags on a registered model version (shown in the registry UI)."""
     from mlflow import MlflowClient
@@ -91,6 +98,7 @@ def tag_version(model_name: str, version: str, tags: dict[str, str]) -> None:
         client.set_model_version_tag(model_name, version, key, scrub(redact_url(str(value))))
 
 
+@uninterrupted
 def load_health_model(model_uri: str):
     """Load the HealthModel inside a logged pyfunc (``runs:/...`` or ``models:/name@alias``)."""
     import mlflow
@@ -104,6 +112,7 @@ def load_health_model(model_uri: str):
     return pyfunc.unwrap_python_model().health_model
 
 
+@uninterrupted
 def describe_model(model_uri: str) -> dict[str, str]:
     """Registered name, version and run id behind a model URI (empty strings when unknown)."""
     from mlflow import MlflowClient
@@ -131,6 +140,7 @@ def describe_model(model_uri: str) -> dict[str, str]:
     return info
 
 
+@uninterrupted
 def delete_unaliased_versions(client, model_name: str, run_ids: set[str]) -> None:
     from mlflow.exceptions import MlflowException
 

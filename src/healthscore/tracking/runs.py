@@ -3,11 +3,13 @@ model and its inputs, and the tags that name the process of a run."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import socket
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ModelError
+from healthscore.interrupt import deferred, uninterrupted
 from healthscore.redact import redact_config, redact_url, scrub
 
 TAG_SESSION = "healthscore.session"
@@ -31,11 +34,25 @@ def process_tags() -> dict[str, str]:
     return {TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid())}
 
 
-def start_run(name: str, tags: dict[str, str], nested: bool = False):
-    """Start a (possibly nested) run; use as a context manager."""
+@contextlib.contextmanager
+def start_run(name: str, tags: dict[str, str], nested: bool = False) -> Iterator[Any]:
+    """A (possibly nested) run as a context manager: FINISHED when the block completes, FAILED
+    when it raises (SIGTERM included). Starting and ending it are not cut by a SIGTERM (see
+    :mod:`healthscore.interrupt`)."""
     import mlflow
 
-    return mlflow.start_run(run_name=name, tags=tags | process_tags(), nested=nested)
+    active = None
+    try:
+        with deferred():  # a SIGTERM held here is raised once the run exists: it ends FAILED
+            active = mlflow.start_run(run_name=name, tags=tags | process_tags(), nested=nested)
+        yield active
+    except BaseException as exc:
+        if active is not None:
+            with deferred():
+                active.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    with deferred():
+        active.__exit__(None, None, None)
 
 
 def active_run_id() -> str:
@@ -48,6 +65,7 @@ def active_run_id() -> str:
     return run.info.run_id
 
 
+@uninterrupted
 def log_params(params: dict[str, Any]) -> None:
     """Log params (stringified, truncated to MLflow's limit)."""
     import mlflow
@@ -57,6 +75,7 @@ def log_params(params: dict[str, Any]) -> None:
         mlflow.log_params(dict(chunk))
 
 
+@uninterrupted
 def log_metrics(metrics: dict[str, float]) -> None:
     """Log finite metrics in batches."""
     import math
@@ -69,6 +88,7 @@ def log_metrics(metrics: dict[str, float]) -> None:
         mlflow.log_metrics(dict(chunk))
 
 
+@uninterrupted
 def log_metric_steps(name: str, values: list[float]) -> None:
     """Log one metric per step (0, 1, ...) in the active run; non-finite values are skipped."""
     import math
@@ -85,6 +105,7 @@ def _chunks(items: list, size: int):
         yield items[i:i + size]
 
 
+@uninterrupted
 def set_tags(tags: dict[str, str]) -> None:
     """Tag the active run."""
     import mlflow
@@ -92,6 +113,7 @@ def set_tags(tags: dict[str, str]) -> None:
     mlflow.set_tags({k: scrub(redact_url(str(v))) for k, v in tags.items()})
 
 
+@uninterrupted
 def log_artifacts(files: dict[str, bytes | str]) -> None:
     """Log in-memory artifacts under their relative names."""
     import mlflow
@@ -101,6 +123,7 @@ def log_artifacts(files: dict[str, bytes | str]) -> None:
         mlflow.log_artifacts(tmp)
 
 
+@uninterrupted
 def log_artifacts_to_run(run_id: str, files: dict[str, bytes | str]) -> None:
     """Add in-memory artifacts to a finished run."""
     from mlflow import MlflowClient
@@ -125,6 +148,7 @@ def write_json(name: str, payload: Any) -> None:
     log_artifacts({name: json.dumps(redact_config(payload), indent=1, default=str)})
 
 
+@uninterrupted
 def log_dataset(frame: pd.DataFrame, name: str, context: str, digest: str,
                 target: str | None = None) -> None:
     """Record ``frame`` as an input of the active run (``mlflow.log_input``): its name, schema,
@@ -174,6 +198,7 @@ def _package_dir() -> str:
     return str(Path(healthscore.__file__).parent)
 
 
+@uninterrupted
 def log_health_model(python_model: Any, input_example: pd.DataFrame,
                      output_example: pd.DataFrame, registered_name: str | None = None,
                      optional: list[str] | None = None):
@@ -223,6 +248,7 @@ class RunRecord:
     start_time: int = 0  # milliseconds since the epoch, as MLflow stores it
 
 
+@uninterrupted
 def read_run(run_id: str, into: Path | None = None) -> RunRecord:
     """Read a run's params, metrics, tags and download its artifacts (except the model)."""
     import mlflow
@@ -241,6 +267,7 @@ def read_run(run_id: str, into: Path | None = None) -> RunRecord:
                      int(run.info.start_time or 0))
 
 
+@uninterrupted
 def sibling_runs(run: RunRecord) -> list[RunRecord]:
     """Other model runs of the same training session (metrics only, no artifacts)."""
     import mlflow
@@ -264,16 +291,19 @@ def sibling_runs(run: RunRecord) -> list[RunRecord]:
     return out
 
 
+@uninterrupted
 def run_tags(run_id: str) -> dict[str, str]:
     """The tags of a run."""
     return dict(get_run(run_id).data.tags)
 
 
+@uninterrupted
 def run_metrics(run_id: str) -> dict[str, float]:
     """The latest value of every metric of a run."""
     return dict(get_run(run_id).data.metrics)
 
 
+@uninterrupted
 def run_table(run_id: str, artifact_path: str) -> pd.DataFrame | None:
     """A CSV artifact of a run as a frame (None when the run has no such artifact)."""
     import mlflow
@@ -289,6 +319,7 @@ def run_table(run_id: str, artifact_path: str) -> pd.DataFrame | None:
         return pd.read_csv(local)
 
 
+@uninterrupted
 def get_run(run_id: str):
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException

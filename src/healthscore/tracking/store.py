@@ -16,6 +16,7 @@ import socket
 from pathlib import Path
 
 from healthscore.errors import ConfigError, ModelError, TrackingUnavailableError
+from healthscore.interrupt import uninterrupted
 from healthscore.io import process_alive
 from healthscore.redact import redact_url, register_url, scrub, url_problem, without_credentials
 from healthscore.settings import Section
@@ -48,6 +49,7 @@ def tracking_uri(config: TrackingConfig) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or config.uri or DEFAULT_URI
 
 
+@uninterrupted
 def configure(config: TrackingConfig, artifact_root: Path, create: bool = True) -> str:
     """Point MLflow at the tracking store, after checking that it answers, and select the
     experiment.
@@ -91,6 +93,7 @@ def configure(config: TrackingConfig, artifact_root: Path, create: bool = True) 
     return uri
 
 
+@uninterrupted
 def check_store(uri: str, artifact_root: Path, create: bool) -> None:
     """Fail fast and clearly when the tracking store is unusable, before any work.
 
@@ -179,6 +182,7 @@ def _check_database(uri: str, create: bool) -> None:
                          "train a model first. Scoring never creates an empty store.")
 
 
+@uninterrupted
 def sweep_interrupted_runs(experiment_name: str, model_name: str) -> list[str]:
     """Mark runs left RUNNING by a dead process of this machine FAILED, and delete the
     registered versions they created that no alias points at. Returns the run ids swept."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 
 import duckdb
 import pytest
@@ -57,20 +59,71 @@ def test_a_build_leaves_only_its_spine_and_dates_behind(tiny):
     assert first.equals(again)
 
 
-def test_the_profile_materialises_each_family_with_the_same_values(tiny):
-    from healthscore.features.engine import candidate_features, compute_features
+class Records(logging.Handler):
+    """Keeps the messages of the logger it is attached to, rendered when logged (a root
+    handler an earlier in-process command left, with its redacting filter, rewrites the
+    record's msg and args afterwards)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record.getMessage())
+
+
+@pytest.fixture
+def engine_records():
+    """The feature engine's INFO records while the test runs."""
+    engine_log = logging.getLogger("healthscore.features.engine")
+    handler, level, disabled = Records(), engine_log.level, engine_log.disabled
+    switched_off = logging.root.manager.disable  # what an earlier test's logging setup left
+    logging.disable(logging.NOTSET)
+    engine_log.disabled = False  # (a fileConfig with disable_existing_loggers switches it off)
+    engine_log.addHandler(handler)
+    engine_log.setLevel(logging.INFO)
+    yield handler.records
+    engine_log.removeHandler(handler)
+    engine_log.setLevel(level)
+    engine_log.disabled = disabled
+    logging.disable(switched_off)
+
+
+def test_the_profile_and_the_materialised_build_give_the_same_values(tiny, engine_records,
+                                                                     monkeypatch):
+    """-v times each family's own query, Spark materialises each family: both give the
+    composed query's frame, column for column; a family that runs out of memory on its own
+    falls back to the composed query."""
+    from healthscore.features import engine
     from healthscore.features.snapshots import build_spine
 
     dataset = dataset_from_frames(tiny, END)
     config = FeatureConfig()
     build_spine(dataset, config, [dt.date(2023, 11, 1), dt.date(2024, 3, 1), dt.date(2024, 7, 1)])
-    specs = candidate_features(dataset)
-    composed = compute_features(dataset, specs)
-    profiled = compute_features(dataset, specs, profile=True)
+    specs = engine.candidate_features(dataset)
+    composed = engine.compute_features(dataset, specs)
+    engine_records.clear()
+    profiled = engine.compute_features(dataset, specs, profile=True)
+    timed = {m.split()[1].rstrip(":") for m in engine_records
+             if re.fullmatch(r"family \w+: \d+ features in \d+\.\ds", m)}
+    assert timed == {s.family for s in specs} - {"spine"}
+    materialised = engine.compute_features(dataset, specs, materialise=True)
     (rows,) = dataset.con.execute("SELECT count(*) FROM spine").fetchone()
     assert len(composed) == rows > 0 and composed.shape[1] > 60
-    assert composed.equals(profiled)
+    assert composed.equals(profiled) and composed.equals(materialised)
     assert temp_tables(dataset.con) == {"spine", "snapshot_dates"}
+
+    real = engine.family_columns
+
+    def out_of_memory(con, specs, by_family, family_name, render):
+        if family_name == "tickets":
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate")
+        return real(con, specs, by_family, family_name, render)
+
+    monkeypatch.setattr(engine, "family_columns", out_of_memory)
+    engine_records.clear()
+    assert engine.compute_features(dataset, specs, profile=True).equals(composed)
+    assert any("family tickets ran out of DuckDB's memory" in m for m in engine_records)
 
 
 def test_scratch_tables_are_unique_per_build_and_dropped_on_failure():

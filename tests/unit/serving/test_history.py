@@ -156,3 +156,65 @@ def test_a_duckdb_history_locked_by_another_process_is_retryable(tmp_path) -> No
     finally:
         holder.kill()
         holder.wait()
+
+
+def old_store(kind: str, tmp_path) -> DuckDBHistory | SQLHistory:
+    """A history written before ``expansion_score`` existed: the old table with one date."""
+    from healthscore.serving import history
+
+    old = {c: t for c, t in history.COLUMNS.items() if c not in history.ADDED_COLUMNS}
+    rows = history_rows(scores([90.0, 50.0], ids=(1, 2)), D1, PRIMARY)[list(old)]
+    if kind == "duckdb":
+        import duckdb
+
+        path = tmp_path / "old.duckdb"
+        con = duckdb.connect(str(path))
+        con.execute(f"CREATE TABLE health_scores ({', '.join(f'{c} {t}' for c, t in old.items())})"
+                    .replace("DOUBLE PRECISION", "DOUBLE"))
+        con.register("old_rows", rows)
+        con.execute("INSERT INTO health_scores SELECT * FROM old_rows")
+        con.close()
+        return DuckDBHistory(path)
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(
+            f"CREATE TABLE health_scores ({', '.join(f'{c} {t}' for c, t in old.items())})"))
+        rows.to_sql("health_scores", connection, if_exists="append", index=False)
+    engine.dispose()
+    return SQLHistory(url)
+
+
+def stored_columns(store) -> list[str]:
+    if isinstance(store, DuckDBHistory):
+        import duckdb
+
+        con = duckdb.connect(str(store.path), read_only=True)
+        try:
+            return [r[0] for r in con.execute("DESCRIBE health_scores").fetchall()]
+        finally:
+            con.close()
+    import sqlalchemy
+
+    return [c["name"] for c in sqlalchemy.inspect(store.engine).get_columns("health_scores")]
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "sqlite"])
+def test_a_history_written_before_the_expansion_score_is_migrated_on_write(kind, tmp_path
+                                                                             ) -> None:
+    store = old_store(kind, tmp_path)
+    assert "expansion_score" not in stored_columns(store)
+    before = store.read()  # readable as it is: the new column reads empty
+    assert before["health"].tolist() == [90.0, 50.0] and before["expansion_score"].isna().all()
+    newer = scores([80.0, 40.0], ids=(1, 2)).assign(expansion_score=[30.0, 5.0])
+    store.replace(D2, {PRIMARY: newer})
+    assert "expansion_score" in stored_columns(store)
+    back = store.read()
+    assert back.loc[back["as_of"] == D1, "expansion_score"].isna().all()  # old rows: empty
+    assert back.loc[back["as_of"] == D2, "expansion_score"].tolist() == [30.0, 5.0]
+    assert back.loc[back["as_of"] == D1, "health"].tolist() == [90.0, 50.0]  # kept as they were
+    store.replace(D2, {PRIMARY: newer.assign(health=[81.0, 41.0], expansion_score=[31.0, 6.0])})
+    assert store.read(since=D2)["expansion_score"].tolist() == [31.0, 6.0]  # and again
+    assert stored_columns(store).count("expansion_score") == 1

@@ -238,3 +238,45 @@ def test_history_since_is_none_without_an_earlier_date() -> None:
     assert history_since([D1], D3, AlertConfig()) == D3 - dt.timedelta(days=112)
     far = D3 + dt.timedelta(days=400)
     assert history_since([D1, D3], far, AlertConfig()) == D3  # the previous run, however old
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "sqlite"])
+def test_expansion_play_fires_when_an_account_enters_the_qualifying_state(kind, tmp_path):
+    """Healthy with an expansion score of at least 15 qualifies; the alert fires on the run
+    where an account starts to qualify, not again while it stays, and again after it has left
+    (by band or by score) and come back. Re-running a date gives the same alerts."""
+    from healthscore.serving.history import SQLHistory
+
+    history = (DuckDBHistory(tmp_path / "history.duckdb") if kind == "duckdb"
+               else SQLHistory(f"sqlite:///{tmp_path / 'history.db'}"))
+    # per date: account -> (health, expansion score); "steady" qualifies throughout, "hopper"
+    # leaves by its score on the third date and "dipper" by its band on the fourth
+    runs = [
+        {"steady": (90, 40.0), "hopper": (85, 20.0), "dipper": (80, 30.0), "late": (60, 50.0)},
+        {"steady": (91, 41.0), "hopper": (86, 22.0), "dipper": (81, 31.0), "late": (88, 50.0)},
+        {"steady": (92, 39.0), "hopper": (87, 9.0), "dipper": (82, 32.0), "late": (89, 51.0)},
+        {"steady": (93, 38.0), "hopper": (88, 18.0), "dipper": (70, 33.0), "late": (90, 52.0)},
+        {"steady": (94, 37.0), "hopper": (89, 19.0), "dipper": (84, 34.0), "late": (91, 53.0)},
+    ]
+    dates = [dt.date(2025, month, 1) for month in range(1, 6)]
+
+    def score(when: dt.date, accounts: dict) -> list[str]:
+        scored = day({a: float(h) for a, (h, _) in accounts.items()}).assign(
+            expansion_score=[s for _, s in accounts.values()])
+        past = history.read(until=when - dt.timedelta(days=1))
+        trend = trends_and_alerts(scored, past, when, AlertConfig(), BANDS)
+        history.replace(when, {PRIMARY: scored.assign(alerts=trend["alerts"].to_numpy())})
+        return sorted(trend.loc[trend["alerts"].str.contains("expansion_play"), "account_id"])
+
+    fired = [score(when, accounts) for when, accounts in zip(dates, runs, strict=True)]
+    assert fired == [
+        ["dipper", "hopper", "steady"],  # the first run: every qualifying account enters
+        ["late"],  # late entered the Healthy band; the others still qualify: no repeat
+        [],  # hopper left (score 9 < 15)
+        ["hopper"],  # hopper is back above 15; dipper left by its band (Moderate)
+        ["dipper"],  # dipper is back in Healthy
+    ]
+    # re-running a date reads the same previous run, so it alerts the same accounts
+    assert score(dates[3], runs[3]) == ["hopper"]
+    assert score(dates[4], runs[4]) == ["dipper"]
+    assert history.read(since=dates[4])["expansion_score"].tolist() == [34.0, 19.0, 53.0, 37.0]
