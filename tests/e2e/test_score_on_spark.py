@@ -5,11 +5,10 @@ or Java)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 
 import pandas as pd
 import pytest
+from spark_support import require_spark
 
 from healthscore.data.dataset import dataset_from_frames
 from healthscore.data.settings import SynthConfig
@@ -19,9 +18,7 @@ from healthscore.pipeline.config import Config
 from healthscore.serving.history import open_history
 from healthscore.synth import generate_world, write_world
 
-pytest.importorskip("pyspark")
-if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    pytest.skip("Spark needs a Java runtime", allow_module_level=True)
+require_spark()
 
 pytestmark = pytest.mark.slow
 DAY = dt.date(2025, 11, 1)

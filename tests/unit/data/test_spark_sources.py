@@ -5,20 +5,16 @@ table and what to install (exit 2). Slow tier; skipped without pyspark or Java."
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from spark_support import require_spark
 from test_validate import END, frames  # noqa: F401 (frames: the fixture)
 
 from healthscore.data.settings import TableSource
 from healthscore.pipeline.config import Config
 
-pytest.importorskip("pyspark")
-if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    pytest.skip("Spark needs a Java runtime", allow_module_level=True)
+require_spark()
 
 pytestmark = pytest.mark.slow
 SPARK = {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "4",

@@ -6,12 +6,11 @@ list. Slow tier; skipped without pyspark or Java."""
 from __future__ import annotations
 
 import math
-import os
-import shutil
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from spark_support import require_spark
 from test_validate import END, frames, set_cell  # noqa: F401 (frames: the fixture)
 
 from healthscore.data.dataset import connect
@@ -20,9 +19,7 @@ from healthscore.data.validate import validate_raw
 from healthscore.errors import Violation
 from healthscore.features.settings import SparkSettings
 
-pytest.importorskip("pyspark")
-if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    pytest.skip("Spark needs a Java runtime", allow_module_level=True)
+require_spark()
 
 pytestmark = pytest.mark.slow
 SPARK = SparkSettings(master="local[2]", conf={"spark.sql.shuffle.partitions": "4",

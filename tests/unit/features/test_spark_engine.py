@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from spark_support import require_spark
 from test_point_in_time import CONFIGS, as_of, mutate_future, mutate_past, random_world
 from test_point_in_time import build as build_on
 from tiny_world import END, tiny_frames, tiny_shop_frames
@@ -29,9 +29,7 @@ from healthscore.features.settings import FeatureConfig, SparkSettings
 from healthscore.features.snapshots import LABEL_COLUMNS
 from healthscore.synth import generate_world
 
-pytest.importorskip("pyspark")
-if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    pytest.skip("Spark needs a Java runtime", allow_module_level=True)
+require_spark()
 
 pytestmark = pytest.mark.slow
 # Small memory pages: the matrix query pipelines a dozen joins and aggregations in one task,

@@ -10,14 +10,13 @@ world and on a 2,000-account synthetic world. Slow tier; skipped without pyspark
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from spark_support import require_spark
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "features"))
 from tiny_world import END, tiny_frames  # noqa: E402
@@ -32,9 +31,7 @@ from healthscore.synth import generate_world  # noqa: E402
 from healthscore.training.settings import TrainingConfig  # noqa: E402
 from healthscore.training.train import feature_meta, train_and_evaluate  # noqa: E402
 
-pytest.importorskip("pyspark")
-if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    pytest.skip("Spark needs a Java runtime", allow_module_level=True)
+require_spark()
 
 from healthscore.serving.spark import POINTS, score_on_spark, score_partition  # noqa: E402
 
