@@ -169,6 +169,14 @@ def _as_day_numbers(table: str, columns: list[str]) -> str:
     return ", ".join(out)
 
 
+def stage_view(con: Any, select: str, path: Path, spark: SparkSession, view: str) -> None:
+    """Write DuckDB's ``select`` to Parquet at ``path`` (a place every Spark worker can read)
+    and register it in Spark as the temp view ``view``: how a relation reaches Spark without
+    passing through the driver's memory."""
+    con.execute(f"COPY ({select}) TO {literal(str(path))} (FORMAT parquet)")
+    spark.read.parquet(str(path)).createOrReplaceTempView(view)
+
+
 def register_tables(spark: SparkSession, dataset: Dataset, staging: Path) -> None:
     """Register every contract table of ``dataset`` (an absent optional one empty) as a Spark
     temp view of its name, DATE columns as day numbers: DuckDB writes the validated view to
@@ -177,10 +185,9 @@ def register_tables(spark: SparkSession, dataset: Dataset, staging: Path) -> Non
     for table in TABLES:
         columns = list(dataset.con.sql(f"SELECT * FROM {identifier(table)} LIMIT 0").columns)
         path = staging / f"{table}.parquet"
-        dataset.con.execute(
-            f"COPY (SELECT {_as_day_numbers(table, columns)} FROM {identifier(table)}) "
-            f"TO {literal(str(path))} (FORMAT parquet)")
-        spark.read.parquet(str(path)).createOrReplaceTempView(table)
+        stage_view(dataset.con,
+                   f"SELECT {_as_day_numbers(table, columns)} FROM {identifier(table)}",
+                   path, spark, table)
         log.info("spark: table %s staged at %s", table, path)
 
 

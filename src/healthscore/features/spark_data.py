@@ -37,8 +37,8 @@ from healthscore.data.settings import DataConfig, TableSource
 from healthscore.data.validate import validate_raw
 from healthscore.errors import ConfigError, DataSourceError, Violation
 from healthscore.features.settings import SparkSettings
-from healthscore.features.spark import SparkConnection, spark_session
-from healthscore.sql import Dialect, literal
+from healthscore.features.spark import SparkConnection, spark_session, stage_view
+from healthscore.sql import Dialect
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -51,14 +51,12 @@ def stage_raw_tables(con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTable
     """Register DuckDB's ``raw_<table>`` views in Spark under the same names, through Parquet
     files under ``staging`` (a directory every Spark worker can read)."""
     for name, raw in raws.items():
-        path = staging / f"raw_{name}.parquet"
         try:
-            con.execute(f"COPY (SELECT * FROM raw_{name}) TO {literal(str(path))} "
-                        "(FORMAT parquet)")
+            stage_view(con, f"SELECT * FROM raw_{name}", staging / f"raw_{name}.parquet",
+                       spark, f"raw_{name}")
         except duckdb.Error as exc:  # a corrupt or inconsistent source found while reading it
             raise DataSourceError(f"table {name!r}: cannot read {raw.origin}: "
                                   f"{str(exc).splitlines()[0]}") from None
-        spark.read.parquet(str(path)).createOrReplaceTempView(f"raw_{name}")
 
 
 def spark_violations(con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTable],
