@@ -137,25 +137,64 @@ def type_column(event_type: str) -> str:
     return f"q__{slug(event_type)}"
 
 
-def usage_daily_sql(event_types: list[str], render: Renderer) -> str:
-    """Usage per account and day: total quantity, a bitmask of the event types used (breadth
-    without count(DISTINCT); types beyond the 64th share bits) and one quantity column per
-    event type that has per-type features."""
+USAGE_LOOKBACK_DAYS = 90
+# every day boundary the usage features compare a day with: the snapshot itself, 7, 30, 60
+# and 90 days before it (weeks are read from each segment's day mask instead)
+USAGE_CUTS = (0, 7, 30, 60, USAGE_LOOKBACK_DAYS)
+SEGMENT_DAYS = 30  # no usage segment is longer (the largest gap between two cuts above)
+
+
+def window_segments_sql(offsets: tuple[int, ...], lookback_days: int, render: Renderer) -> str:
+    """Every day within ``lookback_days`` before some snapshot (``day``) with the first day of
+    its *segment* (``start``): the days from one cut (a snapshot date minus one of
+    ``offsets``, which must include 0 and ``lookback_days``) up to the next. No cut falls
+    inside a segment, so a comparison of a day with any snapshot's cut has the same answer for
+    every day of its segment, and a segment lies wholly inside or wholly outside each
+    snapshot's look-back; it is at most as long as the largest gap between two offsets."""
+    values = ", ".join(f"({int(o)})" for o in sorted(set(offsets)))
+    series = render.day_series(f"snapshot_date - {int(lookback_days)}", "snapshot_date - 1")
+    return f"""
+        WITH cuts AS (
+            SELECT DISTINCT d.snapshot_date - o.days AS start
+            FROM snapshot_dates d CROSS JOIN (VALUES {values}) AS o(days)
+        ), days AS (
+            SELECT DISTINCT w.day FROM (SELECT {series} AS day FROM snapshot_dates) w
+        )
+        SELECT days.day, max(cuts.start) AS start
+        FROM days JOIN cuts ON cuts.start <= days.day GROUP BY days.day
+    """
+
+
+def usage_segments_sql(event_types: list[str], render: Renderer) -> str:
+    """Usage per account and segment (see :func:`window_segments_sql`; ``day`` is the
+    segment's first day): total quantity, the quantity weighted by each event's day within
+    the segment (``quantity_offset``: what a trend needs besides the total), a mask of the
+    segment's days with any event (``day_mask``, bit 0 = its first day), a bitmask of the
+    event types used (breadth without count(DISTINCT); types beyond the 64th share bits) and
+    one quantity column per event type that has per-type features.
+
+    Every window the usage features sum over is a union of whole segments, so each
+    snapshot reads a few segment rows per account instead of every active day (cost: events
+    + account-segments x the three snapshots that see a segment)."""
     columns = "".join(
         f", sum(e.quantity) FILTER (WHERE e.event_type = {render.literal(value)})"
         f" AS {type_column(value)}" for value in event_types
     )
+    offset = "(e.occurred_at - g.start)"
     return f"""
         WITH types AS (
             SELECT event_type,
                    CAST((dense_rank() OVER (ORDER BY event_type) - 1) % {MAX_TYPE_BITS}
                         AS INTEGER) AS bit
             FROM (SELECT DISTINCT event_type FROM events)
-        )
-        SELECT e.account_id, e.occurred_at AS day, sum(e.quantity) AS quantity,
+        ), g AS ({window_segments_sql(USAGE_CUTS, USAGE_LOOKBACK_DAYS, render)})
+        SELECT e.account_id, g.start AS day, sum(e.quantity) AS quantity,
+               sum({offset} * e.quantity) AS quantity_offset,
+               bit_or({render.bit(f"CAST({offset} AS INTEGER)")}) AS day_mask,
                bit_or({render.bit("t.bit")}) AS type_mask{columns}
         FROM events e JOIN types t USING (event_type)
-        GROUP BY e.account_id, e.occurred_at
+        JOIN g ON g.day = e.occurred_at
+        GROUP BY e.account_id, g.start
     """
 
 
@@ -260,7 +299,7 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("usage", "", "day", (), requires=("events",),
-               lookback_days=90, prepare=usage_daily_sql),
+               lookback_days=USAGE_LOOKBACK_DAYS, prepare=usage_segments_sql),
         Family("users", "", "day", ("day", "user_id"), requires=("events",),
                lookback_days=2 * USERS_RECENT_DAYS, prepare=users_segments_sql,
                probe="SELECT count(*) FROM (SELECT 1 FROM events WHERE user_id IS NOT NULL "

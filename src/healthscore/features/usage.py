@@ -1,7 +1,10 @@
 """Usage features: volume, trend, recency, breadth, active users and licence utilisation.
 
-Family ``usage`` sees daily usage per account (total, event-type bitmask and one column per
-event type) over the 90 days before the snapshot;
+Family ``usage`` sees usage per account and *segment* (a run of days between the snapshots'
+0/7/30/60/90-day boundaries; ``t.day`` is its first day: see
+``families.usage_segments_sql``) over the 90 days before the snapshot: total, day-weighted
+total, day mask, event-type bitmask and one column per event type. Every window below is a
+union of whole segments, so a filter on ``t.day`` selects exactly the days it names;
 family ``users`` sees one row per user active in the 60 days before it, with flags for the
 last 30 days and the 30 days before (see ``families.FAMILIES["users"]``).
 """
@@ -9,7 +12,7 @@ last 30 days and the 30 days before (see ``families.FAMILIES["users"]``).
 from __future__ import annotations
 
 from healthscore.data.schema import EVENT_TYPE
-from healthscore.features.families import type_column
+from healthscore.features.families import SEGMENT_DAYS, type_column
 from healthscore.features.registry import Dimension, Direction, feature
 from healthscore.features.sql import Renderer
 
@@ -80,7 +83,8 @@ def usage_trend_90d() -> str:
     """Least-squares slope of daily usage over 90 days (zero days included), times 90 days,
     relative to the 90-day average: -0.5 means the fitted line fell by half its mean level."""
     # Over x = 1..90 days ago, t = -x has mean -45.5 and sum of squares 90*(90^2-1)/12.
-    slope = f"sum((45.5 - {DAYS_AGO}) * t.quantity) / 60742.5"
+    # A segment's events are t.quantity_offset / t.quantity days later than its first day.
+    slope = f"sum((45.5 - {DAYS_AGO}) * t.quantity + t.quantity_offset) / 60742.5"
     return f"{slope} * 8100.0 / nullif(sum(t.quantity), 0)"
 
 
@@ -88,8 +92,22 @@ def usage_trend_90d() -> str:
          explain="Active in {value:.0f} of the last 12 weeks")
 def weeks_active_12w(sql: Renderer) -> str:
     """Weeks with any usage among the 12 weeks before the snapshot."""
-    week = f"CAST({sql.int_div(f'{DAYS_AGO} - 1', '7')} AS INTEGER)"
-    return f"bit_count(bit_or({sql.bit(week)}) FILTER (WHERE {_in_last(84)}))"
+    return f"bit_count(bit_or({_weeks_used(sql)}))"
+
+
+def _weeks_used(sql: Renderer, weeks: int = 12) -> str:
+    """A segment row's weeks with usage as bits (bit k: the week k + 1 weeks before the
+    snapshot): week k holds the days 7k + 1 .. 7k + 7 days ago, the segment's days
+    ``DAYS_AGO - 7k - 7`` .. ``DAYS_AGO - 7k - 1`` of its day mask."""
+    def day(offset: str) -> str:  # a day of the segment, clamped to 0 .. SEGMENT_DAYS
+        return f"CAST(least(greatest({offset}, 0), {SEGMENT_DAYS}) AS INTEGER)"
+
+    terms = []
+    for k in range(weeks):
+        first, stop = day(f"{DAYS_AGO} - {7 * k + 7}"), day(f"{DAYS_AGO} - {7 * k}")
+        days = f"{sql.bit(f'greatest({stop}, {first})')} - {sql.bit(first)}"
+        terms.append(f"CASE WHEN (t.day_mask & ({days})) <> 0 THEN {2 ** k} ELSE 0 END")
+    return " + ".join(terms)
 
 
 @feature(family="usage", dimension=USAGE, direction=H, unit="event types", fill=0,
