@@ -187,13 +187,14 @@ def usage_segments_sql(event_types: list[str], render: Renderer) -> str:
                    CAST((dense_rank() OVER (ORDER BY event_type) - 1) % {MAX_TYPE_BITS}
                         AS INTEGER) AS bit
             FROM (SELECT DISTINCT event_type FROM events)
-        ), g AS ({window_segments_sql(USAGE_CUTS, USAGE_LOOKBACK_DAYS, render)})
+        )
         SELECT e.account_id, g.start AS day, sum(e.quantity) AS quantity,
                sum({offset} * e.quantity) AS quantity_offset,
                bit_or({render.bit(f"CAST({offset} AS INTEGER)")}) AS day_mask,
                bit_or({render.bit("t.bit")}) AS type_mask{columns}
         FROM events e JOIN types t USING (event_type)
-        JOIN g ON g.day = e.occurred_at
+        JOIN ({window_segments_sql(USAGE_CUTS, USAGE_LOOKBACK_DAYS, render)}) g
+          ON g.day = e.occurred_at
         GROUP BY e.account_id, g.start
     """
 
