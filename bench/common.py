@@ -47,6 +47,13 @@ def world_features(accounts: int, months: int, seed: int = 7):
 def run_cli(args: list[str], config: Path) -> tuple[float, float, str]:
     """Run ``healthscore -c CONFIG ARGS...`` in a child process; return (wall seconds, that
     child's own peak RSS in MB, its stdout). A failing command raises with its stderr."""
+    seconds, peak, out, _ = run_cli_usage(args, config)
+    return seconds, peak, out
+
+
+def run_cli_usage(args: list[str], config: Path) -> tuple[float, float, str, float]:
+    """:func:`run_cli`, and the child's CPU seconds (user + system): on a shared machine the
+    wall time moves with the load, its CPU time much less."""
     import os
     import tempfile
     import time
@@ -64,5 +71,5 @@ def run_cli(args: list[str], config: Path) -> tuple[float, float, str]:
             raise RuntimeError(f"{' '.join(command)} exited {child.returncode}:\n"
                                f"{err.read()[-3000:]}")
         peak = usage.ru_maxrss
-        return seconds, peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, \
-            out.read()
+        return (seconds, peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024,
+                out.read(), usage.ru_utime + usage.ru_stime)

@@ -25,11 +25,12 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 import time
 
 import numpy as np
-from common import ensure_world, peak_rss_mb, run_cli, world_features
+from common import ensure_world, peak_rss_mb, run_cli, run_cli_usage, world_features
 from sklearn.metrics import roc_auc_score
 
 from healthscore.model.artifact import HealthModel
@@ -132,11 +133,14 @@ def end_to_end(accounts: int, months: int, as_of: dt.date | None, retrain: bool,
     if not warm:
         shutil.rmtree(cache, ignore_errors=True)
     scoring.write_text(json.dumps(settings | {"features": {"cache_dir": str(cache)}}))
-    seconds, peak, out = run_cli(["score", "--as-of", day.isoformat(), "--json"], scoring)
+    load = os.getloadavg()[0]
+    seconds, peak, out, cpu = run_cli_usage(["score", "--as-of", day.isoformat(), "--json"],
+                                            scoring)
     summary = json.loads(out)
     stages = summary["seconds"]
     print(f"score --as-of {day} ({summary['accounts']:,} accounts): {seconds:.1f}s, peak RSS "
-          f"{peak:,.0f} MB")
+          f"{peak:,.0f} MB, CPU {cpu:.1f}s (load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores)")
     for stage, value in stages.items():
         print(f"  {stage:<22} {value:7.2f}s")
     print(f"  {'start, config, data':<22} {seconds - sum(stages.values()):7.2f}s  (the rest: "

@@ -24,6 +24,7 @@ the health shown minus the base health, and the capped feature leads the risk dr
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -118,8 +119,32 @@ def expansion_columns(model: HealthModel, frame: pd.DataFrame, top: int = 2) -> 
     out = pd.DataFrame(index=frame.index)
     out[EXPANSION_SCORE] = np.round(100.0 - health, 1)
     order = np.argsort(-score_points, axis=1, kind="stable")[:, :top]
-    _add_drivers(out, "expansion", order, score_points, frame[names].to_numpy(dtype=object),
-                 names, {m.name: m for m in expansion.features}, negative=False)
+    _add_drivers(out, "expansion", order, score_points, frame, names,
+                 {m.name: m for m in expansion.features}, negative=False)
+    return out
+
+
+def picked_values(frame: pd.DataFrame, names: Sequence[str], idx: np.ndarray,
+                  as_series: set[str] | frozenset[str] = frozenset()) -> np.ndarray:
+    """The value of feature ``names[idx[i]]`` in row ``i`` of ``frame``, as objects: what
+    ``frame[names].to_numpy(dtype=object)[np.arange(len(idx)), idx]`` holds (for a name in
+    ``as_series``, ``frame[name].to_numpy(object)[i]``), read column by column for the picked
+    rows only: converting every cell of a wide frame to a Python object costs more than the
+    rest of the explanation."""
+    idx = np.asarray(idx)
+    out = np.empty(len(idx), dtype=object)
+    for j in np.unique(idx):
+        at = np.flatnonzero(idx == j)
+        name = names[int(j)]
+        column = frame[name]
+        if name in as_series:
+            out[at] = column.to_numpy(object)[at]
+        elif isinstance(column, pd.DataFrame):  # a duplicated name: read as the whole matrix
+            out[at] = frame[list(names)].to_numpy(dtype=object)[at, int(j)]
+        else:
+            # what DataFrame.to_numpy(dtype=object) makes of each block, numpy-backed or
+            # extension (Block.get_values): the column's array cast with astype(object)
+            out[at] = np.asarray(column.array[at].astype(object), dtype=object)
     return out
 
 
@@ -135,16 +160,30 @@ class Drivers:
         self.names = list(names)
         self.metas = dict(metas)
         self.points = np.array(points, dtype=float)
-        self.values = frame[self.names].to_numpy(dtype=object)
         self.frame = frame
+        self._added: set[str] = set()  # names add_points appended (a hard stop's feature)
+
+    @property
+    def values(self) -> np.ndarray:
+        """Every row's value of every feature in :attr:`names`, as objects (one column per
+        name; read on demand: the batch explanation reads only the picked drivers' values,
+        :meth:`picked`)."""
+        if not self.names:
+            return np.empty((len(self.frame), 0), dtype=object)
+        return np.column_stack([self.picked(np.full(len(self.frame), j))
+                                for j in range(len(self.names))])
+
+    def picked(self, idx: np.ndarray) -> np.ndarray:
+        """Per row ``i``, the value of feature ``names[idx[i]]`` (see :func:`picked_values`)."""
+        return picked_values(self.frame, self.names, idx, self._added)
 
     def add_points(self, feature: str, meta: FeatureMeta, delta: np.ndarray) -> None:
         """Add ``delta`` (one value per row) to ``feature``'s points."""
         if feature not in self.names:
             self.names.append(feature)
+            self._added.add(feature)
             self.metas.setdefault(feature, meta)
             self.points = np.column_stack([self.points, np.zeros(len(self.points))])
-            self.values = np.column_stack([self.values, self.frame[feature].to_numpy(object)])
         self.points[:, self.names.index(feature)] += delta
 
 
@@ -157,11 +196,10 @@ def describe(drivers: Drivers, health: np.ndarray, base_health: float, *, top_ri
     out["churn_probability"] = 1.0 - health / 100.0
     out["model_health"] = np.round(health, 1)
     out["base_health"] = round(base_health, 1)
-    order = np.argsort(points, axis=1, kind="stable")  # most negative (riskiest) first
-    _add_drivers(out, "risk", order[:, :top_risks], points, drivers.values, names, metas,
-                 negative=True)
-    _add_drivers(out, "strength", order[:, ::-1][:, :top_strengths], points, drivers.values,
-                 names, metas, negative=False)
+    risks, strengths = ranked_ends(points, top_risks, top_strengths)
+    _add_drivers(out, "risk", risks, points, drivers.frame, names, metas, negative=True)
+    _add_drivers(out, "strength", strengths, points, drivers.frame, names, metas,
+                 negative=False)
     dims = np.array([metas[n].dimension if n in metas else "other" for n in names])
     for dim in DIMENSIONS:
         out[f"points_{dim}"] = np.round(points[:, dims == dim].sum(axis=1), 2)
@@ -173,6 +211,36 @@ def describe(drivers: Drivers, health: np.ndarray, base_health: float, *, top_ri
     out["playbook"] = [plays.get(d, "") for d in dominant]
     out["points_json"] = _points_json(points, names)
     return out
+
+
+def ranked_ends(points: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices of the ``low`` smallest and the ``high`` largest points of each row, in
+    the order of ``order = np.argsort(points, axis=1, kind="stable")``: ``order[:, :low]``
+    (ties: lower column first) and ``order[:, ::-1][:, :high]`` (ties: higher column first).
+
+    Finite points are picked by repeated argmin / argmax (a few passes instead of sorting every
+    row of a wide matrix); with a NaN or an infinity, by the sort itself.
+    """
+    points = np.asarray(points, dtype=float)
+    n_rows, n_cols = points.shape
+    low, high = min(max(low, 0), n_cols), min(max(high, 0), n_cols)
+    if not np.isfinite(points).all():
+        order = np.argsort(points, axis=1, kind="stable")
+        return order[:, :low], order[:, ::-1][:, :high]
+    rows = np.arange(n_rows)
+    smallest = np.empty((n_rows, low), dtype=np.intp)
+    work = points.copy()
+    for k in range(low):
+        pick = work.argmin(axis=1)  # the first (lowest) column among equal minima
+        smallest[:, k] = pick
+        work[rows, pick] = np.inf
+    largest = np.empty((n_rows, high), dtype=np.intp)
+    work = points[:, ::-1].copy()  # reversed: argmax's first is the highest column
+    for k in range(high):
+        pick = work.argmax(axis=1)
+        largest[:, k] = n_cols - 1 - pick
+        work[rows, pick] = -np.inf
+    return smallest, largest
 
 
 def material_playbooks(scored: pd.DataFrame, healthiest: np.ndarray, min_points: float
@@ -190,7 +258,7 @@ def material_playbooks(scored: pd.DataFrame, healthiest: np.ndarray, min_points:
 
 
 def _add_drivers(out: pd.DataFrame, kind: str, picks: np.ndarray, points: np.ndarray,
-                 raw_values: np.ndarray, names: list[str], metas: dict[str, FeatureMeta],
+                 frame: pd.DataFrame, names: list[str], metas: dict[str, FeatureMeta],
                  negative: bool) -> None:
     """Driver columns for ranks 1..k; texts are built once per (feature, value) seen."""
     rows = np.arange(len(out))
@@ -201,7 +269,8 @@ def _add_drivers(out: pd.DataFrame, kind: str, picks: np.ndarray, points: np.nda
         idx = picks[:, k]
         pts = points[rows, idx]
         keep = pts < 0 if negative else pts > 0
-        value_text, reason = _driver_texts(idx, raw_values[rows, idx], names, metas)
+        value_text, reason = _driver_texts(idx, picked_values(frame, names, idx), names,
+                                           metas)
         out[f"{kind}_{k + 1}_feature"] = np.where(keep, name_of[idx], "")
         out[f"{kind}_{k + 1}_dimension"] = np.where(keep, dimension_of[idx], "")
         out[f"{kind}_{k + 1}_value"] = np.where(keep, value_text, "")
