@@ -154,7 +154,7 @@ def test_sigterm_of_train_marks_its_runs_failed_at_once(world: World, tmp_path):
                                          "attributes.status = 'RUNNING'")
     assert running, "train finished before a run was seen"
     process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGTERM
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, err[-3000:]
     statuses = {r.info.status for r in client.search_runs([running[0].info.experiment_id])}
     assert statuses == {"FAILED"}

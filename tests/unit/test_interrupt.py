@@ -33,12 +33,13 @@ POINTS = 80  # delivery points spread over one tracking call
 @contextmanager
 def sigterm_exits() -> Iterator[None]:
     """The command line's SIGTERM handler while the block runs."""
-    before = signal.getsignal(signal.SIGTERM)
+    before, hook = signal.getsignal(signal.SIGTERM), sys.unraisablehook
     terminate_on(signal.SIGTERM)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, before)
+        sys.unraisablehook = hook
 
 
 def calls_into(package: str, action: Callable[[], object], at: int | None = None) -> int:
@@ -82,6 +83,33 @@ def test_a_sigterm_inside_a_deferred_block_is_raised_when_it_ends() -> None:
         with deferred():
             done.append("next")
         assert done[-1] == "next"
+
+
+def test_a_sigterm_handled_inside_a_weakref_callback_is_not_lost() -> None:
+    """The garbage collector runs weakref callbacks between any two lines; an exception
+    raised in one is printed and ignored, so a SIGTERM handled there was lost and the command
+    carried on to exit 0 (seen with SQLAlchemy's registry callbacks in ``train``)."""
+    import weakref
+
+    class Thing:
+        pass
+
+    def callback(_ref: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100_000):  # the handler runs here, inside the callback
+            pass
+
+    done = []
+    with sigterm_exits():
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        with pytest.raises(SystemExit) as stopped:
+            del thing  # the callback runs: the handler's exit is ignored there
+            done.append("after the callback")
+            time.sleep(2)  # the signal, sent again, lands here
+            done.append("carried on")
+        assert ref() is None
+        assert stopped.value.code == 143 and done == ["after the callback"]
 
 
 def test_a_deferred_call_in_another_thread_does_not_hold_the_signal() -> None:

@@ -80,6 +80,7 @@ class Thresholds:
 
     min_recall: float | None = None
     recall_tolerance: float = 0.15
+    recall_share: float = 0.5
     max_calibration_ratio: float = 1.5
     recent_dates: int = 3
 
@@ -373,18 +374,26 @@ def recent_rows(rows: pd.DataFrame, n_dates: int) -> pd.DataFrame:
 
 def recall_floor(thresholds: Thresholds, promise: Promise | None) -> tuple[float | None, str]:
     """The recall below which live recall fails, and where it comes from; None and why not
-    when there is no floor (none configured and no validation recall, or a validation recall
-    within the tolerance of zero: a floor at or below 0 % could never fail)."""
+    when there is no floor (none configured and no validation recall, or a floor at or below
+    0 %, which could never fail).
+
+    Without ``min_recall`` the floor is the higher of the validation recall minus
+    ``recall_tolerance`` and ``recall_share`` of it: 15 points below a validation recall of
+    60 % (45 %), half of one of 10 % (5 %), where 15 points below would be no floor at all."""
     if thresholds.min_recall is not None:
         return thresholds.min_recall, "monitoring.min_recall"
     if promise is not None and np.isfinite(promise.figure("recall")[0]):
-        value, tolerance = promise.figure("recall")[0], thresholds.recall_tolerance
-        if value - tolerance <= 0:
-            return None, (f"the validation recall {value:.1%} is within recall_tolerance "
-                          f"{tolerance:.0%} of zero, so live recall could never fall below "
-                          "it; set monitoring.min_recall for a floor")
-        return value - tolerance, (
-            f"validation recall {value:.1%} − recall_tolerance {tolerance:.0%}")
+        value = promise.figure("recall")[0]
+        tolerance, share = thresholds.recall_tolerance, thresholds.recall_share
+        below, part = value - tolerance, value * share
+        if max(below, part) <= 0:
+            return None, (f"the validation recall {value:.1%} less recall_tolerance "
+                          f"{tolerance:.0%} and recall_share {share:.0%} of it are both 0 % or "
+                          "less, so live recall could never fall below them; set "
+                          "monitoring.min_recall for a floor")
+        if below >= part:
+            return below, f"validation recall {value:.1%} − recall_tolerance {tolerance:.0%}"
+        return part, f"recall_share {share:.0%} of the validation recall {value:.1%}"
     return None, "no monitoring.min_recall and no validation recall to compare with"
 
 

@@ -165,10 +165,15 @@ class MonitoringConfig(Section):
 
     min_recall: Annotated[float, Field(ge=0, le=1)] | None = Field(
         default=None, description="Live recall (churners flagged at risk) below which monitor "
-        "fails; null: the validation report's recall minus recall_tolerance.")
+        "fails; null: the higher of the validation report's recall minus recall_tolerance "
+        "and recall_share of it.")
     recall_tolerance: Annotated[float, Field(ge=0, le=1)] = Field(
-        default=0.15, description="How far live recall may fall below the validation "
-        "report's before monitor fails (used when min_recall is null).")
+        default=0.15, description="How far (in points) live recall may fall below the "
+        "validation report's before monitor fails (used when min_recall is null).")
+    recall_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.5, description="The share of the validation report's recall that live "
+        "recall must keep when that is the higher floor (a low validation recall, where "
+        "recall_tolerance would leave none; used when min_recall is null; 0 = off).")
     max_calibration_ratio: Annotated[float, Field(gt=1, le=100)] = Field(
         default=1.5, description="Observed / expected churners (expected: the sum of the "
         "predicted probabilities) may lie between 1/ratio and ratio; outside, monitor fails.")

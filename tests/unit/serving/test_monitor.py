@@ -156,18 +156,32 @@ def test_recall_check_fails_only_when_the_whole_interval_is_below_the_floor():
     assert next(c for c in good.checks if c.name == "live recall").status == "pass"
 
 
-def test_a_validation_recall_within_the_tolerance_of_zero_sets_no_floor():
+def test_a_low_validation_recall_keeps_a_floor_at_a_share_of_it():
     """Validation recall 10 % and tolerance 15 %: a floor of -5 % could never fail, so the
-    check is skipped and says why instead of passing against a negative floor."""
+    floor is recall_share (half) of it, 5 %; with recall_share 0 there is no floor and the check
+    is skipped and says why instead of passing against a negative floor."""
     promise = mon.Promise("run", "3", {"test_recall": 0.1}, pd.DataFrame(
         columns=["band", "accounts", "churners", "churn_rate", "low", "high"]))
-    live = mon.evaluate_live(known_world(), D3, 50.0, DEFAULT_BANDS, mon.Thresholds(), promise,
-                             n_boot=50)
-    recall = next(c for c in live.checks if c.name == "live recall")
-    assert recall.status == "skipped", recall
-    assert "within recall_tolerance 15% of zero" in recall.detail
+    floor, source = mon.recall_floor(mon.Thresholds(), promise)
+    assert floor == pytest.approx(0.05) and "recall_share 50%" in source
+    # a high validation recall keeps the 15-point tolerance, the higher floor there
+    high = mon.Promise("run", "3", {"test_recall": 0.6}, promise.bands)
+    assert mon.recall_floor(mon.Thresholds(), high)[0] == pytest.approx(0.45)
     assert mon.recall_floor(mon.Thresholds(recall_tolerance=0.05), promise)[0] == \
         pytest.approx(0.05)
+    live = mon.evaluate_live(known_world(), D3, 50.0, DEFAULT_BANDS,
+                             mon.Thresholds(recall_share=0.0), promise, n_boot=50)
+    recall = next(c for c in live.checks if c.name == "live recall")
+    assert recall.status == "skipped", recall
+    assert "could never fall below" in recall.detail
+    rows = []
+    for day in (D1, D2, D3):  # live recall 1 %: the whole interval below the 5 % floor
+        rows += [(day, f"c{i}", 20.0 if i < 2 else 80.0, True) for i in range(200)]
+        rows += [(day, f"s{i}", 95.0, False) for i in range(300)]
+    live = mon.evaluate_live(scored(rows), D3, 50.0, DEFAULT_BANDS, mon.Thresholds(), promise,
+                             n_boot=50)
+    recall = next(c for c in live.checks if c.name == "live recall")
+    assert recall.status == "fail" and "floor 5.0%" in recall.detail, recall
 
 
 def test_calibration_check_fails_when_far_more_churn_than_predicted():

@@ -66,8 +66,8 @@ def monitor(config: Config, dataset: Dataset, as_of: dt.date) -> MonitorOutcome:
     promise = validation_promise(model["run_id"], model["version"])
     bands = scoring_bands(model["run_id"], config)
     m = config.monitoring
-    thresholds = mon.Thresholds(m.min_recall, m.recall_tolerance, m.max_calibration_ratio,
-                                m.recent_dates)
+    thresholds = mon.Thresholds(m.min_recall, m.recall_tolerance, m.recall_share,
+                                m.max_calibration_ratio, m.recent_dates)
     reasons = driver_sentences(config, dates)
     live = mon.evaluate_live(live_rows, as_of, config.training.at_risk_threshold, bands,
                              thresholds, promise, m.bootstrap, config.seed, reasons, waiting)
