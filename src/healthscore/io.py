@@ -102,6 +102,13 @@ def write_parquet(frame: pd.DataFrame, target: str | Path) -> Path:
     return Path(target)
 
 
+def copy_file(source: str | Path, target: str | Path) -> Path:
+    """Copy ``source`` to ``target`` atomically and return the target path."""
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return Path(target)
+
+
 def write_partitioned_parquet(frame: pd.DataFrame, target: str | Path, column: str) -> Path:
     """Write ``frame`` atomically as a folder of Parquet files, one ``column=value/`` folder
     per value of ``column`` (the Hive layout Spark, DuckDB and pyarrow read as a table; the

@@ -81,6 +81,8 @@ class FeatureMatrix:
     leakage: pd.DataFrame
     cache_key: str
     from_cache: bool = False
+    # the cache's Parquet file holding this very frame (written when built, or read), if any
+    cache_path: Path | None = None
     # what each label column means (label_churn, label_expansion), from the config and data
     labels: dict[str, LabelSpec] = field(default_factory=dict)
 
@@ -520,7 +522,8 @@ def build_feature_matrix(
     cached = cache_dir / f"features-{key}.parquet" if cache_dir else None
     if cached is not None and cached.exists() and cached.with_suffix(".json").exists():
         log.info("feature matrix %s loaded from cache %s", key, cached)
-        return replace(_read_cache(cached, specs, dates, key), labels=labels)
+        return replace(_read_cache(cached, specs, dates, key), labels=labels,
+                       cache_path=cached)
     started = time.perf_counter()
     if config.engine == "spark":  # the same declarations in Spark SQL (pyspark imported there)
         from healthscore.features.spark import spark_features
@@ -544,4 +547,5 @@ def build_feature_matrix(
         write_parquet(frame, cached)
         meta = {"features": matrix.feature_names, "leakage": leakage.to_dict("records")}
         write_text(json.dumps(meta, indent=1), cached.with_suffix(".json"))
+        matrix = replace(matrix, cache_path=cached)
     return matrix

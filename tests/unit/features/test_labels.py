@@ -40,3 +40,21 @@ def test_the_matrix_carries_the_definition_in_force_fresh_and_from_the_cache(tmp
     no_subscriptions = {k: v for k, v in frames.items() if k != "subscriptions"}
     shop = build_feature_matrix(dataset_from_frames(no_subscriptions, END), FeatureConfig())
     assert shop.labels["label_churn"].definition()["churn"] == "inactivity"
+
+
+def test_the_matrix_names_the_cache_file_that_holds_its_frame(tmp_path) -> None:
+    # write_features copies that file instead of encoding the frame a second time
+    import pandas as pd
+
+    frames = tiny_frames()
+    built = build_feature_matrix(dataset_from_frames(frames, END), FeatureConfig(),
+                                 cache_dir=tmp_path)
+    again = build_feature_matrix(dataset_from_frames(frames, END), FeatureConfig(),
+                                 cache_dir=tmp_path)
+    assert built.cache_path is not None and built.cache_path.parent == tmp_path
+    assert again.cache_path == built.cache_path
+    stored = pd.read_parquet(built.cache_path)
+    stored["snapshot_date"] = pd.to_datetime(stored["snapshot_date"]).dt.date
+    pd.testing.assert_frame_equal(stored, again.frame)
+    assert build_feature_matrix(dataset_from_frames(frames, END),
+                                FeatureConfig()).cache_path is None

@@ -173,6 +173,23 @@ def test_robust_columns_log_skewed_counts_and_clip_extremes() -> None:
     assert np.isnan(out[1, 0])  # missing stays missing for the imputer
 
 
+def test_the_imputers_column_median_is_sklearns_median() -> None:
+    from sklearn.impute import SimpleImputer
+
+    from healthscore.training.transforms import column_median
+
+    rng = np.random.default_rng(4)
+    x = rng.lognormal(0, 2, (1001, 6))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 2] = np.nan  # no observed value: 0, as keep_empty_features gives
+    x[:500, 3] = np.nan  # an even count of observed values: the mean of the middle two
+    settings = {"add_indicator": True, "keep_empty_features": True}
+    sklearn_median = SimpleImputer(strategy="median", **settings).fit(x)
+    ours = SimpleImputer(strategy=column_median, **settings).fit(x)
+    np.testing.assert_array_equal(ours.statistics_, sklearn_median.statistics_)
+    np.testing.assert_array_equal(ours.transform(x), sklearn_median.transform(x))
+
+
 def test_with_labels_a_skewed_column_is_logged_only_where_churn_reads_it_on_the_log_scale(
 ) -> None:
     rng = np.random.default_rng(3)

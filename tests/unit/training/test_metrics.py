@@ -260,6 +260,37 @@ def test_bootstrap_is_deterministic_by_seed_and_contains_estimate(random_scores)
     assert (first["low"] < first["high"]).all()
 
 
+@pytest.mark.parametrize("decimals", [None, 3, 1], ids=["distinct", "ties", "many-ties"])
+def test_resample_curves_give_sklearns_numbers_exactly(decimals: int | None) -> None:
+    # the bootstrap computes ROC-AUC and PR-AUC of a resample from per-row counts over one
+    # sort of the rows; each value must be the very float sklearn gives on the resample
+    from healthscore.training.metrics.bootstrap import RankedRows
+
+    rng = np.random.default_rng(decimals or 0)
+    checked = 0
+    for n in rng.integers(3, 2000, 40):
+        y = (rng.random(n) < rng.uniform(0.02, 0.5)).astype(int)
+        p = rng.random(n) if decimals is None else np.round(rng.random(n), decimals)
+        rows = rng.integers(0, n, n)
+        if y[rows].min() == y[rows].max():
+            continue
+        ranked = RankedRows(y, p)
+        fps, tps = ranked.curve(np.bincount(rows, minlength=n))
+        assert ranked.roc_auc(fps, tps) == roc_auc_score(y[rows], p[rows])
+        assert ranked.average_precision(fps, tps) == average_precision_score(y[rows], p[rows])
+        checked += 1
+    assert checked > 30
+
+
+def test_bootstrap_intervals_equal_those_of_sklearn_on_every_resample(random_scores) -> None:
+    y, p = random_scores
+    fast = bootstrap_intervals(y, p, {"roc_auc": roc_auc, "pr_auc": pr_auc}, n_boot=60, seed=5)
+    plain = bootstrap_intervals(y, p, {"roc_auc": lambda a, b: roc_auc_score(a, b),
+                                       "pr_auc": lambda a, b: average_precision_score(a, b)},
+                                n_boot=60, seed=5)
+    pd.testing.assert_frame_equal(fast, plain, check_exact=True)
+
+
 def test_bootstrap_skips_single_class_resamples() -> None:
     # one churner in 20 rows: ~36% of resamples miss it and must be skipped, not crash
     y = np.zeros(20, dtype=int)

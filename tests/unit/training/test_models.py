@@ -116,6 +116,31 @@ def test_contributions_add_up_to_the_raw_score(name: str, fitted, parts) -> None
     np.testing.assert_allclose(base + phi.sum(axis=1), model.raw_score(parts.test), atol=1e-6)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_a_fit_validated_on_its_own_rows_equals_one_on_a_copy_of_them(name: str, infos,
+                                                                    parts) -> None:
+    # the refit passes its rows as both training and validation rows; the model prepares
+    # (and the logistic model transforms) them once, which must not change the fitted model
+    x, y = parts.train, parts.y(parts.train)
+    once = build(name, infos).fit(x, y, x, y)
+    twice = build(name, infos).fit(x, y, x.copy(), y)
+    np.testing.assert_array_equal(once.raw_score(parts.test), twice.raw_score(parts.test))
+
+
+def test_prepare_types_the_inputs_and_leaves_the_frame_alone(fitted, parts) -> None:
+    model = fitted["lightgbm"]
+    rows = parts.test.head(50).copy()
+    before = rows.copy()
+    x = model.prepare(rows)
+    assert list(x.columns) == model.feature_names
+    categorical = [f.name for f in model.features if f.categorical]
+    assert categorical and all(isinstance(x[c].dtype, pd.CategoricalDtype) for c in categorical)
+    assert all(x[f.name].dtype == np.float64 for f in model.features if not f.categorical)
+    numeric = next(f.name for f in model.features if not f.categorical)
+    x.loc[x.index[0], numeric] = -12345.0  # the prepared frame shares columns, not writes
+    pd.testing.assert_frame_equal(rows, before)
+
+
 def test_scorecard_uses_only_directional_numeric_features(fitted, world) -> None:
     expected = [m.name for m in world.metas
                 if m.direction in SIGNS and not m.categorical]

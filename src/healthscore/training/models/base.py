@@ -55,15 +55,18 @@ class ChurnModel(ABC):
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Select and type the input columns; categories fixed to the training levels."""
         self._check_columns(frame)
-        x = frame[self.feature_names].copy()
+        columns: dict[str, pd.Series | pd.Categorical] = {}
         for f in self.features:
+            values = frame[f.name]
             if f.categorical:
                 levels = self.levels_[f.name] if self.levels_ else None
-                x[f.name] = pd.Categorical(x[f.name].astype("string").astype(object),
-                                           categories=levels)
-            else:
-                x[f.name] = pd.to_numeric(x[f.name], errors="coerce").astype(float)
-        return x
+                columns[f.name] = pd.Categorical(values.astype("string").astype(object),
+                                                 categories=levels)
+            elif values.dtype != np.float64:
+                columns[f.name] = pd.to_numeric(values, errors="coerce").astype(float)
+            else:  # already float: shared, not copied (copy-on-write keeps ``frame`` intact)
+                columns[f.name] = values
+        return pd.DataFrame(columns, index=frame.index, copy=False)
 
     def fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray,
             offset: np.ndarray | None = None, offset_val: np.ndarray | None = None
@@ -84,8 +87,10 @@ class ChurnModel(ABC):
             f.name: sorted(x[f.name].dropna().astype(str).unique().tolist())
             for f in self.features if f.categorical
         }
-        self._fit(self.prepare(x), np.asarray(y, dtype=int), self.prepare(x_val),
-                  np.asarray(y_val, dtype=int))
+        prepared = self.prepare(x)
+        # the refit passes its rows as both (nothing left to validate on): prepare them once
+        prepared_val = prepared if x_val is x else self.prepare(x_val)
+        self._fit(prepared, np.asarray(y, dtype=int), prepared_val, np.asarray(y_val, dtype=int))
         self.offsets_ = None  # fitting data: not part of the fitted model
         return self
 

@@ -36,7 +36,7 @@ class LogisticModel(ChurnModel):
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-        from healthscore.training.transforms import RobustColumns
+        from healthscore.training.transforms import RobustColumns, column_median
 
         numeric = [f.name for f in self.features if not f.categorical]
         categorical = [f.name for f in self.features if f.categorical]
@@ -46,7 +46,7 @@ class LogisticModel(ChurnModel):
                   else FunctionTransformer(feature_names_out="one-to-one"))
         prep = ColumnTransformer([
             ("num", Pipeline([("robust", robust),
-                              ("impute", SimpleImputer(strategy="median", add_indicator=True,
+                              ("impute", SimpleImputer(strategy=column_median, add_indicator=True,
                                                        keep_empty_features=True)),
                               ("scale", StandardScaler())]), numeric),
             ("cat", Pipeline([("impute", SimpleImputer(strategy="constant",
@@ -60,7 +60,7 @@ class LogisticModel(ChurnModel):
 
     @staticmethod
     def _as_object(x: pd.DataFrame) -> pd.DataFrame:
-        x = x.copy()
+        x = x.copy(deep=False)  # a new frame for the converted columns, the others shared
         for col in x.columns:
             if isinstance(x[col].dtype, pd.CategoricalDtype):
                 x[col] = x[col].astype(object).where(x[col].notna(), np.nan)
@@ -69,12 +69,15 @@ class LogisticModel(ChurnModel):
     def _fit(self, x, y, x_val, y_val) -> None:
         from sklearn.pipeline import Pipeline
 
-        x, x_val = self._as_object(x), self._as_object(x_val)
+        same = x_val is x  # the refit validates on its own rows: one design matrix
+        x = self._as_object(x)
+        x_val = x if same else self._as_object(x_val)
         template = self._pipeline(self.config.c_grid[0])
         # The preparation does not depend on C: fit it once, then walk the C grid from the
         # strongest penalty up, each fit warm-started from the previous coefficients.
-        prep = template.named_steps["prep"].fit(x, y)
-        design, design_val = prep.transform(x), prep.transform(x_val)
+        prep = template.named_steps["prep"]
+        design = prep.fit_transform(x, y)  # fit() alone would build it too, and drop it
+        design_val = design if same else prep.transform(x_val)
         self.pipeline_ = Pipeline([("prep", prep), ("model", template.named_steps["model"])])
         self.owner_ = self._column_owners()
         lower, upper = self._coefficient_bounds(design.shape[1])

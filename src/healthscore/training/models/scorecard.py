@@ -50,8 +50,8 @@ class ScorecardModel(ChurnModel):
 
     def _fit(self, x, y, x_val, y_val) -> None:
         qlo, qhi = self.config.quantiles
-        low = x.quantile(qlo).to_numpy(dtype=float).copy()  # writable under copy-on-write
-        high = x.quantile(qhi).to_numpy(dtype=float).copy()
+        # both quantiles in one pass (the same values as one call each); writable copies
+        low, high = x.quantile([qlo, qhi]).to_numpy(dtype=float).copy()
         for i, name in enumerate(self.feature_names):
             if name in self.config.bounds:
                 low[i], high[i] = self.config.bounds[name]
