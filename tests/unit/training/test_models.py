@@ -141,6 +141,23 @@ def test_prepare_types_the_inputs_and_leaves_the_frame_alone(fitted, parts) -> N
     pd.testing.assert_frame_equal(rows, before)
 
 
+def test_a_category_unseen_in_training_is_missing_without_a_deprecation(fitted, parts
+                                                                         ) -> None:
+    import warnings
+
+    model = fitted["lightgbm"]
+    name = next(f.name for f in model.features if f.categorical)
+    rows = parts.test.head(20).copy()
+    rows[name] = rows[name].astype(object)
+    rows.loc[rows.index[:3], name] = "a level never seen in training"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas 3 warns (Pandas4Warning): pandas 4 will raise
+        x = model.prepare(rows)
+    assert x[name].isna()[:3].all()
+    kept = rows[name].iloc[3:].astype("string").astype(object)
+    assert (x[name].iloc[3:].astype(object).fillna("<NA>") == kept.fillna("<NA>")).all()
+
+
 def test_scorecard_uses_only_directional_numeric_features(fitted, world) -> None:
     expected = [m.name for m in world.metas
                 if m.direction in SIGNS and not m.categorical]

@@ -60,8 +60,10 @@ class ChurnModel(ABC):
             values = frame[f.name]
             if f.categorical:
                 levels = self.levels_[f.name] if self.levels_ else None
-                columns[f.name] = pd.Categorical(values.astype("string").astype(object),
-                                                 categories=levels)
+                text = values.astype("string").astype(object)
+                if levels is not None:  # a level unseen in training is missing (pandas 4
+                    text = text.where(text.isin(levels))  # refuses it in a Categorical)
+                columns[f.name] = pd.Categorical(text, categories=levels)
             elif values.dtype != np.float64:
                 columns[f.name] = pd.to_numeric(values, errors="coerce").astype(float)
             else:  # already float: shared, not copied (copy-on-write keeps ``frame`` intact)
