@@ -5,6 +5,7 @@ LightGBM search and the refit: all on small frames built here, with a known trut
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from healthscore.training.models import (
     LogisticModel,
     ScorecardError,
     ScorecardModel,
+    fit_bounded_logistic,
 )
 from healthscore.training.search import GRID, Trial, candidate_settings, choose
 from healthscore.training.settings import (
@@ -231,6 +233,33 @@ def test_directed_logistic_coefficients_follow_each_features_direction(table) ->
         values = frame[infos[j].name].to_numpy(float)
         assert np.all(np.sign(np.corrcoef(values, -phi[:, j])[0, 1]) in (sign, 0)) \
             or np.ptp(phi[:, j]) == 0
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs a second core for BLAS")
+def test_the_logistic_fit_runs_on_one_blas_thread_whatever_the_caller_allows(monkeypatch
+                                                                              ) -> None:
+    """Its result must not depend on the machine's core count or load (see
+    fit_bounded_logistic): the optimiser sees one BLAS thread even when two are allowed."""
+    import scipy.optimize
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen: list[int] = []
+    real = scipy.optimize.minimize
+
+    def spy(*args, **kwargs):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "minimize", spy)
+    rng = np.random.default_rng(0)
+    design = rng.standard_normal((2000, 8))
+    y = (rng.random(2000) < 1 / (1 + np.exp(3 - design[:, 0]))).astype(int)
+    free = np.full(8, np.inf)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {2}
+        w = fit_bounded_logistic(design, y, 1.0, -free, free)
+    assert seen and set(seen) == {1}
+    assert w[0] > 0  # and it still fits: the first column raises churn
 
 
 # ----------------------------------------------------------------------------- probabilities

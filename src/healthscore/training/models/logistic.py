@@ -189,8 +189,15 @@ def fit_bounded_logistic(design: np.ndarray, y: np.ndarray, c: float, lower: np.
                          offset: np.ndarray | None = None) -> np.ndarray:
     """L2 logistic regression with box bounds on the coefficients (the intercept is free):
     minimise 0.5 |w|^2 + C sum_i s_i logloss_i (scikit-learn's objective) by L-BFGS-B.
-    ``offset``: a fixed term added to each row's log-odds. Returns [w..., intercept]."""
+    ``offset``: a fixed term added to each row's log-odds. Returns [w..., intercept].
+
+    The fit runs on one BLAS thread, whatever the machine: a product summed in another
+    order by more threads moves the optimiser's path, so the same data gave slightly
+    different coefficients on machines with different core counts; and on a busy machine
+    the threads wait for each other (the demo's logistic fits took 2.6x as long with two).
+    """
     from scipy.optimize import minimize
+    from threadpoolctl import threadpool_limits
 
     k = design.shape[1]
     y = np.asarray(y, dtype=float)
@@ -208,8 +215,9 @@ def fit_bounded_logistic(design: np.ndarray, y: np.ndarray, c: float, lower: np.
                                                        np.r_[upper, np.inf])
     bounds = [(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
               for lo, hi in zip(np.r_[lower, -np.inf], np.r_[upper, np.inf], strict=True)]
-    result = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                      options={"maxiter": 3000})
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                          options={"maxiter": 3000})
     return result.x
 
 
