@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -15,9 +15,9 @@ import pandas as pd
 
 from healthscore.data.loaders import (
     RawTable,
+    cached_fingerprint,
     fetch_row,
     fingerprint_frames,
-    fingerprint_sources,
     register_frames,
     register_sources,
     resolve_sources,
@@ -40,6 +40,9 @@ class Dataset:
     tables: tuple[str, ...]
     end_date: dt.date
     fingerprint: str
+    # records in the work dir's cache what opening learnt (the fingerprint, passed checks):
+    # called by a command once it succeeded, so a failed run writes nothing
+    remember: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
 
     def has(self, table: str) -> bool:
         """Whether ``table`` was given (optional tables may be absent)."""
@@ -116,12 +119,13 @@ def open_dataset(data: DataConfig, con: duckdb.DuckDBPyConnection | None = None,
     its own, see ``healthscore.features.spark_data``). ``cache_dir``: where the data
     fingerprint is cached between runs (:func:`fingerprint_sources`). ``reuse_checks`` (with
     ``cache_dir`` and the default checks): skip the contract checks when the same data (the
-    same fingerprint and columns), end date and contract code passed them before."""
+    same fingerprint and columns), end date and contract code passed them before. Nothing is
+    written until the caller calls ``dataset.remember()``."""
     con = con or connect(data.engine)
     sources = resolve_sources(data)
     raws = register_sources(con, sources)
     end_date = data.end_date or default_end_date()
-    fingerprint = fingerprint_sources(
+    fingerprint, save_fingerprint = cached_fingerprint(
         sources, cache_dir / FINGERPRINT_CACHE if cache_dir is not None else None)
     passed = None
     if reuse_checks and cache_dir is not None and check is validate_raw:
@@ -131,11 +135,17 @@ def open_dataset(data: DataConfig, con: duckdb.DuckDBPyConnection | None = None,
                      "again", passed.name)
             check = _passed_before
     dataset = _finish(con, raws, end_date, fingerprint, check)
-    if passed is not None and check is validate_raw:
-        try:
-            write_text(f"{fingerprint} {end_date.isoformat()}\n", passed)
-        except OSError as exc:  # a read-only cache: the checks run every time
-            log.debug("could not record the passed checks in %s: %s", passed, exc)
+    checked = passed is not None and check is validate_raw
+
+    def remember() -> None:
+        save_fingerprint()
+        if checked:
+            try:
+                write_text(f"{fingerprint} {end_date.isoformat()}\n", passed)
+            except OSError as exc:  # a read-only cache: the checks run every time
+                log.debug("could not record the passed checks in %s: %s", passed, exc)
+
+    dataset.remember = remember
     return dataset
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -372,14 +372,24 @@ CACHED_FINGERPRINTS = 16  # entries kept in a fingerprint cache file
 
 
 def fingerprint_sources(sources: Mapping[str, TableSource], cache: Path | None = None) -> str:
-    """Hash the bytes of every file source (and the text of query sources).
+    """Hash the bytes of every file source (and the text of query sources); with ``cache``
+    see :func:`cached_fingerprint` (the cache is updated at once)."""
+    fingerprint, save = cached_fingerprint(sources, cache)
+    save()
+    return fingerprint
+
+
+def cached_fingerprint(sources: Mapping[str, TableSource], cache: Path | None
+                       ) -> tuple[str, Callable[[], None]]:
+    """(:func:`fingerprint_sources`' value, a call that records it in ``cache``).
 
     ``cache`` (a JSON file, e.g. in the work dir): a fingerprint taken earlier of the same
     source descriptions is reused, without reading a byte, when every file behind them has
     the same path, size, inode, modification and status-change times (ns) as then, and
     was last changed at least 2 s before it was taken; otherwise every byte is read again
-    (the same value as without a cache) and the cache is updated when no file changed
-    while being read.
+    (the same value as without a cache). The call records a fingerprint read afresh when no
+    file changed while being read (a caller that validates the data calls it only once the
+    data passed, so a failed run writes nothing); otherwise it does nothing.
     """
     files = [(name, file, label) for name in sorted(sources)
              for file, label in _source_files(sources[name].path or sources[name].duckdb)]
@@ -392,7 +402,7 @@ def fingerprint_sources(sources: Mapping[str, TableSource], cache: Path | None =
             and all(max(mtime, ctime) < entry["taken_ns"] - RACY_NS
                     for _, _, _, mtime, ctime in before)):
         log.debug("data unchanged since its fingerprint was taken: reused (%s)", cache)
-        return str(entry["fingerprint"])
+        return str(entry["fingerprint"]), _nothing
     taken = time.time_ns()
     digest = hashlib.blake2b(digest_size=16)
     by_name: dict[str, list[tuple[Path, str]]] = {}
@@ -407,7 +417,10 @@ def fingerprint_sources(sources: Mapping[str, TableSource], cache: Path | None =
                 while chunk := handle.read(1 << 22):
                     digest.update(chunk)
     fingerprint = digest.hexdigest()
-    if cache is not None and before is not None and _file_stats(files) == before:
+    if cache is None or before is None or _file_stats(files) != before:
+        return fingerprint, _nothing
+
+    def save() -> None:
         entries.pop(key, None)
         entries[key] = {"stats": before, "taken_ns": taken, "fingerprint": fingerprint}
         kept = dict(list(entries.items())[-CACHED_FINGERPRINTS:])
@@ -415,7 +428,12 @@ def fingerprint_sources(sources: Mapping[str, TableSource], cache: Path | None =
             write_text(json.dumps(kept), cache)
         except OSError as exc:  # a read-only work dir: fingerprints are taken every run
             log.debug("fingerprint cache %s not written: %s", cache, exc)
-    return fingerprint
+
+    return fingerprint, save
+
+
+def _nothing() -> None:
+    return None
 
 
 def _file_stats(files: list[tuple[str, Path, str]]) -> list[list] | None:

@@ -118,6 +118,8 @@ def test_passed_checks_are_reused_only_for_the_same_data(frames, tmp_path, caplo
     with caplog.at_level(logging.INFO, logger="healthscore.data.dataset"):
         first = open_dataset(data, cache_dir=cache, reuse_checks=True)
         assert "not checked again" not in caplog.text
+        assert not cache.exists()  # nothing written before the caller says so
+        first.remember()
         second = open_dataset(data, cache_dir=cache, reuse_checks=True)
         assert "not checked again" in caplog.text
     assert first.fingerprint == second.fingerprint
@@ -132,3 +134,14 @@ def test_passed_checks_are_reused_only_for_the_same_data(frames, tmp_path, caplo
     _age(tmp_path / "data" / "events.parquet", hours=1)
     with pytest.raises(DataValidationError, match="quantity"):
         open_dataset(data, cache_dir=cache, reuse_checks=True)
+
+
+def test_data_that_fails_the_checks_leaves_no_cache(frames, tmp_path, monkeypatch):
+    frames["events"].loc[0, "quantity"] = -1.0
+    _write(frames, tmp_path / "data")
+    monkeypatch.setattr(loaders, "RACY_NS", 0)
+    cache = tmp_path / "cache"
+    with pytest.raises(DataValidationError, match="quantity"):
+        open_dataset(DataConfig(dir=tmp_path / "data", end_date=END), cache_dir=cache,
+                     reuse_checks=True)
+    assert not cache.exists() or not any(cache.rglob("*"))
