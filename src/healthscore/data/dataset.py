@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from healthscore.data.loaders import (
     RawTable,
+    cached_fingerprint,
     fetch_row,
     fingerprint_frames,
-    fingerprint_sources,
     register_frames,
     register_sources,
     resolve_sources,
@@ -23,6 +26,7 @@ from healthscore.data.schema import TABLES
 from healthscore.data.settings import DataConfig, EngineConfig
 from healthscore.data.validate import create_typed_views, validate_raw
 from healthscore.errors import DataSourceError, DataValidationError, Violation
+from healthscore.io import write_text
 from healthscore.sql import identifier, literal
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,9 @@ class Dataset:
     tables: tuple[str, ...]
     end_date: dt.date
     fingerprint: str
+    # records in the work dir's cache what opening learnt (the fingerprint, passed checks):
+    # called by a command once it succeeded, so a failed run writes nothing
+    remember: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
 
     def has(self, table: str) -> bool:
         """Whether ``table`` was given (optional tables may be absent)."""
@@ -99,17 +106,67 @@ def _finish(
     return Dataset(con=con, tables=present, end_date=end_date, fingerprint=fp)
 
 
+FINGERPRINT_CACHE = "data-fingerprints.json"  # in the cache dir: see fingerprint_sources
+CHECKS_PASSED = "data-checks"  # in the cache dir: one file per data that passed the checks
+
+
 def open_dataset(data: DataConfig, con: duckdb.DuckDBPyConnection | None = None,
-                 check: Checker = validate_raw) -> Dataset:
+                 check: Checker = validate_raw, cache_dir: Path | None = None,
+                 reuse_checks: bool = False) -> Dataset:
     """Find, load and validate every table in ``data``; raise one error listing all problems.
 
     ``check``: what lists the contract's violations (default: DuckDB; the Spark engine passes
-    its own, see ``healthscore.features.spark_data``)."""
+    its own, see ``healthscore.features.spark_data``). ``cache_dir``: where the data
+    fingerprint is cached between runs (:func:`fingerprint_sources`). ``reuse_checks`` (with
+    ``cache_dir`` and the default checks): skip the contract checks when the same data (the
+    same fingerprint and columns), end date and contract code passed them before. Nothing is
+    written until the caller calls ``dataset.remember()``."""
     con = con or connect(data.engine)
     sources = resolve_sources(data)
     raws = register_sources(con, sources)
     end_date = data.end_date or default_end_date()
-    return _finish(con, raws, end_date, fingerprint_sources(sources), check)
+    fingerprint, save_fingerprint = cached_fingerprint(
+        sources, cache_dir / FINGERPRINT_CACHE if cache_dir is not None else None)
+    passed = None
+    if reuse_checks and cache_dir is not None and check is validate_raw:
+        passed = cache_dir / CHECKS_PASSED / f"{_checks_key(fingerprint, end_date, raws)}.ok"
+        if passed.is_file():
+            log.info("data unchanged since it passed the contract checks (%s): not checked "
+                     "again", passed.name)
+            check = _passed_before
+    dataset = _finish(con, raws, end_date, fingerprint, check)
+    checked = passed is not None and check is validate_raw
+
+    def remember() -> None:
+        save_fingerprint()
+        if checked:
+            try:
+                write_text(f"{fingerprint} {end_date.isoformat()}\n", passed)
+            except OSError as exc:  # a read-only cache: the checks run every time
+                log.debug("could not record the passed checks in %s: %s", passed, exc)
+
+    dataset.remember = remember
+    return dataset
+
+
+def _passed_before(con: duckdb.DuckDBPyConnection, raws: Mapping[str, RawTable],
+                   end_date: dt.date) -> list[Violation]:
+    return []
+
+
+def _checks_key(fingerprint: str, end_date: dt.date, raws: Mapping[str, RawTable]) -> str:
+    """What the contract checks' outcome depends on: the data, its columns, the end date and
+    the code of the rules (the contract, the loaders and the checks themselves)."""
+    from healthscore import __version__
+    from healthscore.data import loaders, schema, validate
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps([fingerprint, end_date.isoformat(), __version__,
+                              sorted((n, list(r.columns), r.origin) for n, r in raws.items())]
+                             ).encode())
+    for module in (schema, loaders, validate):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
 
 
 def dataset_from_frames(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import difflib
 import glob
 import hashlib
+import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pandas as pd
 from healthscore.data.schema import TABLES, WIDE_KEY_COLUMNS, Kind
 from healthscore.data.settings import DataConfig, TableSource
 from healthscore.errors import DataSourceError
+from healthscore.io import write_text
 from healthscore.redact import redact_url, scrub, url_problem
 from healthscore.sql import identifier, literal
 
@@ -361,19 +364,98 @@ def register_frames(
     return raws
 
 
-def fingerprint_sources(sources: Mapping[str, TableSource]) -> str:
-    """Hash the bytes of every file source (and the text of query sources)."""
+# a stat match is trusted only for files last changed this long before the fingerprint was
+# taken (git's rule for "racily clean" files: a write within the clock's resolution of the
+# hash would leave the same size and times)
+RACY_NS = 2_000_000_000
+CACHED_FINGERPRINTS = 16  # entries kept in a fingerprint cache file
+
+
+def fingerprint_sources(sources: Mapping[str, TableSource], cache: Path | None = None) -> str:
+    """Hash the bytes of every file source (and the text of query sources); with ``cache``
+    see :func:`cached_fingerprint` (the cache is updated at once)."""
+    fingerprint, save = cached_fingerprint(sources, cache)
+    save()
+    return fingerprint
+
+
+def cached_fingerprint(sources: Mapping[str, TableSource], cache: Path | None
+                       ) -> tuple[str, Callable[[], None]]:
+    """(:func:`fingerprint_sources`' value, a call that records it in ``cache``).
+
+    ``cache`` (a JSON file, e.g. in the work dir): a fingerprint taken earlier of the same
+    source descriptions is reused, without reading a byte, when every file behind them has
+    the same path, size, inode, modification and status-change times (ns) as then, and
+    was last changed at least 2 s before it was taken; otherwise every byte is read again
+    (the same value as without a cache). The call records a fingerprint read afresh when no
+    file changed while being read (a caller that validates the data calls it only once the
+    data passed, so a failed run writes nothing); otherwise it does nothing.
+    """
+    files = [(name, file, label) for name in sorted(sources)
+             for file, label in _source_files(sources[name].path or sources[name].duckdb)]
+    described = json.dumps({name: sources[name].model_dump_json() for name in sorted(sources)})
+    key = hashlib.blake2b(described.encode(), digest_size=16).hexdigest()
+    entries = _read_fingerprint_cache(cache)
+    before = _file_stats(files)
+    entry = entries.get(key)
+    if (entry is not None and before is not None and entry["stats"] == before
+            and all(max(mtime, ctime) < entry["taken_ns"] - RACY_NS
+                    for _, _, _, mtime, ctime in before)):
+        log.debug("data unchanged since its fingerprint was taken: reused (%s)", cache)
+        return str(entry["fingerprint"]), _nothing
+    taken = time.time_ns()
     digest = hashlib.blake2b(digest_size=16)
+    by_name: dict[str, list[tuple[Path, str]]] = {}
+    for name, file, label in files:
+        by_name.setdefault(name, []).append((file, label))
     for name in sorted(sources):
-        source = sources[name]
         digest.update(name.encode())
-        digest.update(source.model_dump_json().encode())
-        for file, label in _source_files(source.path or source.duckdb):
+        digest.update(sources[name].model_dump_json().encode())
+        for file, label in by_name.get(name, []):
             digest.update(label.encode())
             with file.open("rb") as handle:
                 while chunk := handle.read(1 << 22):
                     digest.update(chunk)
-    return digest.hexdigest()
+    fingerprint = digest.hexdigest()
+    if cache is None or before is None or _file_stats(files) != before:
+        return fingerprint, _nothing
+
+    def save() -> None:
+        entries.pop(key, None)
+        entries[key] = {"stats": before, "taken_ns": taken, "fingerprint": fingerprint}
+        kept = dict(list(entries.items())[-CACHED_FINGERPRINTS:])
+        try:
+            write_text(json.dumps(kept), cache)
+        except OSError as exc:  # a read-only work dir: fingerprints are taken every run
+            log.debug("fingerprint cache %s not written: %s", cache, exc)
+
+    return fingerprint, save
+
+
+def _nothing() -> None:
+    return None
+
+
+def _file_stats(files: list[tuple[str, Path, str]]) -> list[list] | None:
+    """[path, size, inode, mtime_ns, ctime_ns] per file; None when one cannot be read."""
+    stats = []
+    for _, file, _ in files:
+        try:
+            st = file.stat()
+        except OSError:
+            return None
+        stats.append([str(file), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns])
+    return stats
+
+
+def _read_fingerprint_cache(cache: Path | None) -> dict[str, dict]:
+    if cache is None or not cache.is_file():
+        return {}
+    try:
+        entries = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
 
 
 def _source_files(path: Path | None) -> list[tuple[Path, str]]:

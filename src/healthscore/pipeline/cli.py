@@ -341,6 +341,7 @@ def score(obj: Context, as_of, model_uri: str | None, shadow_uri: str | None,
             compose.check_owner(dataset, owner)
         with progress_bar(not as_json) as progress:
             result = compose.score(config, dataset, day, model_uri, shadow_uri, progress)
+        dataset.remember()  # the data's fingerprint and passed checks, for the next run
     if owner is not None:
         result.paths["owner_report"] = compose.owner_portfolio(result, owner)
     if as_json:
@@ -382,6 +383,7 @@ def drift(obj: Context, as_of, model_uri: str | None, fail_on: str, features: Pa
     else:
         config, dataset, day = config_data_and_day(obj, as_of)
         report, paths, meta = compose.drift(config, dataset, day, model_uri)
+        dataset.remember()
     reached = drift_reached(report, fail_on)
     if as_json:
         _emit_json(drift_summary(report, paths, meta, day, fail_on, reached))
@@ -427,6 +429,7 @@ def monitor(obj: Context, as_of, as_json: bool) -> None:
     quiet_for_json(as_json)
     config, dataset, day = config_data_and_day(obj, as_of)
     outcome = compose.monitor(config, dataset, day)
+    dataset.remember()
     failed = outcome.live is not None and bool(outcome.live.failed)
     if as_json:
         _emit_json(monitor_summary(outcome, day))

@@ -222,5 +222,5 @@ def config_data_and_day(obj: Context, as_of: dt.datetime | None,
 
     config = obj.config(writes=True)
     compose.check_tracking(config, create=False)
-    dataset = compose.open_data(config)
+    dataset = compose.open_data(config, reuse_checks=True)
     return config, dataset, as_of.date() if as_of else dataset.end_date + dt.timedelta(days=1)

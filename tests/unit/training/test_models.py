@@ -141,6 +141,28 @@ def test_prepare_types_the_inputs_and_leaves_the_frame_alone(fitted, parts) -> N
     pd.testing.assert_frame_equal(rows, before)
 
 
+@pytest.mark.parametrize("replay", [True, False], ids=["replay", "pred_contrib"])
+def test_lightgbm_contributions_are_pred_contrib_bit_for_bit(replay: bool, fitted, parts,
+                                                             monkeypatch) -> None:
+    # the TreeSHAP replay (or, for a booster it cannot reproduce, pred_contrib itself)
+    from healthscore.training.models import treeshap
+
+    model = fitted["lightgbm"]
+    if not replay:
+        monkeypatch.setattr(treeshap, "MAX_NODES", 0)  # every tree "too large"
+    used = treeshap.forest_of(model.booster_, model.best_iteration_) is not None
+    assert used == replay
+    rows = parts.test.copy()
+    name = next(f.name for f in model.features if f.categorical)
+    rows[name] = rows[name].astype(object)
+    rows.loc[rows.index[:3], name] = None  # a missing category
+    base, phi = model.contributions(rows)
+    native = model.booster_.predict(model.prepare(rows), pred_contrib=True,
+                                    num_iteration=model.best_iteration_)
+    assert np.array_equal(phi.view(np.int64), native[:, :-1].view(np.int64))
+    assert base == native[0, -1]
+
+
 def test_a_category_unseen_in_training_is_missing_without_a_deprecation(fitted, parts
                                                                          ) -> None:
     import warnings

@@ -220,6 +220,16 @@ def test_drivers_of_the_survival_health_add_up(fitted, world):
         model.raw_score(rows), model.horizon_days)))
 
 
+def test_survival_contributions_are_its_score_boosters_pred_contrib_bit_for_bit(fitted):
+    split, model = fitted
+    inner = model.inner
+    base, phi = model.contributions(split.test)
+    native = inner.booster_.predict(inner.prepare(split.test), pred_contrib=True,
+                                    num_iteration=inner.best_iteration_)
+    assert np.array_equal(phi.view(np.int64), native[:, :-1].view(np.int64))
+    assert base == native[0, -1]
+
+
 def test_survival_model_refuses_a_kind_it_cannot_fit(world):
     with pytest.raises(ParameterError, match="lightgbm or logistic"):
         fit_survival("scorecard", [], world.frame, world.frame, TrainingConfig(), 0, [90], 90)

@@ -45,9 +45,14 @@ def synthesize_world(config: Config, out_dir: Path | None = None,
     return synthesize(config.synth, out_dir or data_dir(config), progress=progress)
 
 
-def open_data(config: Config) -> Dataset:
+def open_data(config: Config, reuse_checks: bool = False) -> Dataset:
     """Load and validate the configured input tables. With ``features.engine: spark`` Spark
-    reads the Delta and catalog tables and checks the contract."""
+    reads the Delta and catalog tables and checks the contract.
+
+    The data fingerprint is cached in ``<workdir>/cache`` when the work dir exists (files
+    unchanged since: not read again); ``reuse_checks``: data that passed the contract checks
+    unchanged is not checked again (scoring and monitoring; ``validate`` and training always
+    check)."""
     data = resolved_data_config(config)
     if any(s.read_by_spark for s in data.tables.values()) or config.features.engine == "spark":
         from functools import partial
@@ -62,7 +67,8 @@ def open_data(config: Config) -> Dataset:
         settings = config.features.spark
         return open_dataset(stage_spark_sources(data, settings),
                             check=partial(spark_violations, settings=settings))
-    return open_dataset(data)
+    cache = config.workdir / "cache" if config.workdir.is_dir() else None  # none made here
+    return open_dataset(data, cache_dir=cache, reuse_checks=reuse_checks)
 
 
 def build_features(config: Config, dataset: Dataset, progress: Progress | None = None,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from healthscore.training import search
 from healthscore.training.metrics import log_loss
+from healthscore.training.models import treeshap
 from healthscore.training.models.base import ChurnModel, FeatureInfo
 from healthscore.training.settings import LightGBMConfig
 from healthscore.training.transforms import sigmoid
@@ -130,9 +131,17 @@ class LightGBMModel(ChurnModel):
         return sigmoid(np.asarray(z))
 
     def _contributions(self, x) -> tuple[float, np.ndarray]:
-        """TreeSHAP through the booster's native contributions (equal to shap's
-        TreeExplainer; the last column is the expected value), in chunks of
-        ``CONTRIBUTION_CHUNK`` rows so memory stays bounded, on ``num_threads`` threads."""
+        """TreeSHAP, bit for bit the booster's native contributions (equal to shap's
+        TreeExplainer; the last column is the expected value), on ``num_threads`` threads:
+        replayed once per tree decision pattern (:mod:`.treeshap`, 3-4x less CPU), or through
+        ``pred_contrib`` for a booster the replay does not reproduce, in chunks of
+        ``CONTRIBUTION_CHUNK`` rows so memory stays bounded."""
+        forest = treeshap.forest_of(self.booster_, self.best_iteration_)
+        if forest is not None:
+            contrib = treeshap.contributions(
+                forest, treeshap.dense_rows(x, self.booster_.pandas_categorical),
+                self.config.num_threads)
+            return (float(contrib[0, -1]) if len(contrib) else 0.0), contrib[:, :-1]
         phi = np.empty((len(x), len(self.features)))
         base = 0.0
         for start in range(0, len(x), CONTRIBUTION_CHUNK):
