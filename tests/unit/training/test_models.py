@@ -22,6 +22,7 @@ from healthscore.training.models import (
     LightGBMModel,
     LogisticModel,
     ScorecardModel,
+    lgbm,
     make_model,
 )
 from healthscore.training.settings import (
@@ -148,6 +149,7 @@ def test_lightgbm_contributions_are_pred_contrib_bit_for_bit(replay: bool, fitte
     from healthscore.training.models import treeshap
 
     model = fitted["lightgbm"]
+    monkeypatch.setattr(lgbm, "REPLAY_MIN_ROWS", 0)  # these few rows too
     if not replay:
         monkeypatch.setattr(treeshap, "MAX_NODES", 0)  # every tree "too large"
     used = treeshap.forest_of(model.booster_, model.best_iteration_) is not None
@@ -161,6 +163,25 @@ def test_lightgbm_contributions_are_pred_contrib_bit_for_bit(replay: bool, fitte
                                     num_iteration=model.best_iteration_)
     assert np.array_equal(phi.view(np.int64), native[:, :-1].view(np.int64))
     assert base == native[0, -1]
+
+
+def test_contributions_of_fewer_rows_than_the_replay_needs_come_from_pred_contrib(
+        fitted, parts, monkeypatch) -> None:
+    from healthscore.training.models import treeshap
+
+    def replay(*args, **kwargs):
+        raise AssertionError("replayed")
+
+    monkeypatch.setattr(treeshap, "contributions", replay)
+    model, rows = fitted["lightgbm"], parts.test.head(50)
+    monkeypatch.setattr(lgbm, "REPLAY_MIN_ROWS", 51)
+    _, phi = model.contributions(rows)
+    native = model.booster_.predict(model.prepare(rows), pred_contrib=True,
+                                    num_iteration=model.best_iteration_)
+    assert np.array_equal(phi, native[:, :-1])
+    monkeypatch.setattr(lgbm, "REPLAY_MIN_ROWS", 50)
+    with pytest.raises(AssertionError, match="replayed"):
+        model.contributions(rows)
 
 
 def test_a_category_unseen_in_training_is_missing_without_a_deprecation(fitted, parts

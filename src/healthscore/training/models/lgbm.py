@@ -10,13 +10,16 @@ import pandas as pd
 
 from healthscore.training import search
 from healthscore.training.metrics import log_loss
-from healthscore.training.models import treeshap
 from healthscore.training.models.base import ChurnModel, FeatureInfo
 from healthscore.training.settings import LightGBMConfig
 from healthscore.training.transforms import sigmoid
 
 log = logging.getLogger(__name__)
 CONTRIBUTION_CHUNK = 100_000
+# From this many rows contributions go through the TreeSHAP replay: it saved 0.24 ms of CPU a
+# row on the 100k world's model (348 trees), and its kernels compile once after an install
+# (about 5 s; numba caches them), which a small run (the demo's 4,000 accounts) never earns back.
+REPLAY_MIN_ROWS = 20_000
 
 
 class LightGBMModel(ChurnModel):
@@ -133,10 +136,15 @@ class LightGBMModel(ChurnModel):
     def _contributions(self, x) -> tuple[float, np.ndarray]:
         """TreeSHAP, bit for bit the booster's native contributions (equal to shap's
         TreeExplainer; the last column is the expected value), on ``num_threads`` threads:
-        replayed once per tree decision pattern (:mod:`.treeshap`, 3-4x less CPU), or through
-        ``pred_contrib`` for a booster the replay does not reproduce, in chunks of
+        replayed once per tree decision pattern (:mod:`.treeshap`, 3-4x less CPU) from
+        ``REPLAY_MIN_ROWS`` rows, or through ``pred_contrib`` for fewer rows or a booster the
+        replay does not reproduce, in chunks of
         ``CONTRIBUTION_CHUNK`` rows so memory stays bounded."""
-        forest = treeshap.forest_of(self.booster_, self.best_iteration_)
+        forest = None
+        if len(x) >= REPLAY_MIN_ROWS:
+            from healthscore.training.models import treeshap  # numba: imported when used
+
+            forest = treeshap.forest_of(self.booster_, self.best_iteration_)
         if forest is not None:
             contrib = treeshap.contributions(
                 forest, treeshap.dense_rows(x, self.booster_.pandas_categorical),
