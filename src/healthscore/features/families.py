@@ -317,8 +317,8 @@ def tickets_snapshots_sql(_: list[str], render: Renderer) -> str:
     snapshots: an equality join), and those it counts for in none of the totals are dropped
     before the totals are taken. The previous, generic form (every ticket of the look-back
     joined to the spine with masked columns, then aggregated per spine row) ran out of
-    DuckDB's 2 GB at 100k accounts: the median's state, which DuckDB cannot spill, over 16.7
-    million joined rows."""
+    DuckDB's 2 GB at 100k accounts on its own: a median (whose state holds every value of
+    its group) over 16.7 million joined rows; with max() in its place it ran in 4.3 s."""
     days = render.day_series(f"min(snapshot_date) - {TICKETS_LOOKBACK_DAYS}",
                              "max(snapshot_date)")
     totals = ",\n               ".join(f"{sql} AS {name}" for name, sql in TICKET_TOTALS.items())
