@@ -32,7 +32,8 @@ class Family:
 
     ``source``: a table or a SQL relation (pre-aggregation) with ``account_id`` and
     ``time_column``; empty when ``prepare`` makes it. ``lookback_days``: rows older than
-    this never matter (None = all history). ``known_at``: column -> the column holding the
+    this never matter (None = all history; a ``per_snapshot`` family's SQL applies its own,
+    declared here for the catalogue). ``known_at``: column -> the column holding the
     date it becomes known. ``requires``: tables that must be present for the family to
     exist. ``columns`` empty: every column of the source. ``prepare``: a SELECT (given the
     template values found in the data) that the engine materialises once, under a name of
@@ -395,6 +396,7 @@ FAMILIES: dict[str, Family] = {
                ("start_date", "end_date", "arr", "seats"), requires=("subscriptions",),
                known_at={"end_date": "end_date"}),
         Family("tickets", "", "snapshot_date", (), requires=("tickets",),
+               lookback_days=TICKETS_LOOKBACK_DAYS,  # applied by tickets_snapshots_sql
                per_snapshot=True, prepare=tickets_snapshots_sql),
         Family("surveys", "SELECT * FROM surveys", "responded_at", ("responded_at", "nps"),
                requires=("surveys",)),
