@@ -2,7 +2,7 @@
 and a straightforward pandas version of three usage features on the same data for the ratio.
 
 Usage: python bench/features.py --accounts 100000 --months 24 [--skip-pandas]
-           [--slope-from 10000] [--profile]
+           [--slope-from 10000] [--profile] [--memory-limit 8GB]
 Prints wall seconds, peak RSS and, with ``--profile``, the seconds of each feature family (each
 family's query run on its own, as ``build-features -v`` does, falling back to the one composed
 query when a family alone runs out of DuckDB's memory; the metric kernel too); with
@@ -64,10 +64,12 @@ class FamilySeconds(logging.Handler):
             self.seconds[name] = float(seconds)
 
 
-def open_world(world: Path) -> Dataset:
-    """The synthetic world's tables, validated."""
+def open_world(world: Path, memory_limit: str | None = None) -> Dataset:
+    """The synthetic world's tables, validated (DuckDB's ``memory_limit``: default the
+    config's)."""
     end = dt.date.fromisoformat(json.loads((world / "world.json").read_text())["end_date"])
-    return open_dataset(DataConfig(dir=world, end_date=end))
+    engine = {"memory_limit": memory_limit} if memory_limit else {}
+    return open_dataset(DataConfig(dir=world, end_date=end, engine=engine))
 
 
 def timed_build(dataset: Dataset, profile: bool = False,
@@ -93,13 +95,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-pandas", action="store_true")
     parser.add_argument("--profile", action="store_true",
                         help="time every family (its query on its own, as with -v)")
+    parser.add_argument("--memory-limit", metavar="SIZE",
+                        help="DuckDB's memory_limit, e.g. 8GB (default: data.engine's, 2GB)")
     parser.add_argument("--slope-from", type=int, metavar="ACCOUNTS",
                         help="also build an ACCOUNTS-account world first; print the time ratio")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     small_s = None
     if args.slope_from:
-        small_s, _, _ = timed_build(open_world(ensure_world(args.slope_from, args.months)),
+        small_s, _, _ = timed_build(open_world(ensure_world(args.slope_from, args.months),
+                                               args.memory_limit),
                                     args.profile)
         print(f"features_seconds_{args.slope_from}  {small_s:8.1f}")
     world = ensure_world(args.accounts, args.months)
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
           f"cores={os.cpu_count()})")
 
     started = time.perf_counter()
-    dataset = open_world(world)
+    dataset = open_world(world, args.memory_limit)
     validate_s = time.perf_counter() - started
     events = dataset.row_counts()["events"]
     print(f"validate_seconds          {validate_s:8.1f}   ({events:,} event rows)")
