@@ -28,12 +28,15 @@ def test_each_label_says_the_settings_that_decide_it() -> None:
     assert LabelSpec("label_churn", 90, "inactivity").definition()["activity_events"] == "all"
 
 
+def _built_twice(frames: dict, cache_dir) -> tuple:
+    """The matrix of ``frames`` built into an empty cache, then again (read from it)."""
+    return tuple(build_feature_matrix(dataset_from_frames(frames, END), FeatureConfig(),
+                                      cache_dir=cache_dir) for _ in range(2))
+
+
 def test_the_matrix_carries_the_definition_in_force_fresh_and_from_the_cache(tmp_path) -> None:
     frames = tiny_frames()
-    built = build_feature_matrix(dataset_from_frames(frames, END), FeatureConfig(),
-                                 cache_dir=tmp_path)
-    again = build_feature_matrix(dataset_from_frames(frames, END), FeatureConfig(),
-                                 cache_dir=tmp_path)
+    built, again = _built_twice(frames, tmp_path)
     assert not built.from_cache and again.from_cache
     assert built.labels["label_churn"].churn == "contract"  # a subscriptions table: contract
     assert again.labels == built.labels
@@ -47,10 +50,8 @@ def test_the_matrix_names_the_cache_file_that_holds_its_frame(tmp_path) -> None:
     import pandas as pd
 
     frames = tiny_frames()
-    built = build_feature_matrix(dataset_from_frames(frames, END), FeatureConfig(),
-                                 cache_dir=tmp_path)
-    again = build_feature_matrix(dataset_from_frames(frames, END), FeatureConfig(),
-                                 cache_dir=tmp_path)
+    built, again = _built_twice(frames, tmp_path)
+    assert not built.from_cache and again.from_cache
     assert built.cache_path is not None and built.cache_path.parent == tmp_path
     assert again.cache_path == built.cache_path
     stored = pd.read_parquet(built.cache_path)
